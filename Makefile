@@ -1,0 +1,31 @@
+# The two fresh-machine commands: `make demo` (main job) and `make test` (checks).
+# Both create or reuse .venv and install torch==2.13.0 (CPU, pinned) before the package,
+# so pip never resolves an unpinned torch.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.rnnkit-installed
+
+.PHONY: setup demo test lint format bench
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/rnnkit train --preset default --out runs/demo
+	$(BIN)/rnnkit generate --checkpoint runs/demo --prefix "The " --length 300 --seed 0
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	RNNKIT_DATA=$${RNNKIT_DATA:-$(abspath ../shared/data)} $(BIN)/python -m pytest
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .

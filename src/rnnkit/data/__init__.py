@@ -1,0 +1,1 @@
+"""Text data: tokenizers, vocabulary, named corpora and batch iterators."""

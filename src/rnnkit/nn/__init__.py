@@ -1,0 +1,1 @@
+"""Recurrent cores: scratch cells, multi-layer stacks and `build_rnn`."""
