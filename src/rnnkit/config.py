@@ -170,9 +170,7 @@ def update(cfg: RunConfig, raw: dict[str, Any]) -> RunConfig:
             cfg.preset = str(values)
             continue
         if table not in TABLES:
-            raise RnnkitError(
-                f"unknown config table {table!r}; valid tables: {', '.join(TABLES)}"
-            )
+            raise RnnkitError(f"unknown config table {table!r}; valid tables: {', '.join(TABLES)}")
         if not isinstance(values, dict):
             raise RnnkitError(f"config table {table!r} must be a table of key = value pairs")
         section = getattr(cfg, table)
@@ -201,7 +199,9 @@ def apply_overrides(cfg: RunConfig, assignments: list[str]) -> RunConfig:
         key, sep, text = item.partition("=")
         table, dot, name = key.strip().partition(".")
         if not sep or not dot:
-            raise RnnkitError(f"--set {item!r} must look like table.key=value (e.g. model.hidden_size=512)")
+            raise RnnkitError(
+                f"--set {item!r} must look like table.key=value (e.g. model.hidden_size=512)"
+            )
         update(cfg, {table: {name: _parse_value(text.strip())}})
     return cfg
 

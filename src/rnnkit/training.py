@@ -1,0 +1,138 @@
+"""Leaf helpers shared by the training loops: seeding, device, threads, optimizer, schedule,
+clipping and progress bars. Nothing here knows about language models or series."""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from rnnkit.errors import RnnkitError
+
+T = TypeVar("T")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch's global generators (model init and dropout draw from it)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """`auto` picks CUDA when present, else CPU; asking for CUDA without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RnnkitError(
+            "device 'cuda' was asked for but no CUDA GPU is visible; use --device cpu"
+        )
+    if name not in ("cpu", "cuda"):
+        raise RnnkitError(f"unknown device {name!r}; choose auto, cpu or cuda")
+    return torch.device(name)
+
+
+def set_threads(threads: int) -> int:
+    """Set torch's intra-op thread count (0 keeps torch's default); returns the count in use."""
+    if threads < 0:
+        raise RnnkitError(f"threads must be >= 0 (0 = torch default), got {threads}")
+    if threads > 0:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+}
+
+
+def build_optimizer(
+    params: Iterable[nn.Parameter], name: str, lr: float, weight_decay: float = 0.0
+) -> torch.optim.Optimizer:
+    """The optimizer `name` (sgd, adam, adamw) over `params`."""
+    if name not in OPTIMIZERS:
+        raise RnnkitError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if lr <= 0:
+        raise RnnkitError(f"train.lr must be positive, got {lr}")
+    return OPTIMIZERS[name](params, lr=lr, weight_decay=weight_decay)
+
+
+def _constant(progress: float) -> float:
+    return 1.0
+
+
+def _cosine(progress: float) -> float:
+    return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _step(progress: float) -> float:
+    # Divide by 10 at 50% and again at 75% of training.
+    return 1.0 if progress < 0.5 else (0.1 if progress < 0.75 else 0.01)
+
+
+SCHEDULES = {"constant": _constant, "cosine": _cosine, "step": _step}
+
+
+def lr_factor(schedule: str, step: int, total_steps: int, warmup_steps: int = 0) -> float:
+    """Multiplier of the base learning rate at optimizer step `step` (0-based).
+
+    Linear warm-up over `warmup_steps`, then the schedule over the remaining steps.
+    """
+    if schedule not in SCHEDULES:
+        raise RnnkitError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    if warmup_steps > 0 and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    span = max(total_steps - warmup_steps, 1)
+    return SCHEDULES[schedule]((step - warmup_steps) / span)
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, schedule: str, total_steps: int, warmup_steps: int = 0
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """A `LambdaLR` following `lr_factor`; step it once per optimizer step."""
+    lr_factor(schedule, 0, total_steps, warmup_steps)  # validates the name early
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(schedule, step, total_steps, warmup_steps)
+    )
+
+
+def clip_gradients(params: Iterable[nn.Parameter], max_norm: float) -> torch.Tensor:
+    """Clip gradients by their global norm (a 0-dim tensor is returned, no host sync).
+
+    `max_norm <= 0` disables clipping; the norm is still returned.
+    """
+    params = [p for p in params if p.grad is not None]
+    if max_norm > 0:
+        return nn.utils.clip_grad_norm_(params, max_norm)
+    return torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))
+
+
+def progress(iterable: Iterable[T], total: int | None, desc: str, quiet: bool) -> tqdm:
+    """A tqdm bar on stderr, off when `quiet` or when stderr is not a terminal."""
+    disable = quiet or not sys.stderr.isatty()
+    return tqdm(iterable, total=total, desc=desc, disable=disable, leave=False, file=sys.stderr)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters (tied weights counted once)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def to_builtin(value: Any) -> Any:
+    """Convert NumPy scalars (and containers of them) to Python builtins."""
+    if isinstance(value, dict):
+        return {k: to_builtin(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_builtin(v) for v in value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
