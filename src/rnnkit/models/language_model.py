@@ -1,0 +1,182 @@
+"""The recurrent language model: token ids -> input layer -> recurrent core -> dropout -> logits.
+
+::
+
+    tokens (B, T) -> Embedding (V -> E) ---> core (L layers) -> dropout -> Linear (H -> V)
+                  +-- onehot: ids as is --+     (B, T, H)                  logits (B, T, V)
+
+The core comes from `build_rnn`, so the model never branches on the implementation. In
+one-hot mode the core receives the token ids themselves (contract 4): the torch core builds
+a real one-hot tensor, exactly as d2l's `RNNModel`, and the scratch core looks up the
+columns of `W_ih`. The model returns logits and state, never a loss (contract 3).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.config import ModelConfig
+from rnnkit.errors import RnnkitError
+from rnnkit.nn.recurrent import KINDS, State, build_rnn
+
+InputMode = Literal["embedding", "onehot"]
+INPUT_MODES: tuple[str, ...] = ("embedding", "onehot")
+
+
+def detach_state(state: State) -> State:
+    """Cut the graph behind a state (truncated backpropagation through time).
+
+    Shape:
+        state: h or (h, c), each (L, B, H). Returns the same, detached.
+    """
+    if isinstance(state, Tensor):
+        return state.detach()
+    return tuple(part.detach() for part in state)  # type: ignore[return-value]
+
+
+class RNNLM(nn.Module):
+    """A word- or character-level recurrent language model.
+
+    Args:
+        vocab_size: V, the number of token ids.
+        kind: "rnn" (tanh), "gru" or "lstm".
+        hidden_size: H, the state size of each layer.
+        num_layers: L, stacked recurrent layers.
+        dropout: dropout between recurrent layers and before the output layer (training only).
+        embedding_dim: E, the embedding width; 0 means E = H. Embedding mode only.
+        input_mode: "embedding" (a learned table) or "onehot" (d2l's `RNNModel`: the core
+            reads one-hot rows of width V).
+        tie_weights: share the embedding table with the output layer (needs E == H).
+        impl: the core's implementation, "torch", "scratch" or "fused".
+        bidirectional: refused; present only to explain why.
+
+    Shape:
+        tokens: (B, T) ids in [0, V). state: h or (h, c), each (L, B, H), zeros when omitted.
+        Returns logits (B, T, V) and the final state.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        kind: Literal["rnn", "gru", "lstm"] = "lstm",
+        hidden_size: int = 256,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        embedding_dim: int = 0,
+        input_mode: InputMode = "embedding",
+        tie_weights: bool = False,
+        impl: Literal["torch", "scratch", "fused"] = "torch",
+        *,
+        bidirectional: bool = False,
+    ) -> None:
+        super().__init__()
+        if bidirectional:
+            raise RnnkitError(
+                "a language model cannot be bidirectional: the backward direction reads the "
+                "very tokens it must predict; use bidirectional cores for encoders or forecasting"
+            )
+        if kind not in KINDS:
+            raise RnnkitError(f"unknown kind {kind!r}; choose one of {list(KINDS)}")
+        if input_mode not in INPUT_MODES:
+            raise RnnkitError(
+                f"unknown input_mode {input_mode!r}; choose one of {list(INPUT_MODES)}"
+            )
+        if vocab_size < 1:
+            raise RnnkitError(f"vocab_size must be positive, got {vocab_size}")
+        if not 0.0 <= dropout < 1.0:
+            raise RnnkitError(f"dropout must be in [0, 1), got {dropout}")
+        if embedding_dim < 0:
+            raise RnnkitError(
+                f"embedding_dim must be 0 (= hidden_size) or positive, got {embedding_dim}"
+            )
+        if input_mode == "onehot" and tie_weights:
+            raise RnnkitError(
+                "tie_weights needs an embedding table to share; use input_mode='embedding' "
+                "or tie_weights=False"
+            )
+        if input_mode == "onehot" and embedding_dim:
+            raise RnnkitError(
+                f"embedding_dim={embedding_dim} has no effect with input_mode='onehot' (the "
+                "core reads one-hot rows of width vocab_size); set embedding_dim=0"
+            )
+        embedding_dim = embedding_dim or hidden_size
+        if tie_weights and embedding_dim != hidden_size:
+            raise RnnkitError(
+                f"tie_weights requires embedding_dim == hidden_size, got {embedding_dim} and "
+                f"{hidden_size}; set embedding_dim=0 (= hidden_size) or tie_weights=False"
+            )
+        self.vocab_size = vocab_size
+        self.kind = kind
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.input_mode = input_mode
+        self.tie_weights = tie_weights
+        self.impl = impl
+
+        if input_mode == "embedding":
+            self.embedding: nn.Embedding | None = nn.Embedding(vocab_size, embedding_dim)
+            core_input = embedding_dim
+        else:
+            self.embedding = None
+            core_input = vocab_size
+        self.core = build_rnn(
+            kind,
+            impl,
+            input_size=core_input,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            # Dropout between layers only exists with two or more (torch warns otherwise).
+            dropout=dropout if num_layers > 1 else 0.0,
+            batch_first=True,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size, vocab_size)
+        if tie_weights:
+            assert self.embedding is not None
+            self.head.weight = self.embedding.weight
+
+    @classmethod
+    def from_config(cls, model_cfg: ModelConfig, vocab_size: int) -> RNNLM:
+        """The model a `[model]` config table describes, for a vocabulary of `vocab_size`."""
+        return cls(
+            vocab_size,
+            kind=model_cfg.kind,  # type: ignore[arg-type]
+            hidden_size=model_cfg.hidden_size,
+            num_layers=model_cfg.num_layers,
+            dropout=model_cfg.dropout,
+            embedding_dim=model_cfg.embedding_dim,
+            input_mode=model_cfg.input_mode,  # type: ignore[arg-type]
+            tie_weights=model_cfg.tie_weights,
+            impl=model_cfg.impl,  # type: ignore[arg-type]
+        )
+
+    def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        if tokens.dim() != 2 or tokens.is_floating_point():
+            raise RnnkitError(
+                f"RNNLM expects token ids of shape (B, T), got {tokens.dtype} of shape "
+                f"{tuple(tokens.shape)}; add a batch dimension with tokens.unsqueeze(0)"
+            )
+        x = tokens if self.embedding is None else self.embedding(tokens)  # (B, T) or (B, T, E)
+        output, state = self.core(x, state)  # (B, T, H)
+        logits = self.head(self.dropout(output))  # (B, T, V)
+        return logits, state
+
+    def begin_state(self, batch_size: int, device: torch.device | str | None = None) -> State:
+        """The zero state for `batch_size` sequences: h, or (h, c) for an LSTM.
+
+        Shape:
+            Returns h or (h, c), each (L, B, H), in the model's dtype.
+        """
+        weight = self.head.weight
+        device = weight.device if device is None else device
+        shape = (self.num_layers, batch_size, self.hidden_size)
+        h = torch.zeros(shape, dtype=weight.dtype, device=device)  # (L, B, H)
+        return (h, torch.zeros_like(h)) if self.kind == "lstm" else h
+
+    @staticmethod
+    def detach_state(state: State) -> State:
+        """Cut the graph behind a state (truncated backpropagation through time)."""
+        return detach_state(state)
