@@ -10,9 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rnnkit import __version__
 from rnnkit.errors import RnnkitError
+
+if TYPE_CHECKING:
+    from rnnkit.config import RunConfig
 
 
 def _add_datasets(sub: argparse._SubParsersAction) -> None:
@@ -55,10 +59,195 @@ def _run_verify(args: argparse.Namespace) -> int:
     return 0 if verify(dtype=args.dtype) else 1
 
 
+# Flags for the common config keys: flag name -> (table.key, type, help).
+TRAIN_FLAGS: dict[str, tuple[str, type, str]] = {
+    "level": ("data.level", str, "char or word tokens"),
+    "normalize": ("data.normalize", str, "none, d2l or newlines"),
+    "max-tokens": ("data.max_tokens", int, "train on the first N tokens (0 = use split)"),
+    "sampling": ("data.sampling", str, "sequential or random batches"),
+    "batch-size": ("data.batch_size", int, "parallel streams per batch"),
+    "num-steps": ("data.num_steps", int, "time steps per batch (BPTT length)"),
+    "kind": ("model.kind", str, "rnn, gru or lstm"),
+    "impl": ("model.impl", str, "torch, scratch or fused"),
+    "hidden-size": ("model.hidden_size", int, "hidden units per layer"),
+    "num-layers": ("model.num_layers", int, "stacked recurrent layers"),
+    "dropout": ("model.dropout", float, "dropout probability"),
+    "embedding-dim": ("model.embedding_dim", int, "embedding size (0 = hidden size)"),
+    "input-mode": ("model.input_mode", str, "embedding or onehot"),
+    "epochs": ("train.epochs", int, "passes over the training text"),
+    "max-steps": ("train.max_steps", int, "stop after N optimizer steps (0 = off)"),
+    "time-budget": ("train.time_budget", float, "stop after N seconds of training (elapsed_s)"),
+    "optimizer": ("train.optimizer", str, "sgd, adam or adamw"),
+    "lr": ("train.lr", float, "learning rate"),
+    "weight-decay": ("train.weight_decay", float, "weight decay"),
+    "schedule": ("train.schedule", str, "constant, cosine or step"),
+    "clip": ("train.clip", float, "clip gradients to this global norm (0 = off)"),
+    "patience": ("train.patience", int, "early stopping after N evaluations without gain"),
+    "eval-every": ("train.eval_every", int, "epochs between evaluations"),
+    "seed": ("train.seed", int, "random seed"),
+    "threads": ("train.threads", int, "torch threads (0 = torch default)"),
+    "device": ("train.device", str, "auto, cpu or cuda"),
+}
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a language model on a corpus or text file")
+    p.add_argument("source", nargs="?", help="named corpus (see `rnnkit datasets`) or a path")
+    p.add_argument("--preset", help="start from a shipped preset (see `rnnkit presets`)")
+    p.add_argument("--config", help="a TOML file with [data] [model] [train] [generate] tables")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="TABLE.KEY=VALUE", help="set any config key"
+    )
+    p.add_argument("--out", help="run folder (default runs/<preset or source>-<timestamp>)")
+    p.add_argument("--resume", help="continue the run in this folder from its last.pt")
+    p.add_argument("--tie-weights", action="store_true", default=None, help="tie input/output")
+    for flag, (key, typ, text) in TRAIN_FLAGS.items():
+        p.add_argument(f"--{flag}", type=typ, help=f"{text} ({key})")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
+    p.set_defaults(run=_run_train)
+
+
+def _train_config(args: argparse.Namespace) -> RunConfig:
+    from rnnkit.checkpoint import load_checkpoint
+    from rnnkit.config import RunConfig, apply_overrides, load_toml, resolve, update
+
+    if args.resume:
+        cfg = RunConfig.from_dict(load_checkpoint(args.resume, prefer="last")["config"])
+        if args.preset:
+            raise RnnkitError("--resume continues a run with its own config; drop --preset")
+        if args.config:
+            update(cfg, load_toml(args.config))
+        if args.source:
+            cfg.data.source = args.source
+    else:
+        cfg = resolve(args.source, args.preset, args.config)
+    flags = {}
+    for flag, (key, _, _) in TRAIN_FLAGS.items():
+        value = getattr(args, flag.replace("-", "_"))
+        if value is not None:
+            table, name = key.split(".")
+            flags.setdefault(table, {})[name] = value
+    if args.tie_weights:
+        flags.setdefault("model", {})["tie_weights"] = True
+    update(cfg, flags)
+    return apply_overrides(cfg, args.set)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from rnnkit.config import to_json
+
+    cfg = _train_config(args)
+    if args.print_config:
+        print(to_json(cfg))
+        return 0
+    from rnnkit.train_lm import train_lm
+
+    result = train_lm(cfg, out=args.out, resume=args.resume, quiet=args.quiet)
+    return 130 if result.interrupted else 0
+
+
+def _add_generate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="generate text from a trained language model")
+    p.add_argument("--checkpoint", required=True, help="run folder (uses best.pt) or .pt file")
+    p.add_argument("--prefix", default="", help="text to continue (empty: start from unigrams)")
+    p.add_argument("--length", type=int, default=200, help="tokens to generate (1..100000)")
+    p.add_argument("--temperature", type=float, default=1.0, help="0 means greedy")
+    p.add_argument("--greedy", action="store_true", help="always the most likely token")
+    p.add_argument("--top-k", type=int, default=0, help="sample from the k most likely (0 = all)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
+    p.add_argument("--beam", type=int, default=0, help="beam search with this width")
+    p.add_argument("--num-samples", type=int, default=1, help="samples generated as one batch")
+    p.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    p.set_defaults(run=_run_generate)
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    from rnnkit import api
+    from rnnkit.training import set_threads
+
+    set_threads(args.threads)
+    lm = api.load(args.checkpoint, device=args.device)
+    temperature = 0.0 if args.greedy else args.temperature
+    if args.beam > 0 or args.num_samples > 1:
+        texts = api.generate(
+            lm,
+            args.prefix,
+            args.length,
+            temperature=temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            num_samples=args.num_samples,
+            beam=args.beam,
+            seed=args.seed,
+        )
+        for i, text in enumerate(texts):
+            if len(texts) > 1:
+                print(f"--- sample {i + 1}")
+            print(text)
+        return 0
+    sep = " " if lm.level == "word" else ""
+    print(args.prefix, end="", flush=True)
+    for step, (token,) in enumerate(
+        api.stream(
+            lm,
+            args.prefix,
+            args.length,
+            temperature=temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            seed=args.seed,
+        )
+    ):
+        print((sep if (step or args.prefix) else "") + token, end="", flush=True)
+    print()
+    return 0
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="loss, perplexity and bits per token on held-out text")
+    p.add_argument("--checkpoint", required=True, help="run folder (uses best.pt) or .pt file")
+    p.add_argument("source", nargs="?", help="another corpus or path to score (whole text)")
+    p.add_argument("--split", default="val", choices=["val", "test"])
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(run=_run_eval)
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from rnnkit import api
+
+    r = api.evaluate(api.load(args.checkpoint, device=args.device), args.source, args.split)
+    print(
+        f"{r['source']} [{r['split']}] {r['tokens']:,} tokens: loss {r['loss']:.4f}  "
+        f"ppl {r['ppl']:.3f}  bits/token {r['bits_per_token']:.4f}  <unk> {r['unk']:.2%}"
+    )
+    return 0
+
+
+def _add_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="what a checkpoint holds")
+    p.add_argument("checkpoint", help="run folder or .pt file")
+    p.set_defaults(run=_run_info)
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from rnnkit import api
+
+    for key, value in api.info(args.checkpoint).items():
+        print(f"{key:<16} {value}")
+    return 0
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_datasets,
     _add_presets,
     _add_verify,
+    _add_train,
+    _add_generate,
+    _add_eval,
+    _add_info,
 ]
 
 
