@@ -1,0 +1,277 @@
+"""Where text comes from: named sources (built-in or downloadable with a checksum) and paths.
+
+`read_text(source)` gives the raw text and the SHA-1 of the source bytes. A downloadable
+source is looked up in `$RNNKIT_DATA`, then in the per-user cache (`$XDG_CACHE_HOME/rnnkit`
+or `~/.cache/rnnkit`), and only then downloaded, once, into the cache with its SHA-1
+checked; a mismatching file is never used. `RNNKIT_OFFLINE=1` forbids the download.
+A local path is a UTF-8 text file or a folder of `.txt` files read in sorted order.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import io
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from rnnkit.errors import RnnkitError
+
+EncodingErrors = Literal["strict", "replace", "ignore"]
+ENCODING_ERRORS = ("strict", "replace", "ignore")
+DOWNLOAD_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A downloadable source: a file at a URL with a pinned SHA-1 (of the file itself)."""
+
+    name: str
+    description: str
+    filename: str
+    url: str
+    sha1: str
+    member: str | None = None  # the text file inside a zip archive
+
+
+REMOTE: dict[str, RemoteFile] = {
+    "timemachine": RemoteFile(
+        name="timemachine",
+        description="H. G. Wells, The Time Machine (d2l's copy, 179 KB of English)",
+        filename="timemachine.txt",
+        url="http://d2l-data.s3-accelerate.amazonaws.com/timemachine.txt",
+        sha1="090b5e7e70c295757f55df93cb0a180b9691891a",
+    ),
+    "jaychou": RemoteFile(
+        name="jaychou",
+        description="Jay Chou lyrics (Dive-into-DL-PyTorch, 63,282 Chinese characters)",
+        filename="jaychou_lyrics.txt.zip",
+        url=(
+            "https://raw.githubusercontent.com/ShusenTang/Dive-into-DL-PyTorch/"
+            "master/data/jaychou_lyrics.txt.zip"
+        ),
+        sha1="9529987e701a4f37048ab778270a5dde9a762a0b",
+        member="jaychou_lyrics.txt",
+    ),
+}
+BUILTIN = ("python-docs",)
+PYTHON_DOCS_DESCRIPTION = "CPython reference docs shipped with Python (pydoc_data.topics)"
+
+
+def source_names() -> list[str]:
+    """The names accepted as `source`, besides local paths."""
+    return [*BUILTIN, *REMOTE]
+
+
+# --- locating and downloading ----------------------------------------------------------
+
+
+def data_dir() -> Path | None:
+    """The folder named by `$RNNKIT_DATA`, if set."""
+    value = os.environ.get("RNNKIT_DATA", "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def cache_dir() -> Path:
+    """The per-user download cache: `$XDG_CACHE_HOME/rnnkit` or `~/.cache/rnnkit`."""
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base) if base else Path.home() / ".cache") / "rnnkit"
+
+
+def _sha1(data: bytes) -> str:
+    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
+
+
+def _missing_message(remote: RemoteFile, why: str) -> str:
+    return (
+        f"{remote.name}: no local copy of {remote.filename} and {why}; download it from "
+        f"{remote.url} (sha1 {remote.sha1}) into a folder and set RNNKIT_DATA to that folder"
+    )
+
+
+def _download(remote: RemoteFile, dest: Path) -> bytes:
+    """Fetch `remote.url`, check its SHA-1, then write it to `dest` atomically."""
+    if os.environ.get("RNNKIT_OFFLINE", "").strip() not in ("", "0"):
+        raise RnnkitError(_missing_message(remote, "RNNKIT_OFFLINE forbids downloading"))
+    try:
+        with urllib.request.urlopen(remote.url, timeout=DOWNLOAD_TIMEOUT_S) as response:
+            data = response.read()
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise RnnkitError(_missing_message(remote, f"the download failed ({reason})")) from exc
+    got = _sha1(data)
+    if got != remote.sha1:
+        raise RnnkitError(
+            f"{remote.name}: the download from {remote.url} has sha1 {got}, expected "
+            f"{remote.sha1}; it was discarded: retry later, or supply a verified "
+            f"{remote.filename} through RNNKIT_DATA"
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{remote.filename}.", suffix=".part", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return data
+
+
+def fetch(name: str) -> tuple[bytes, Path]:
+    """The verified bytes of a downloadable source and the file they came from.
+
+    Looks in `$RNNKIT_DATA`, then the cache, then downloads into the cache.
+    """
+    remote = REMOTE[name]
+    folder = data_dir()
+    if folder is not None and (folder / remote.filename).is_file():
+        path = folder / remote.filename
+        data = path.read_bytes()
+        if _sha1(data) != remote.sha1:
+            raise RnnkitError(
+                f"{path} has sha1 {_sha1(data)}, expected {remote.sha1}; replace it with "
+                f"the file from {remote.url}"
+            )
+        return data, path
+    path = cache_dir() / remote.filename
+    if path.is_file():
+        data = path.read_bytes()
+        if _sha1(data) == remote.sha1:
+            return data, path
+        # A corrupt or stale cached copy is never used: download a fresh one over it.
+    return _download(remote, path), path
+
+
+def describe_datasets() -> list[tuple[str, str, str]]:
+    """`(name, description, where it is found or would be found)` for each named source."""
+    version = ".".join(map(str, sys.version_info[:3]))
+    rows = [("python-docs", PYTHON_DOCS_DESCRIPTION, f"built in (Python {version}); offline")]
+    folder = data_dir()
+    for remote in REMOTE.values():
+        cached = cache_dir() / remote.filename
+        if folder is not None and (folder / remote.filename).is_file():
+            where = f"found in RNNKIT_DATA: {folder / remote.filename}"
+        elif cached.is_file():
+            where = f"cached: {cached}"
+        else:
+            where = (
+                f"not found; downloaded on first use from {remote.url} (sha1 {remote.sha1}) "
+                f"into {cached}, or put {remote.filename} in $RNNKIT_DATA"
+            )
+        rows.append((remote.name, remote.description, where))
+    return rows
+
+
+# --- reading text -----------------------------------------------------------------------
+
+
+def decode_utf8(data: bytes, origin: str, encoding_errors: EncodingErrors = "strict") -> str:
+    """Decode UTF-8 (a leading byte-order mark is dropped), naming `origin` on failure."""
+    if encoding_errors not in ENCODING_ERRORS:
+        raise RnnkitError(
+            f"unknown encoding_errors {encoding_errors!r}; use one of {', '.join(ENCODING_ERRORS)}"
+        )
+    if not data:
+        raise RnnkitError(f"{origin} is empty; give a file with text in it")
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    if b"\x00" in data:
+        raise RnnkitError(
+            f"{origin} contains NUL bytes, so it looks binary (or UTF-16), not UTF-8 text; "
+            "give a UTF-8 text file"
+        )
+    try:
+        return str(memoryview(data)[start:], "utf-8", encoding_errors)
+    except UnicodeDecodeError as exc:
+        offset = start + exc.start
+        bad = data[offset : offset + 4]
+        raise RnnkitError(
+            f"{origin} is not valid UTF-8 at byte offset {offset} ({bad!r}); convert it to "
+            "UTF-8 or pass encoding_errors='replace'"
+        ) from None
+
+
+def _python_docs() -> tuple[str, str]:
+    try:
+        from pydoc_data.topics import topics
+    except ImportError as exc:  # some distributions split pydoc_data off
+        raise RnnkitError(
+            "python-docs: this Python has no pydoc_data module; install the full standard "
+            "library (e.g. the python3-doc package) or pick another source"
+        ) from exc
+    text = "\n\n".join(topics[key].rstrip("\n") for key in sorted(topics)) + "\n"
+    return text, _sha1(text.encode("utf-8"))
+
+
+def _read_remote(name: str, encoding_errors: EncodingErrors) -> tuple[str, str]:
+    remote = REMOTE[name]
+    data, path = fetch(name)
+    sha1 = _sha1(data)
+    if remote.member is not None:
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                data = archive.read(remote.member)
+        except (zipfile.BadZipFile, KeyError) as exc:
+            raise RnnkitError(f"{path}: cannot read {remote.member} from it ({exc})") from exc
+        origin = f"{path}!{remote.member}"
+    else:
+        origin = str(path)
+    return decode_utf8(data, origin, encoding_errors), sha1
+
+
+def _read_path(path: Path, encoding_errors: EncodingErrors) -> tuple[str, str]:
+    if path.is_file():
+        data = path.read_bytes()
+        return decode_utf8(data, str(path), encoding_errors), _sha1(data)
+    if path.is_dir():
+        files = sorted(
+            (p for p in path.rglob("*.txt") if p.is_file()),
+            key=lambda p: p.relative_to(path).as_posix(),
+        )
+        if not files:
+            raise RnnkitError(f"folder {path} holds no .txt files; add some or give a file")
+        digest = hashlib.sha1(usedforsecurity=False)
+        parts = []
+        for file in files:
+            data = file.read_bytes()
+            digest.update(data)
+            text = decode_utf8(data, str(file), encoding_errors)
+            # Files are joined so that the last line of one never runs into the next.
+            parts.append(text if text.endswith(("\n", "\r")) else text + "\n")
+        return "".join(parts), digest.hexdigest()
+    raise RnnkitError(
+        f"unknown source {str(path)!r}: not a named corpus ({', '.join(source_names())}) "
+        "nor an existing file or folder; check the path or run `rnnkit datasets`"
+    )
+
+
+def read_text(
+    source: str | os.PathLike[str], encoding_errors: EncodingErrors = "strict"
+) -> tuple[str, str]:
+    """The raw text of a source and the SHA-1 of its bytes.
+
+    Args:
+        source: a named source (`python-docs`, `timemachine`, `jaychou`), a UTF-8 text
+            file, or a folder whose `.txt` files (recursively) are read in sorted order.
+        encoding_errors: `strict` rejects invalid UTF-8 naming the byte offset;
+            `replace` substitutes U+FFFD; `ignore` drops the bad bytes.
+
+    Returns:
+        `(text, sha1)`; the SHA-1 is of the source bytes (the zip archive for `jaychou`,
+        the UTF-8 text for `python-docs`, the files concatenated for a folder).
+    """
+    name = os.fspath(source)
+    if name == "python-docs":
+        return _python_docs()
+    if name in REMOTE:
+        return _read_remote(name, encoding_errors)
+    return _read_path(Path(name).expanduser(), encoding_errors)
