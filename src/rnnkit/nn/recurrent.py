@@ -199,8 +199,13 @@ class RecurrentStack(nn.Module):
 
     def extra_repr(self) -> str:
         extra = f"{self.input_size}, {self.hidden_size}"
-        defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0}
-        defaults["bidirectional"] = False
+        defaults = {
+            "num_layers": 1,
+            "bias": True,
+            "batch_first": False,
+            "dropout": 0.0,
+            "bidirectional": False,
+        }
         for name, default in defaults.items():
             value = getattr(self, name)
             if value != default:
