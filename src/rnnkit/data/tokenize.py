@@ -147,11 +147,15 @@ def count_chars(
     Returns:
         character -> count, in order of first occurrence (the tie order `Vocab` needs).
     """
-    counts = np.zeros(0x110000, dtype=np.int64)
+    counts = np.zeros(0, dtype=np.int64)  # grows to the largest code point seen
+    seen = np.zeros(0, dtype=bool)
     first_seen: list[np.ndarray] = []
-    seen = np.zeros(0x110000, dtype=bool)
     for codes in iter_char_codes(text, start, stop, chunk):
-        chunk_counts = np.bincount(codes, minlength=0x110000)
+        chunk_counts = np.bincount(codes, minlength=counts.size)
+        if chunk_counts.size > counts.size:
+            grow = chunk_counts.size - counts.size
+            counts = np.concatenate([counts, np.zeros(grow, dtype=np.int64)])
+            seen = np.concatenate([seen, np.zeros(grow, dtype=bool)])
         new = (chunk_counts > 0) & ~seen
         if new.any():
             # Codes seen for the first time in this chunk, in order of first position.
