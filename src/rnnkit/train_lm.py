@@ -18,6 +18,7 @@ epoch's batch order from that state and skips the finished batches, so 2 epochs 
 from __future__ import annotations
 
 import json
+import math
 import signal
 import time
 from collections.abc import Callable
@@ -45,6 +46,7 @@ from rnnkit.training import (
     build_scheduler,
     clip_gradients,
     count_parameters,
+    lr_factor,
     progress,
     resolve_device,
     seed_everything,
@@ -237,9 +239,20 @@ def train_lm(
     history: list[dict[str, Any]] = []
     epoch_rng = data_gen.get_state()
     if ckpt is not None:
+        saved_cfg = RunConfig.from_dict(ckpt["config"])
+        if saved_cfg.model != cfg.model or saved_cfg.train.optimizer != tc.optimizer:
+            raise RnnkitError(
+                f"{resume} was trained with another model or optimizer; resume keeps "
+                "[model] and train.optimizer as they were (change epochs, lr, budget freely)"
+            )
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
+        # The saved optimizer remembers the old lr; the resumed config's lr and decay win.
+        scheduler.base_lrs = [tc.lr for _ in optimizer.param_groups]
+        for group in optimizer.param_groups:
+            group["initial_lr"], group["weight_decay"] = tc.lr, tc.weight_decay
+            group["lr"] = tc.lr * lr_factor(tc.schedule, ckpt["step"], total_steps, tc.warmup_steps)
         torch.set_rng_state(ckpt["rng"]["torch"])
         epoch_rng = ckpt["rng"]["data_epoch_start"]
         p = ckpt["progress"]
@@ -332,7 +345,7 @@ def train_lm(
             bad_evals = 0
         else:
             bad_evals += 1
-        if not params_finite():
+        if not params_finite() or not math.isfinite(val["loss"]):
             raise RnnkitError(
                 f"weights became non-finite at step {step}; nothing was saved over the last "
                 "good checkpoint; lower train.lr or set train.clip"
