@@ -23,6 +23,7 @@ from rnnkit.data.corpora import load_corpus
 from rnnkit.data.vocab import Vocab
 from rnnkit.errors import RnnkitError
 from rnnkit.generate import generate as _generate
+from rnnkit.generate import normalize_prefix
 from rnnkit.generate import stream as _stream
 from rnnkit.models.language_model import RNNLM
 from rnnkit.train_lm import evaluate as evaluate_tokens
@@ -93,11 +94,13 @@ def generate(
     seed: int | None = None,
     generator: torch.Generator | None = None,
 ) -> list[str]:
-    """Continue `prefix` by `length` tokens; one string (prefix included) per sample."""
+    """Continue `prefix` by `length` tokens; one string (prefix included) per sample.
+
+    The prefix is normalised as the training text was (`data.normalize`)."""
     return _generate(
         lm.model,
         lm.vocab,
-        prefix,
+        normalize_prefix(prefix, lm.config.data.normalize),
         length,
         level=lm.level,
         temperature=temperature,
@@ -127,7 +130,7 @@ def stream(
     return _stream(
         lm.model,
         lm.vocab,
-        prefix,
+        normalize_prefix(prefix, lm.config.data.normalize),
         length,
         level=lm.level,
         temperature=temperature,

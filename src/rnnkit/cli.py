@@ -188,8 +188,11 @@ def _run_generate(args: argparse.Namespace) -> int:
                 print(f"--- sample {i + 1}")
             print(text)
         return 0
+    from rnnkit.generate import normalize_prefix
+
+    prefix = normalize_prefix(args.prefix, lm.config.data.normalize)
     sep = " " if lm.level == "word" else ""
-    print(args.prefix, end="", flush=True)
+    print(prefix, end="", flush=True)
     for step, (token,) in enumerate(
         api.stream(
             lm,
@@ -201,7 +204,7 @@ def _run_generate(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
     ):
-        print((sep if (step or args.prefix) else "") + token, end="", flush=True)
+        print((sep if (step or prefix) else "") + token, end="", flush=True)
     print()
     return 0
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, Protocol, TypeAlias
@@ -126,6 +127,20 @@ def _model_device(model: nn.Module, device: DeviceLike) -> torch.device:
             "move the model with model.to(device) or leave device unset"
         )
     return home
+
+
+def normalize_prefix(prefix: str, mode: str) -> str:
+    """Bring a typed prefix into the form the model was trained on (its `data.normalize`).
+
+    Unlike the corpus normalisation this keeps a trailing space, which matters at the end
+    of a prefix: `d2l` lower-cases and turns every run of non-letters into one space,
+    `newlines` turns line breaks into spaces, `none` keeps the prefix.
+    """
+    if mode == "d2l":
+        return re.sub("[^A-Za-z]+", " ", prefix).lower()
+    if mode == "newlines":
+        return prefix.replace("\r", " ").replace("\n", " ")
+    return prefix
 
 
 def _encode_prefix(vocab: VocabLike, prefix: str, level: Level) -> list[int]:

@@ -8,7 +8,7 @@ Sequential sampling carries the hidden state from one batch to the next (detache
 backpropagation through time) and starts each epoch from a fresh state, as d2l's `train_ch8`
 does; random sampling starts every batch from a fresh state.
 
-A checkpoint holds everything needed to continue exactly: weights, optimizer and scheduler,
+A checkpoint holds everything needed to continue exactly: weights, optimizer, schedule position,
 the global torch RNG (dropout), the data generator's state at the start of the current epoch
 and how many batches of it were done, and the carried hidden state. `--resume` replays the
 epoch's batch order from that state and skips the finished batches, so 2 epochs + resume +
@@ -43,7 +43,6 @@ from rnnkit.models.language_model import RNNLM
 from rnnkit.plots import plot_curves
 from rnnkit.training import (
     build_optimizer,
-    build_scheduler,
     clip_gradients,
     count_parameters,
     lr_factor,
@@ -225,7 +224,14 @@ def train_lm(
     total_steps = tc.epochs * steps_per_epoch
     if tc.max_steps > 0:
         total_steps = min(total_steps, tc.max_steps)
-    scheduler = build_scheduler(optimizer, tc.schedule, total_steps, tc.warmup_steps)
+    lr_factor(tc.schedule, 0, total_steps, tc.warmup_steps)  # an unknown schedule fails here
+
+    def set_lr() -> None:
+        """The schedule is a function of the step and, under a time budget, of elapsed_s."""
+        fraction = elapsed_s / tc.time_budget if tc.time_budget > 0 else 0.0
+        factor = lr_factor(tc.schedule, step, total_steps, tc.warmup_steps, fraction)
+        for group in optimizer.param_groups:
+            group["lr"] = tc.lr * factor
 
     # Where the run stands; restored from the checkpoint when resuming.
     epoch, step, batch_in_epoch = 0, 0, 0
@@ -247,12 +253,8 @@ def train_lm(
             )
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        # The saved optimizer remembers the old lr; the resumed config's lr and decay win.
-        scheduler.base_lrs = [tc.lr for _ in optimizer.param_groups]
-        for group in optimizer.param_groups:
-            group["initial_lr"], group["weight_decay"] = tc.lr, tc.weight_decay
-            group["lr"] = tc.lr * lr_factor(tc.schedule, ckpt["step"], total_steps, tc.warmup_steps)
+        for group in optimizer.param_groups:  # the resumed config's decay wins
+            group["weight_decay"] = tc.weight_decay
         torch.set_rng_state(ckpt["rng"]["torch"])
         epoch_rng = ckpt["rng"]["data_epoch_start"]
         p = ckpt["progress"]
@@ -285,7 +287,7 @@ def train_lm(
             "config": cfg.to_dict(),
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
+            "scheduler": {"schedule": tc.schedule, "step": step, "elapsed_s": elapsed_s},
             "rng": {"torch": torch.get_rng_state(), "data_epoch_start": epoch_rng},
             "vocab": vocab.to_dict(),
             "corpus": {
@@ -410,11 +412,11 @@ def train_lm(
                         "stopped without saving over the last good checkpoint; lower train.lr "
                         "or set train.clip"
                     )
+                set_lr()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 clip_gradients(model.parameters(), tc.clip)
                 optimizer.step()
-                scheduler.step()
                 carried = state if dc.sampling == "sequential" else None
                 loss_sum += loss.detach().double() * Y.numel()
                 tokens_done += Y.numel()

@@ -82,17 +82,21 @@ def _step(progress: float) -> float:
 SCHEDULES = {"constant": _constant, "cosine": _cosine, "step": _step}
 
 
-def lr_factor(schedule: str, step: int, total_steps: int, warmup_steps: int = 0) -> float:
+def lr_factor(
+    schedule: str, step: int, total_steps: int, warmup_steps: int = 0, time_fraction: float = 0.0
+) -> float:
     """Multiplier of the base learning rate at optimizer step `step` (0-based).
 
-    Linear warm-up over `warmup_steps`, then the schedule over the remaining steps.
+    Linear warm-up over `warmup_steps`, then the schedule over the remaining steps. A run
+    bounded by a time budget passes `time_fraction` (elapsed / budget): the schedule then
+    follows whichever of steps and time is further along, so it decays by the deadline.
     """
     if schedule not in SCHEDULES:
         raise RnnkitError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
     if warmup_steps > 0 and step < warmup_steps:
         return (step + 1) / warmup_steps
     span = max(total_steps - warmup_steps, 1)
-    return SCHEDULES[schedule]((step - warmup_steps) / span)
+    return SCHEDULES[schedule](max((step - warmup_steps) / span, time_fraction))
 
 
 def build_scheduler(
