@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rnnkit.data.tokenize import (
+    _normalize_d2l,
     count_chars,
     count_tokens,
     detokenize,
@@ -37,9 +38,17 @@ def test_d2l_example() -> None:
     )
 
 
-@given(st.text(alphabet=st.sampled_from("aZq \t\r\n.,9é-_ü中"), max_size=80))
+D2L_ALPHABET = st.sampled_from("aZq \t\r\n.,9é-_ü中@[`{")
+
+
+@given(st.text(alphabet=D2L_ALPHABET, max_size=80))
 def test_d2l_matches_per_line_reference(text: str) -> None:
     assert normalize_text(text, "d2l") == d2l_reference(text)
+
+
+@given(st.text(alphabet=D2L_ALPHABET, max_size=40), st.integers(1, 6))
+def test_d2l_chunk_boundaries(text: str, chunk: int) -> None:
+    assert _normalize_d2l(text, chunk=chunk) == d2l_reference(text)
 
 
 def test_newlines_mode() -> None:
@@ -97,3 +106,10 @@ def test_count_chars_range_and_codes() -> None:
     codes = np.concatenate([c.astype(np.uint32) for c in iter_char_codes(text, chunk=3)])
     assert codes.tolist() == [ord(ch) for ch in text]
     assert count_chars("") == {}
+
+
+def test_count_chars_finds_late_first_occurrences() -> None:
+    text = "ab" * 5_000 + "z" + "ab" * 50_000 + "周" + "a" * 10 + "y"
+    got = count_chars(text)
+    assert list(got) == ["a", "b", "z", "周", "y"]
+    assert got == {"a": 55_010, "b": 55_000, "z": 1, "周": 1, "y": 1}

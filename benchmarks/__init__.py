@@ -1,0 +1,1 @@
+"""Speed and quality benchmarks; never part of the default test run."""
