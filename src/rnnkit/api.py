@@ -22,10 +22,10 @@ from rnnkit.config import RunConfig
 from rnnkit.data.corpora import load_corpus
 from rnnkit.data.vocab import Vocab
 from rnnkit.errors import RnnkitError
-from rnnkit.generate import generate as _generate
-from rnnkit.generate import normalize_prefix
-from rnnkit.generate import stream as _stream
 from rnnkit.models.language_model import RNNLM
+from rnnkit.sampling import generate as _generate
+from rnnkit.sampling import normalize_prefix
+from rnnkit.sampling import stream as _stream
 from rnnkit.train_lm import evaluate as evaluate_tokens
 from rnnkit.training import count_parameters, resolve_device
 

@@ -188,7 +188,7 @@ def _run_generate(args: argparse.Namespace) -> int:
                 print(f"--- sample {i + 1}")
             print(text)
         return 0
-    from rnnkit.generate import normalize_prefix
+    from rnnkit.sampling import normalize_prefix
 
     prefix = normalize_prefix(args.prefix, lm.config.data.normalize)
     sep = " " if lm.level == "word" else ""

@@ -37,10 +37,10 @@ from rnnkit.data.corpora import Corpus, load_corpus
 from rnnkit.data.text import BatchIterator
 from rnnkit.data.vocab import Vocab
 from rnnkit.errors import RnnkitError
-from rnnkit.generate import generate
 from rnnkit.metrics import bits_per_token, perplexity
 from rnnkit.models.language_model import RNNLM
 from rnnkit.plots import plot_curves
+from rnnkit.sampling import generate
 from rnnkit.training import (
     build_optimizer,
     clip_gradients,

@@ -1,4 +1,4 @@
-"""Tests for `rnnkit.generate`: stateful greedy / sampling / top-k / top-p / beam search."""
+"""Tests for `rnnkit.sampling`: stateful greedy / sampling / top-k / top-p / beam search."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.errors import RnnkitError
-from rnnkit.generate import beam_search, generate, sample_next, stream, warm_up
+from rnnkit.sampling import beam_search, generate, sample_next, stream, warm_up
 
 CHARS = list("abcdefgh ")
 
