@@ -40,7 +40,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.metrics import bits_per_token, perplexity
 from rnnkit.models.language_model import RNNLM
 from rnnkit.plots import plot_curves
-from rnnkit.sampling import generate
+from rnnkit.sampling import generate, normalize_prefix
 from rnnkit.training import (
     build_optimizer,
     clip_gradients,
@@ -369,7 +369,7 @@ def train_lm(
             (text,) = generate(
                 model,
                 vocab,
-                prefix,
+                normalize_prefix(prefix, dc.normalize),
                 gc.length,
                 level=dc.level,
                 temperature=gc.temperature,
