@@ -53,6 +53,7 @@ from rnnkit.training import (
 )
 
 State = torch.Tensor | tuple[torch.Tensor, ...]
+MIN_EVAL_STREAM = 2048  # tokens per evaluation stream, where the held-out text is long enough
 
 
 @dataclass
@@ -110,15 +111,18 @@ def evaluate(
     num_steps: int,
     device: torch.device,
 ) -> dict[str, float]:
-    """Mean cross-entropy over held-out `tokens`, read as `batch_size` parallel streams
-    whose hidden state is carried across chunks of `num_steps` (no random offset).
+    """Mean cross-entropy over held-out `tokens`, read as parallel streams whose hidden
+    state is carried across chunks of `num_steps` (no random offset).
+
+    Few long streams give the model the context it has when reading a text: at most
+    `batch_size` streams, each at least `MIN_EVAL_STREAM` tokens long where the text allows.
 
     Returns `loss`, `ppl`, `bpc` (bits per token) and `unk` (share of `<unk>` targets).
     """
     n = len(tokens) - 1
     if n < 1:
         raise RnnkitError("held-out text has fewer than 2 tokens; use a larger corpus or split")
-    batch_size = max(1, min(batch_size, n // max(num_steps, 1)))
+    batch_size = max(1, min(batch_size, n // MIN_EVAL_STREAM))
     length = n // batch_size
     data = torch.as_tensor(np.asarray(tokens[: batch_size * length + 1], dtype=np.int64))
     X = data[:-1].view(batch_size, length).to(device)  # (B, L)

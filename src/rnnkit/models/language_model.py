@@ -45,7 +45,8 @@ class RNNLM(nn.Module):
         kind: "rnn" (tanh), "gru" or "lstm".
         hidden_size: H, the state size of each layer.
         num_layers: L, stacked recurrent layers.
-        dropout: dropout between recurrent layers and before the output layer (training only).
+        dropout: dropout on the embedding output, between recurrent layers and before the
+            output layer (training only).
         embedding_dim: E, the embedding width; 0 means E = H. Embedding mode only.
         input_mode: "embedding" (a learned table) or "onehot" (d2l's `RNNModel`: the core
             reads one-hot rows of width V).
@@ -159,7 +160,9 @@ class RNNLM(nn.Module):
                 f"RNNLM expects token ids of shape (B, T), got {tokens.dtype} of shape "
                 f"{tuple(tokens.shape)}; add a batch dimension with tokens.unsqueeze(0)"
             )
-        x = tokens if self.embedding is None else self.embedding(tokens)  # (B, T) or (B, T, E)
+        # Dropout on every non-recurrent connection (Zaremba et al. 2014): the embedding
+        # output, between layers (inside the core) and before the head.
+        x = tokens if self.embedding is None else self.dropout(self.embedding(tokens))  # (B, T, E)
         output, state = self.core(x, state)  # (B, T, H)
         logits = self.head(self.dropout(output))  # (B, T, V)
         return logits, state
