@@ -1,0 +1,774 @@
+"""Fused recurrent cores for training speed: `FusedRNN`, `FusedGRU`, `FusedLSTM` (`impl="fused"`).
+
+Drop-in twins of `torch.nn.RNN/GRU/LSTM` (same constructor arguments, parameter names,
+shapes, gate order and initialisation, so a `state_dict` moves between them unchanged) that
+run each layer as one custom `torch.autograd.Function` with a hand-written
+backpropagation through time:
+
+- forward: the input projection of all time steps is one product `(T*B, I) x (I, G*H)`, or,
+  for token ids, a row lookup in `W_ih^T` (one-hot times `W_ih^T` is a row of it); then a
+  time loop does only the recurrent product per step, in place, into buffers allocated
+  once per call, with no host synchronisation;
+- backward: per step only the small product `dGates @ W_hh` and a few in-place
+  element-wise updates; every local derivative that does not depend on the incoming
+  gradient is computed for all steps at once before the loop, and the weight gradients
+  are one large product over all steps after it (`dGates^T (G*H, T*B) x (T*B, H)`), token
+  ids scattering their rows with one `index_add_`.
+
+Per-step work is what costs here: a Python-level op costs 2 to 5 us and `torch.tanh` on a
+(32, 256) float tensor about 5x a `torch.sigmoid` on CPU. So the loops use
+`tanh(a) = 2 sigmoid(2a) - 1` with the factor 2 folded into the weights (a power of two,
+exact), and the Elman RNN carries `s = (h + 1) / 2` instead of h, which turns its step into
+two ops: `s_t = sigmoid(2 xp_t - 2 W_hh 1 + s_{t-1} (4 W_hh)^T)`. Results equal torch's to
+rounding (float64 ~1e-15, float32 ~1e-6).
+
+Internally everything is time-major `(T, B, ...)`, so each step's slice is contiguous; the
+batch-first output is a transposed view, as `torch.nn` returns it. The bidirectional
+case runs the reverse direction on the time-flipped sequence. `bias=False` and `proj_size`
+are refused. Registered as `IMPLS["fused"]` on import.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
+
+from rnnkit.errors import RnnkitError
+from rnnkit.nn.cells import check_sizes
+from rnnkit.nn.recurrent import IMPLS, State
+
+NONLINEARITIES: tuple[str, ...] = ("tanh", "relu")
+
+# ---------------------------------------------------------------------------------------
+# shared pieces: input projection, gradients of the input side and of W_hh
+# ---------------------------------------------------------------------------------------
+
+
+def _gate_scale(hidden_size: int, gates: tuple[float, ...], like: Tensor) -> Tensor:
+    """A per-row scale of the stacked gate weights, e.g. (1, 1, 2, 1) for LSTM's i, f, g, o.
+
+    Shape:
+        Returns (G*H,).
+    """
+    scale = torch.tensor(gates, dtype=like.dtype, device=like.device)  # (G,)
+    return scale.repeat_interleave(hidden_size)  # (G*H,)
+
+
+def _project(x: Tensor, ids: bool, w_ih: Tensor, bias: Tensor, scale: Tensor) -> Tensor:
+    """The scaled input projection of every step at once: `(x W_ih^T) * scale + bias`.
+
+    `bias` comes already scaled. For token ids the projection is a row lookup in the table
+    `W_ih^T * scale + bias`: a one-hot row times `W_ih^T` is a row of it.
+
+    Shape:
+        x: (N1, N2, I) floats or (N1, N2) ids. w_ih: (G*H, I). bias, scale: (G*H,).
+        Returns (N1, N2, G*H), contiguous.
+    """
+    gates = w_ih.shape[0]
+    if ids:
+        table = torch.empty(w_ih.shape[1], gates, dtype=w_ih.dtype, device=w_ih.device)
+        torch.addcmul(bias, w_ih.t(), scale, out=table)  # (V, G*H)
+        return F.embedding(x, table)  # (N1, N2, G*H)
+    w_scaled = w_ih * scale.unsqueeze(1)  # (G*H, I)
+    flat = x.reshape(-1, x.shape[2])  # (N1*N2, I)
+    return torch.addmm(bias, flat, w_scaled.t()).view(*x.shape[:2], gates)  # (N1, N2, G*H)
+
+
+def _input_grads(
+    x: Tensor, ids: bool, w_ih: Tensor, dgates: Tensor, need_x: bool, need_w: bool
+) -> tuple[Tensor | None, Tensor | None]:
+    """Gradients of the input and of `W_ih`, each one product over all steps.
+
+    Shape:
+        x: (N1, N2, I) floats or (N1, N2) ids. w_ih: (G*H, I). dgates: (N1, N2, G*H),
+        contiguous. Returns dx (N1, N2, I) or None, and dW_ih (G*H, I) or None.
+    """
+    gates = dgates.shape[2]
+    flat = dgates.view(-1, gates)  # (N, G*H)
+    dx = dw_ih = None
+    if ids:
+        if need_w:
+            # Each token id adds its rows of dgates into one row of dW_ih^T.
+            dw_t = torch.zeros(w_ih.shape[1], gates, dtype=flat.dtype, device=flat.device)
+            dw_ih = dw_t.index_add_(0, x.reshape(-1), flat).t()  # (G*H, V)
+        return None, dw_ih
+    if need_x:
+        dx = torch.mm(flat, w_ih).view(*x.shape)  # (N1, N2, I)
+    if need_w:
+        dw_ih = torch.mm(flat.t(), x.reshape(-1, x.shape[2]))  # (G*H, I)
+    return dx, dw_ih
+
+
+def _hidden_weight_grad(dgates: Tensor, hs: Tensor, h0: Tensor | None, tdim: int) -> Tensor:
+    """`dW_hh`, the sum over steps t and the batch of `dgates_t^T h_{t-1}`, as one product.
+
+    Each row of `dgates` meets the row of `hs` one step earlier through an offset in the
+    flattened buffers: B rows time-major; 1 row batch-first, where the B - 1 pairs that
+    cross from one sequence into the next are taken back out with a small product.
+
+    Shape:
+        dgates: (T, B, G*H) if tdim == 0 else (B, T, G*H), contiguous. hs: the outputs
+        h_0..h_{T-1} in the same layout, (.., H). h0: (B, H) or None (zeros).
+        Returns (G*H, H).
+    """
+    gates, hidden = dgates.shape[2], hs.shape[2]
+    flat_g = dgates.view(-1, gates)  # (N, G*H)
+    flat_h = hs.view(-1, hidden)  # (N, H)
+    offset = dgates.shape[1] if tdim == 0 else 1
+    dw = torch.mm(flat_g[offset:].t(), flat_h[: flat_h.shape[0] - offset])  # (G*H, H)
+    if tdim == 1 and dgates.shape[0] > 1:
+        dw.addmm_(dgates[1:, 0].t(), hs[:-1, -1], alpha=-1.0)  # (G*H, B-1) x (B-1, H)
+    if h0 is not None:
+        dw.addmm_(dgates.select(tdim, 0).t(), h0)  # (G*H, B) x (B, H)
+    return dw
+
+
+def _with_first(first: Tensor | None, rest: Tensor, tdim: int) -> Tensor:
+    """`[first, rest_0, ..., rest_{T-2}]` along time: the values one step earlier.
+
+    Shape:
+        first: (B, H) or None (zeros). rest: (T, B, H) if tdim == 0 else (B, T, H).
+        Returns the layout of rest.
+    """
+    steps = rest.shape[tdim]
+    if first is None:
+        first = rest.new_zeros(rest.shape[1 - tdim], rest.shape[2])  # (B, H)
+    return torch.cat([first.unsqueeze(tdim), rest.narrow(tdim, 0, steps - 1)], tdim)
+
+
+def _minus_one(like: Tensor) -> Tensor:
+    """-1 as a 0-dim tensor, for the one-op `2 s - 1 = torch.add(-1, s, alpha=2)`."""
+    return torch.full((), -1.0, dtype=like.dtype, device=like.device)
+
+
+# ---------------------------------------------------------------------------------------
+# Elman RNN layer
+# ---------------------------------------------------------------------------------------
+
+
+class _RNNLayer(torch.autograd.Function):
+    """One Elman layer: `h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`.
+
+    Shape:
+        x: (B, T, I) floats or (B, T) ids if tdim == 1, else (T, B, ...). h0: (B, H) or
+        None (zeros). Returns output (.., H) in the layout of x and h_n (B, H).
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        x: Tensor,
+        h0: Tensor | None,
+        w_ih: Tensor,
+        w_hh: Tensor,
+        b_ih: Tensor,
+        b_hh: Tensor,
+        ids: bool,
+        tdim: int,
+        relu: bool,
+    ) -> tuple[Tensor, Tensor]:
+        batch, hidden = x.shape[1 - tdim], w_hh.shape[1]
+        if relu:
+            out = _project(x, ids, w_ih, b_ih + b_hh, torch.ones_like(b_ih))  # (.., H)
+            w_t = w_hh.t()  # (H, H)
+            prev = h0 if h0 is not None else out.new_zeros(batch, hidden)  # (B, H)
+            for h in out.unbind(tdim):
+                h.addmm_(prev, w_t).relu_()
+                prev = h
+            s_all = None
+        else:
+            # Carry s = (h + 1) / 2; with tanh(a) = 2 sigmoid(2a) - 1 a step is two ops:
+            # s_t = sigmoid(2 (x_t W_ih^T + b - W_hh 1) + s_{t-1} (4 W_hh)^T).
+            bias = (b_ih + b_hh - w_hh.sum(1)) * 2.0  # (H,)
+            s_all = _project(x, ids, w_ih, bias, torch.full_like(b_ih, 2.0))  # (.., H)
+            w4_t = (w_hh * 4.0).t()  # (H, H)
+            prev = (  # (B, H)
+                (h0 + 1.0) * 0.5 if h0 is not None else s_all.new_full((batch, hidden), 0.5)
+            )
+            for s in s_all.unbind(tdim):
+                s.addmm_(prev, w4_t).sigmoid_()
+                prev = s
+            out = torch.add(_minus_one(s_all), s_all, alpha=2.0)  # (.., H): h = 2 s - 1
+        ctx.ids, ctx.tdim, ctx.s_all = ids, tdim, s_all
+        ctx.save_for_backward(x, h0, w_ih, w_hh, out)
+        return out, out.select(tdim, -1).clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_out: Tensor, grad_hn: Tensor) -> tuple[Tensor | None, ...]:
+        x, h0, w_ih, w_hh, out = ctx.saved_tensors
+        tdim, s = ctx.tdim, ctx.s_all
+        if s is None:
+            deriv = (out > 0).to(out.dtype)  # (.., H): relu'
+        else:
+            deriv = torch.addcmul(s, s, s, value=-1.0).mul_(4.0)  # 4 s (1 - s) = 1 - h^2
+        da = torch.empty_like(out)  # (.., H): dL/da_t, a_t the pre-activation
+        da_steps = da.unbind(tdim)
+        g_steps, d_steps = grad_out.unbind(tdim), deriv.unbind(tdim)
+        torch.add(g_steps[-1], grad_hn, out=da_steps[-1]).mul_(d_steps[-1])
+        for da_t, da_next, g_t, d_t in zip(
+            da_steps[-2::-1], da_steps[:0:-1], g_steps[-2::-1], d_steps[-2::-1], strict=True
+        ):
+            # dL/da_t = (dL/dh_t from above + dL/da_{t+1} W_hh) act'(a_t)
+            torch.addmm(g_t, da_next, w_hh, out=da_t).mul_(d_t)
+        need = ctx.needs_input_grad
+        dh0 = torch.mm(da_steps[0], w_hh) if need[1] else None  # (B, H)
+        dx, dw_ih = _input_grads(x, ctx.ids, w_ih, da, need[0], need[2])
+        dw_hh = _hidden_weight_grad(da, out, h0, tdim) if need[3] else None  # (H, H)
+        db = da.view(-1, da.shape[2]).sum(0)  # (H,)
+        return dx, dh0, dw_ih, dw_hh, db, db.clone(), None, None, None
+
+
+# ---------------------------------------------------------------------------------------
+# GRU layer
+# ---------------------------------------------------------------------------------------
+
+
+class _GRULayer(torch.autograd.Function):
+    """One GRU layer (gate order r, z, n), as `torch.nn.GRU` computes it.
+
+    Shape:
+        x: (B, T, I) floats or (B, T) ids if tdim == 1, else (T, B, ...). h0: (B, H) or
+        None (zeros). Returns output (.., H) in the layout of x and h_n (B, H).
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        x: Tensor,
+        h0: Tensor | None,
+        w_ih: Tensor,
+        w_hh: Tensor,
+        b_ih: Tensor,
+        b_hh: Tensor,
+        ids: bool,
+        tdim: int,
+    ) -> tuple[Tensor, Tensor]:
+        batch, hidden = x.shape[1 - tdim], w_hh.shape[1]
+        two = 2 * hidden
+        # n = tanh(a_n) is computed as 2 sigmoid(2 a_n) - 1, so n's rows are doubled (exact).
+        scale = _gate_scale(hidden, (1.0, 1.0, 2.0), b_ih)  # (3H,)
+        bias = b_ih.clone()  # (3H,)
+        bias[:two] += b_hh[:two]
+        pre = _project(x, ids, w_ih, bias * scale, scale)  # (.., 3H): [a_r, a_z, 2 xn]
+        xn = pre[..., two:].clone()  # (.., H): 2 (x W_in^T + b_in)
+        # From here `pre` holds [x-parts of a_r, a_z | 2 b_hn], so that one addmm_ per step
+        # gives [a_r, a_z, 2 (h W_hn^T + b_hn)].
+        pre[..., two:] = b_hh[two:] * 2.0
+        w_t = (w_hh * scale.unsqueeze(1)).t()  # (H, 3H)
+        out = torch.empty_like(xn)  # (.., H)
+        minus_one = _minus_one(out)
+        prev = h0 if h0 is not None else out.new_zeros(batch, hidden)  # (B, H)
+        for p, rz, r, z, ghn, n, h in zip(
+            pre.unbind(tdim),
+            pre[..., :two].unbind(tdim),
+            pre[..., :hidden].unbind(tdim),
+            pre[..., hidden:two].unbind(tdim),
+            pre[..., two:].unbind(tdim),
+            xn.unbind(tdim),
+            out.unbind(tdim),
+            strict=True,
+        ):
+            p.addmm_(prev, w_t)
+            rz.sigmoid_()  # r, z
+            n.addcmul_(r, ghn).sigmoid_()  # sigmoid(2 a_n)
+            torch.add(minus_one, n, alpha=2.0, out=n)  # n = tanh(a_n)
+            torch.lerp(n, prev, z, out=h)  # (1 - z) n + z h_{t-1}
+            prev = h
+        ctx.ids, ctx.tdim, ctx.gates, ctx.n = ids, tdim, pre, xn
+        ctx.save_for_backward(x, h0, w_ih, w_hh, out)
+        return out, out.select(tdim, -1).clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_out: Tensor, grad_hn: Tensor) -> tuple[Tensor | None, ...]:
+        x, h0, w_ih, w_hh, out = ctx.saved_tensors
+        tdim, pre, n = ctx.tdim, ctx.gates, ctx.n  # pre (.., 3H): [r, z, 2 ghn]; n (.., H)
+        hidden = out.shape[2]
+        two = 2 * hidden
+        r, z = pre[..., :hidden], pre[..., hidden:two]  # (.., H) each
+        ghn = pre[..., two:] * 0.5  # (.., H): h_{t-1} W_hn^T + b_hn
+        h_prev = _with_first(h0, out, tdim)  # (.., H)
+
+        # Local derivatives of all steps at once, per unit of dL/dh_t.
+        dn = (1.0 - z) * (1.0 - n * n)  # (.., H): d a_n
+        coef = out.new_empty(*out.shape[:2], 2, hidden)  # (.., 2, H)
+        torch.mul(dn * ghn, r * (1.0 - r), out=coef[..., 0, :])  # d a_r
+        torch.mul(h_prev - n, z * (1.0 - z), out=coef[..., 1, :])  # d a_z
+        dghn = dn * r  # (.., H): d (h_{t-1} W_hn^T + b_hn)
+
+        dh = torch.empty_like(out)  # (.., H): dL/dh_t
+        dgh = torch.empty_like(pre)  # (.., 3H): dL/d(h_{t-1} W_hh^T + b_hh)
+        dh_steps, dgh_steps = dh.unbind(tdim), dgh.unbind(tdim)
+        dh_wide = dh.unsqueeze(-2).unbind(tdim)  # (B, 1, H) each
+        dgh_rz = dgh[..., :two].unflatten(-1, (2, hidden)).unbind(tdim)  # (B, 2, H) each
+        dgh_n = dgh[..., two:].unbind(tdim)
+        g_steps, z_steps = grad_out.unbind(tdim), z.unbind(tdim)
+        coef_steps, dghn_steps = coef.unbind(tdim), dghn.unbind(tdim)
+        last = len(dh_steps) - 1
+        for t in range(last, -1, -1):
+            if t == last:
+                torch.add(g_steps[t], grad_hn, out=dh_steps[t])
+            else:  # dL/dh_t = from above + via z_{t+1} + via the gates of step t+1
+                torch.addcmul(g_steps[t], dh_steps[t + 1], z_steps[t + 1], out=dh_steps[t])
+                dh_steps[t].addmm_(dgh_steps[t + 1], w_hh)
+            torch.mul(dh_wide[t], coef_steps[t], out=dgh_rz[t])
+            torch.mul(dh_steps[t], dghn_steps[t], out=dgh_n[t])
+
+        need = ctx.needs_input_grad
+        dh0 = None
+        if need[1]:
+            dh0 = torch.addmm(dh_steps[0] * z_steps[0], dgh_steps[0], w_hh)  # (B, H)
+        dgi = dgh.clone()  # (.., 3H): the input side differs only in the n part
+        torch.mul(dh, dn, out=dgi[..., two:])
+        dx, dw_ih = _input_grads(x, ctx.ids, w_ih, dgi, need[0], need[2])
+        dw_hh = None
+        if need[3]:
+            dw_hh = torch.mm(dgh.view(-1, 3 * hidden).t(), h_prev.view(-1, hidden))  # (3H, H)
+        db_ih = dgi.view(-1, 3 * hidden).sum(0)  # (3H,)
+        db_hh = dgh.view(-1, 3 * hidden).sum(0)  # (3H,)
+        return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None
+
+
+# ---------------------------------------------------------------------------------------
+# LSTM layer
+# ---------------------------------------------------------------------------------------
+
+
+class _LSTMLayer(torch.autograd.Function):
+    """One LSTM layer (gate order i, f, g, o), as `torch.nn.LSTM` computes it.
+
+    Shape:
+        x: (B, T, I) floats or (B, T) ids if tdim == 1, else (T, B, ...). h0, c0: (B, H) or
+        None (zeros). Returns output (.., H) in the layout of x, h_n and c_n (B, H).
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        x: Tensor,
+        h0: Tensor | None,
+        c0: Tensor | None,
+        w_ih: Tensor,
+        w_hh: Tensor,
+        b_ih: Tensor,
+        b_hh: Tensor,
+        ids: bool,
+        tdim: int,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        batch, hidden = x.shape[1 - tdim], w_hh.shape[1]
+        # g = tanh(a_g) = 2 sigmoid(2 a_g) - 1: g's rows doubled, one sigmoid for all gates.
+        scale = _gate_scale(hidden, (1.0, 1.0, 2.0, 1.0), b_ih)  # (4H,)
+        pre = _project(x, ids, w_ih, (b_ih + b_hh) * scale, scale)  # (.., 4H)
+        w_t = (w_hh * scale.unsqueeze(1)).t()  # (H, 4H)
+        # The cell is carried doubled, k = 2 c, so that tanh(c) = 2 sigmoid(k) - 1.
+        k = pre.new_empty(*pre.shape[:2], hidden)  # (.., H)
+        u = torch.empty_like(k)  # sigmoid(k)
+        out = torch.empty_like(k)  # h
+        minus_one = _minus_one(out)
+        h_prev = h0 if h0 is not None else out.new_zeros(batch, hidden)  # (B, H)
+        k_prev = c0 * 2.0 if c0 is not None else out.new_zeros(batch, hidden)  # (B, H)
+        gates = pre.unflatten(-1, (4, hidden))  # (.., 4, H)
+        for p, i, f, g, o, k_t, u_t, h in zip(
+            pre.unbind(tdim),
+            *(gates[..., j, :].unbind(tdim) for j in range(4)),
+            k.unbind(tdim),
+            u.unbind(tdim),
+            out.unbind(tdim),
+            strict=True,
+        ):
+            p.addmm_(h_prev, w_t).sigmoid_()  # i, f, sigmoid(2 a_g), o
+            torch.add(minus_one, g, alpha=2.0, out=g)  # g
+            torch.mul(f, k_prev, out=k_t)
+            k_t.addcmul_(i, g, value=2.0)  # 2 c_t = f (2 c_{t-1}) + 2 i g
+            torch.sigmoid(k_t, out=u_t)
+            torch.add(minus_one, u_t, alpha=2.0, out=h).mul_(o)  # h = o tanh(c_t)
+            h_prev, k_prev = h, k_t
+        ctx.ids, ctx.tdim, ctx.gates, ctx.k, ctx.u = ids, tdim, pre, k, u
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, out)
+        return out, out.select(tdim, -1).clone(), k.select(tdim, -1) * 0.5
+
+    @staticmethod
+    @once_differentiable
+    def backward(
+        ctx: Any, grad_out: Tensor, grad_hn: Tensor, grad_cn: Tensor
+    ) -> tuple[Tensor | None, ...]:
+        x, h0, c0, w_ih, w_hh, out = ctx.saved_tensors
+        tdim, pre, k, u = ctx.tdim, ctx.gates, ctx.k, ctx.u
+        hidden = out.shape[2]
+        i, f, g, o = pre.unflatten(-1, (4, hidden)).unbind(-2)  # (.., H) each
+        tanh_c = torch.add(_minus_one(u), u, alpha=2.0)  # (.., H)
+        c_prev = _with_first(c0, k * 0.5, tdim)  # (.., H)
+
+        # Local derivatives of all steps at once.
+        dc_dh = o * (1.0 - tanh_c * tanh_c)  # (.., H): dL/dc_t per unit of dL/dh_t
+        coef = out.new_empty(*out.shape[:2], 3, hidden)  # (.., 3, H), per unit of dL/dc_t
+        torch.mul(g, i * (1.0 - i), out=coef[..., 0, :])  # d a_i
+        torch.mul(c_prev, f * (1.0 - f), out=coef[..., 1, :])  # d a_f
+        torch.mul(i, 1.0 - g * g, out=coef[..., 2, :])  # d a_g
+        do = tanh_c * o * (1.0 - o)  # (.., H): d a_o per unit of dL/dh_t
+
+        dh = torch.empty_like(out)  # (.., H): dL/dh_t
+        dc = grad_cn.clone(memory_format=torch.contiguous_format)  # (B, H): dL/dc_t, carried
+        dc_wide = dc.unsqueeze(1)  # (B, 1, H)
+        dgates = torch.empty_like(pre)  # (.., 4H)
+        dg_view = dgates.unflatten(-1, (4, hidden))  # (.., 4, H)
+        dh_steps, dg_steps = dh.unbind(tdim), dgates.unbind(tdim)
+        dg_ifg = dg_view[..., :3, :].unbind(tdim)  # (B, 3, H) each
+        dg_o = dg_view[..., 3, :].unbind(tdim)  # (B, H) each
+        g_steps, f_steps = grad_out.unbind(tdim), f.unbind(tdim)
+        coef_steps, dc_dh_steps, do_steps = coef.unbind(tdim), dc_dh.unbind(tdim), do.unbind(tdim)
+        last = len(dh_steps) - 1
+        for t in range(last, -1, -1):
+            dh_t = dh_steps[t]
+            if t == last:
+                torch.add(g_steps[t], grad_hn, out=dh_t)
+            else:
+                torch.addmm(g_steps[t], dg_steps[t + 1], w_hh, out=dh_t)
+            dc.addcmul_(dh_t, dc_dh_steps[t])
+            torch.mul(dc_wide, coef_steps[t], out=dg_ifg[t])  # d a_i, d a_f, d a_g
+            torch.mul(dh_t, do_steps[t], out=dg_o[t])  # d a_o
+            dc.mul_(f_steps[t])  # on to dL/dc_{t-1}
+
+        need = ctx.needs_input_grad
+        dh0 = torch.mm(dg_steps[0], w_hh) if need[1] else None  # (B, H)
+        dc0 = dc if need[2] else None  # (B, H)
+        dx, dw_ih = _input_grads(x, ctx.ids, w_ih, dgates, need[0], need[3])
+        dw_hh = _hidden_weight_grad(dgates, out, h0, tdim) if need[4] else None  # (4H, H)
+        db = dgates.view(-1, 4 * hidden).sum(0)  # (4H,)
+        return dx, dh0, dc0, dw_ih, dw_hh, db, db.clone(), None, None
+
+
+# ---------------------------------------------------------------------------------------
+# the modules
+# ---------------------------------------------------------------------------------------
+
+
+def _dropout(x: Tensor, p: float, tdim: int) -> Tensor:
+    """Dropout between layers, drawing the mask in torch's time-major order.
+
+    `torch.nn` draws its mask over a time-major (T, B, F) tensor; drawing ours the same way
+    gives the same mask under the same seed, whatever the layout.
+
+    Shape:
+        x: (B, T, F) if tdim == 1 else (T, B, F). Returns the same.
+    """
+    if tdim == 0:
+        return F.dropout(x, p, training=True)
+    mask = x.new_empty(x.shape[1], x.shape[0], x.shape[2]).bernoulli_(1.0 - p)  # (T, B, F)
+    return x * mask.transpose(0, 1) / (1.0 - p)  # (B, T, F)
+
+
+class FusedRecurrent(nn.Module):
+    """Layers x directions of fused recurrent layers; the base of the three fused cores.
+
+    Subclasses set `mode` ("rnn", "gru" or "lstm"), `num_chunks` (gates per cell) and
+    `state_parts` (1 for h, 2 for h and c).
+
+    Args:
+        input_size: features per step, I (the vocabulary size for token-id input).
+        hidden_size: state size, H.
+        num_layers: stacked layers, L.
+        bias: must be True (the fused layers always carry biases).
+        batch_first: (B, T, ...) tensors instead of (T, B, ...).
+        dropout: dropout on the outputs of every layer but the last, in training only.
+        bidirectional: add a reverse direction (D = 2), run on the time-flipped sequence.
+        device: where the parameters live.
+        dtype: the parameters' dtype.
+
+    Shape:
+        input: (B, T, I) floats or (B, T) token ids in [0, I) (time-major without
+        batch_first), or unbatched (T, I) floats. hx: h, or (h, c) for LSTM, each
+        (D*L, B, H), zeros when omitted. Returns output (B, T, D*H) (a transposed view of a
+        time-major tensor, as torch returns it) and the final state shaped like hx.
+    """
+
+    mode: str = "rnn"
+    num_chunks: int = 1
+    state_parts: int = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        check_sizes(input_size, hidden_size)
+        if num_layers < 1:
+            raise RnnkitError(f"num_layers must be at least 1, got {num_layers}")
+        if not 0.0 <= dropout < 1.0:
+            raise RnnkitError(f"dropout must be in [0, 1), got {dropout}")
+        if not bias:
+            raise RnnkitError(
+                f"{type(self).__name__} always has biases; for bias=False use impl='torch' "
+                "or impl='scratch'"
+            )
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.num_directions = 2 if bidirectional else 1
+        factory = {"device": device, "dtype": dtype}
+        gates = self.num_chunks * hidden_size
+        self._suffixes: list[list[str]] = []
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else hidden_size * self.num_directions
+            suffixes = []
+            for direction in range(self.num_directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
+                # Registered in torch's order, so one seed gives both the same weights.
+                shapes = ((gates, layer_input), (gates, hidden_size), (gates,), (gates,))
+                for name, shape in zip(
+                    ("weight_ih", "weight_hh", "bias_ih", "bias_hh"), shapes, strict=True
+                ):
+                    param = nn.Parameter(torch.empty(shape, **factory))  # type: ignore[arg-type]
+                    self.register_parameter(name + suffix, param)
+                suffixes.append(suffix)
+            self._suffixes.append(suffixes)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Uniform(-1/sqrt(H), 1/sqrt(H)) for every parameter, in torch's order."""
+        stdv = 1.0 / math.sqrt(self.hidden_size)
+        for weight in self.parameters():
+            nn.init.uniform_(weight, -stdv, stdv)
+
+    def layer_weights(self, layer: int, direction: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """`(weight_ih, weight_hh, bias_ih, bias_hh)` of one layer and direction."""
+        suffix = self._suffixes[layer][direction]
+        return tuple(  # type: ignore[return-value]
+            getattr(self, name + suffix)
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        )
+
+    def extra_repr(self) -> str:
+        extra = f"{self.input_size}, {self.hidden_size}"
+        defaults = {"num_layers": 1, "batch_first": False, "dropout": 0.0}
+        defaults["bidirectional"] = False
+        for name, default in defaults.items():
+            value = getattr(self, name)
+            if value != default:
+                extra += f", {name}={value}"
+        return extra
+
+    def _layer(
+        self, x: Tensor, state: tuple[Tensor | None, ...], index: tuple[int, int], ids: bool
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """Run layer `index = (layer, direction)` over `x`; returns its output and state.
+
+        Shape:
+            x: (B, T, I) floats or (B, T) ids, time-major without batch_first. state
+            parts: (B, H) or None. Returns (.., H) in the layout of x and the final state
+            parts, (B, H) each.
+        """
+        raise NotImplementedError
+
+    def forward(self, input: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
+        ids = not input.is_floating_point()
+        unbatched = not ids and input.dim() == 2
+        if input.dim() != (2 if ids else 3) and not unbatched:
+            raise RnnkitError(
+                f"{type(self).__name__} expects (B, T, {self.input_size}) floats or (B, T) "
+                f"token ids, got {input.dtype} of shape {tuple(input.shape)}"
+            )
+        # Work in the caller's layout, so nothing is transposed: time is dimension `tdim`.
+        tdim = 1 if self.batch_first else 0
+        x = input.unsqueeze(1 - tdim) if unbatched else input  # (B, T, ...) or (T, B, ...)
+        steps, batch = x.shape[tdim], x.shape[1 - tdim]
+        if steps == 0 or batch == 0:
+            raise RnnkitError(f"{type(self).__name__} got an empty input {tuple(input.shape)}")
+        if ids:
+            x = self._check_ids(x)
+        else:
+            self._check_features(x)
+        initial = self._initial_state(hx, batch, unbatched)  # parts (D*L, B, H) or None
+
+        finals: list[tuple[Tensor, ...]] = []
+        layer_input = x.contiguous()  # (B, T, I)
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                k = layer * self.num_directions + direction
+                state = tuple(None if part is None else part[k] for part in initial)
+                seq = layer_input if direction == 0 else layer_input.flip(tdim)
+                out, final = self._layer(seq, state, (layer, direction), ids and layer == 0)
+                outputs.append(out if direction == 0 else out.flip(tdim))  # (B, T, H)
+                finals.append(final)
+            layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, -1)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                layer_input = _dropout(layer_input, self.dropout, tdim)  # (B, T, D*H)
+
+        output = layer_input  # (B, T, D*H)
+        parts = [torch.stack([f[j] for f in finals]) for j in range(self.state_parts)]
+        if unbatched:
+            output = output.squeeze(1 - tdim)  # (T, D*H)
+            parts = [p.squeeze(1) for p in parts]  # (D*L, H)
+        return output, (parts[0] if self.state_parts == 1 else (parts[0], parts[1]))
+
+    def _check_features(self, x: Tensor) -> None:
+        """Refuse float input of the wrong width or dtype."""
+        weight = self.weight_ih_l0
+        if x.shape[-1] != self.input_size:
+            raise RnnkitError(
+                f"{type(self).__name__} expects {self.input_size} input features, "
+                f"got {x.shape[-1]}; pass input_size={x.shape[-1]} or reshape the input"
+            )
+        if x.dtype != weight.dtype:
+            raise RnnkitError(
+                f"{type(self).__name__} has {weight.dtype} weights but got {x.dtype} "
+                f"input; convert one of them (e.g. core.to({x.dtype}))"
+            )
+
+    def _check_ids(self, x: Tensor) -> Tensor:
+        """Token ids as int64, refusing ids outside [0, input_size).
+
+        The range check runs on CPU only: on an accelerator it would wait for the device.
+        """
+        x = x.long().contiguous()
+        if x.device.type == "cpu" and (int(x.min()) < 0 or int(x.max()) >= self.input_size):
+            raise RnnkitError(
+                f"token ids must be in [0, {self.input_size}) (input_size), got ids from "
+                f"{int(x.min())} to {int(x.max())}"
+            )
+        return x
+
+    def _initial_state(
+        self, hx: State | None, batch: int, unbatched: bool
+    ) -> tuple[Tensor | None, ...]:
+        """The initial state as a tuple of parts, each (D*L, B, H), or Nones for zeros."""
+        if hx is None:
+            return (None,) * self.state_parts
+        parts = (hx,) if isinstance(hx, Tensor) else tuple(hx)
+        if len(parts) != self.state_parts:
+            raise RnnkitError(
+                f"{type(self).__name__} expects a state of {self.state_parts} tensor(s), "
+                f"got {len(parts)}; an LSTM takes (h, c), the others take h"
+            )
+        if unbatched:
+            parts = tuple(p.unsqueeze(1) for p in parts)  # (D*L, 1, H)
+        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        for part in parts:
+            if tuple(part.shape) != shape:
+                raise RnnkitError(
+                    f"{type(self).__name__} expects an initial state of shape {shape} "
+                    f"(D*L, B, H), got {tuple(part.shape)}"
+                )
+        return parts
+
+
+class FusedRNN(FusedRecurrent):
+    """Fused multi-layer Elman RNN, a drop-in twin of `torch.nn.RNN` for training speed.
+
+    Each layer runs `h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`, act = tanh or relu.
+
+    Shape:
+        input: (B, T, I) floats or (B, T) ids (time-major without batch_first).
+        hx: (D*L, B, H). Returns output (B, T, D*H) and h_n (D*L, B, H).
+    """
+
+    mode = "rnn"
+    num_chunks = 1
+    state_parts = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        if nonlinearity not in NONLINEARITIES:
+            raise RnnkitError(
+                f"unknown nonlinearity {nonlinearity!r}; choose one of {list(NONLINEARITIES)}"
+            )
+        self.nonlinearity = nonlinearity
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device,
+            dtype,
+        )
+
+    def extra_repr(self) -> str:
+        extra = super().extra_repr()
+        return extra if self.nonlinearity == "tanh" else extra + ", nonlinearity='relu'"
+
+    def _layer(
+        self, x: Tensor, state: tuple[Tensor | None, ...], index: tuple[int, int], ids: bool
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        weights = self.layer_weights(*index)
+        relu = self.nonlinearity == "relu"
+        out, h = _RNNLayer.apply(x, state[0], *weights, ids, int(self.batch_first), relu)
+        return out, (h,)
+
+
+class FusedGRU(FusedRecurrent):
+    """Fused multi-layer GRU (gate order r, z, n), a drop-in twin of `torch.nn.GRU`.
+
+    Shape:
+        input: (B, T, I) floats or (B, T) ids (time-major without batch_first).
+        hx: (D*L, B, H). Returns output (B, T, D*H) and h_n (D*L, B, H).
+    """
+
+    mode = "gru"
+    num_chunks = 3
+    state_parts = 1
+
+    def _layer(
+        self, x: Tensor, state: tuple[Tensor | None, ...], index: tuple[int, int], ids: bool
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        weights = self.layer_weights(*index)
+        out, h = _GRULayer.apply(x, state[0], *weights, ids, int(self.batch_first))
+        return out, (h,)
+
+
+class FusedLSTM(FusedRecurrent):
+    """Fused multi-layer LSTM (gate order i, f, g, o), a drop-in twin of `torch.nn.LSTM`.
+
+    No `proj_size`.
+
+    Shape:
+        input: (B, T, I) floats or (B, T) ids (time-major without batch_first).
+        hx: (h_0, c_0), each (D*L, B, H). Returns output (B, T, D*H) and (h_n, c_n), each
+        (D*L, B, H).
+    """
+
+    mode = "lstm"
+    num_chunks = 4
+    state_parts = 2
+
+    def _layer(
+        self, x: Tensor, state: tuple[Tensor | None, ...], index: tuple[int, int], ids: bool
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        weights = self.layer_weights(*index)
+        out, h, c = _LSTMLayer.apply(x, *state, *weights, ids, int(self.batch_first))
+        return out, (h, c)
+
+
+IMPLS["fused"] = {"rnn": FusedRNN, "gru": FusedGRU, "lstm": FusedLSTM}
