@@ -36,3 +36,69 @@ def plot_curves(rows: Sequence[dict[str, Any]], path: str | Path, title: str = "
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_forecast(
+    time: Sequence[str],
+    history: Any,
+    future_time: Sequence[str],
+    mean: Any,
+    lower: Any,
+    upper: Any,
+    path: str | Path,
+    truth: Any | None = None,
+    names: Sequence[str] = (),
+    title: str = "",
+    level: float = 0.8,
+    show_last: int = 0,
+) -> Path:
+    """History, truth, forecast and its interval band, one panel per target (at most 4).
+
+    The x-axis is the step index, labelled with a few of the time labels. `show_last`
+    (default: four horizons, at least 60 points) trims the history drawn.
+
+    Shape:
+        history: (N, C). mean, lower, upper, truth: (H, C). time: N labels, future_time: H.
+    """
+    import numpy as np
+
+    hist = np.asarray(history, dtype=float).reshape(len(history), -1)  # (N, C)
+    mu = np.asarray(mean, dtype=float).reshape(len(mean), -1)  # (H, C)
+    lo = np.asarray(lower, dtype=float).reshape(mu.shape)
+    hi = np.asarray(upper, dtype=float).reshape(mu.shape)
+    n, h = len(hist), len(mu)
+    keep = min(n, show_last or max(4 * h, 60))
+    x_hist = np.arange(n - keep, n)
+    x_fut = np.arange(n, n + h)
+    panels = min(mu.shape[1], 4)
+    fig, axes = plt.subplots(panels, 1, figsize=(10, 3.2 * panels), squeeze=False)
+    labels = [*time, *future_time]
+    for c in range(panels):
+        ax = axes[c][0]
+        ax.plot(x_hist, hist[n - keep :, c], color="0.3", marker=".", ms=4, label="history")
+        if truth is not None:
+            tr = np.asarray(truth, dtype=float).reshape(mu.shape)
+            ax.plot(x_fut, tr[:, c], color="black", marker="o", ms=4, lw=1, label="truth")
+        if np.isfinite(lo[:, c]).all() and np.isfinite(hi[:, c]).all():
+            ax.fill_between(
+                x_fut,
+                lo[:, c],
+                hi[:, c],
+                color="tab:blue",
+                alpha=0.2,
+                label=f"{level:.0%} interval",
+            )
+        ax.plot(x_fut, mu[:, c], color="tab:blue", marker="x", ms=4, label="forecast")
+        ticks = np.linspace(n - keep, n + h - 1, num=min(8, keep + h)).astype(int)
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([labels[t] if t < len(labels) else "" for t in ticks], fontsize=8)
+        ax.set_ylabel(names[c] if c < len(names) else f"target {c}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    if title:
+        axes[0][0].set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
