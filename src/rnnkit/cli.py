@@ -243,6 +243,78 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_forecast(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "forecast",
+        help="fit a recurrent forecaster on a series, score the held-out tail against baselines",
+        description="Hold out the last --horizon points, fit, forecast them, and write "
+        "forecast.csv, forecast.png, metrics.json and best.pt / last.pt into the run folder. "
+        "With --checkpoint, forecast past the end of SOURCE without retraining.",
+    )
+    p.add_argument("source", help="sine, noisy-sine, sunspots, co2 (rnnkit[ts]) or a CSV path")
+    p.add_argument("--target", nargs="+", help="CSV target column(s) (default: all numeric)")
+    p.add_argument("--time-col", default="", help="CSV time column")
+    p.add_argument("--covariates", nargs="+", help="CSV covariate column(s)")
+    p.add_argument("--horizon", type=int, help="points to forecast (and hold out)")
+    p.add_argument("--lookback", type=int, help="points of history each forecast reads")
+    p.add_argument("--strategy", choices=["autoregressive", "direct"])
+    p.add_argument("--transform", choices=["none", "diff", "window"])
+    p.add_argument("--scaler", choices=["standard", "minmax", "none"])
+    p.add_argument("--likelihood", choices=["gaussian", "mse"])
+    p.add_argument("--season", type=int, help="season length for seasonal naive and MASE")
+    p.add_argument("--fill", choices=["none", "linear", "ffill", "zero", "drop"])
+    p.add_argument("--kind", choices=["rnn", "gru", "lstm"])
+    p.add_argument("--impl", choices=["torch", "scratch", "fused"])
+    p.add_argument("--hidden-size", type=int)
+    p.add_argument("--num-layers", type=int)
+    p.add_argument("--dropout", type=float)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--seeds", type=int, default=1, help="independent fits (mean ± std)")
+    p.add_argument("--out", help="run folder (default runs/forecast-<source>-<timestamp>)")
+    p.add_argument("--checkpoint", help="run folder or .pt: forecast without retraining")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=_run_forecast)
+
+
+def _run_forecast(args: argparse.Namespace) -> int:
+    from rnnkit.forecast import run_forecast
+
+    def given(names: dict[str, str]) -> dict:
+        return {k: getattr(args, a) for k, a in names.items() if getattr(args, a) is not None}
+
+    series = given(
+        {k: k for k in ("horizon", "lookback", "strategy", "transform", "scaler")}
+        | {"likelihood": "likelihood", "season": "season", "fill": "fill"}
+    )
+    model = given(
+        {"kind": "kind", "impl": "impl", "hidden_size": "hidden_size"}
+        | {"num_layers": "num_layers", "dropout": "dropout"}
+    )
+    train = given(
+        {"epochs": "epochs", "max_steps": "max_steps", "lr": "lr", "seed": "seed"}
+        | {"threads": "threads", "device": "device"}
+    )
+    run_forecast(
+        args.source,
+        target=args.target,
+        time_col=args.time_col,
+        covariates=args.covariates,
+        series=series,
+        model=model,
+        train=train,
+        seeds=args.seeds,
+        out=args.out,
+        checkpoint=args.checkpoint,
+        quiet=args.quiet,
+    )
+    return 0
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_datasets,
     _add_presets,
@@ -251,6 +323,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_generate,
     _add_eval,
     _add_info,
+    _add_forecast,
 ]
 
 
