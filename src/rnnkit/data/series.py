@@ -412,7 +412,7 @@ def load_series(
 
 def infer_season(values: np.ndarray, max_lag: int = 0) -> int:
     """The lag (>= 2) of the highest local peak of the autocorrelation of the first
-    differences, if that peak exceeds 0.2; else 1 (no season: plain naive).
+    differences, if that peak exceeds 0.3; else 1 (no season: plain naive).
 
     Shape:
         values: (N,) or (N, C); the first column is used.
@@ -426,7 +426,7 @@ def infer_season(values: np.ndarray, max_lag: int = 0) -> int:
     if n < 8 or denom == 0.0 or max_lag < 3:
         return 1
     acf = np.array([np.dot(x[:-k], x[k:]) / denom for k in range(1, max_lag + 1)])  # lag 1..
-    best, best_val = 1, 0.2
+    best, best_val = 1, 0.3
     for k in range(2, max_lag):  # acf[k - 1] is lag k
         if acf[k - 1] > acf[k - 2] and acf[k - 1] >= acf[k] and acf[k - 1] > best_val:
             best, best_val = k, float(acf[k - 1])

@@ -1,0 +1,152 @@
+"""RNNForecaster shapes and the Forecaster API: fit, predict with intervals, save, load."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rnnkit.data.series import Series, read_csv
+from rnnkit.errors import RnnkitError
+from rnnkit.models.forecaster import RNNForecaster
+from rnnkit.train_forecast import ForecastConfig, Forecaster, forecast_config
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
+def test_direct_shapes(kind: str) -> None:
+    m = RNNForecaster(input_size=3, n_targets=2, horizon=4, kind=kind, hidden_size=5)
+    mean, scale, state = m(torch.randn(6, 7, 3))
+    assert mean.shape == (6, 4, 2) and scale is not None and scale.shape == (6, 4, 2)
+    assert (scale > 0).all()
+    h = state[0] if isinstance(state, tuple) else state
+    assert h.shape == (1, 6, 5)
+
+
+def test_autoregressive_shapes_and_rollout() -> None:
+    m = RNNForecaster(
+        input_size=3, n_targets=1, horizon=4, kind="gru", hidden_size=5, strategy="autoregressive"
+    )
+    mean, scale, _ = m(torch.randn(2, 7, 3))
+    assert mean.shape == (2, 7, 3) and scale is not None and scale.shape == (2, 7, 3)
+    gen = torch.Generator().manual_seed(0)
+    point, paths = m.rollout(torch.randn(2, 7, 3), 6, samples=10, generator=gen)
+    assert point.shape == (2, 6, 3) and paths is not None and paths.shape == (10, 2, 6, 3)
+
+
+def test_rollout_point_path_feeds_back_the_mean() -> None:
+    torch.manual_seed(0)
+    m = RNNForecaster(
+        input_size=1,
+        n_targets=1,
+        horizon=1,
+        kind="rnn",
+        hidden_size=4,
+        strategy="autoregressive",
+        likelihood="mse",
+    )
+    x = torch.randn(1, 5, 1)
+    point, paths = m.rollout(x, 3)
+    assert paths is None
+    mean, _, state = m(x)
+    nxt = mean[:, -1:]
+    manual = [nxt]
+    for _ in range(2):
+        nxt, _, state = m(nxt, state)
+        manual.append(nxt)
+    assert torch.allclose(point, torch.cat(manual, 1))
+
+
+def test_seed_init_and_skip() -> None:
+    m = RNNForecaster(
+        input_size=1,
+        n_targets=1,
+        horizon=3,
+        kind="rnn",
+        hidden_size=16,
+        likelihood="mse",
+        init_std=0.001,
+    )
+    assert all(p.abs().max() < 0.01 for p in m.parameters())
+    s = RNNForecaster(input_size=1, n_targets=1, horizon=3, hidden_size=4, skip_lookback=2)
+    assert s(torch.randn(2, 5, 1))[0].shape == (2, 3, 1)
+
+
+def _wave(n: int = 80, channels: int = 1) -> Series:
+    t = np.arange(n)
+    values = np.stack([np.sin(t / 3 + c) + 0.02 * t for c in range(channels)], axis=1)
+    return Series("wave", [], values, [f"y{c}" for c in range(channels)], np.zeros((n, 0)))
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"strategy": "direct"},
+        {"strategy": "autoregressive"},
+        {"strategy": "direct", "transform": "diff"},
+        {"strategy": "autoregressive", "transform": "window"},
+        {"strategy": "direct", "likelihood": "mse", "scaler": "minmax"},
+    ],
+)
+def test_fit_predict_intervals(settings: dict, tiny: Callable[..., ForecastConfig]) -> None:
+    f = Forecaster(tiny(**settings)).fit(_wave())
+    out = f.predict()
+    assert out.mean.shape == (5, 1) and np.isfinite(out.mean).all()
+    if settings.get("likelihood") == "mse":
+        assert np.isnan(out.lower).all()
+    else:
+        assert (out.lower <= out.mean + 1e-9).all() and (out.mean <= out.upper + 1e-9).all()
+        assert f.calibration > 0
+    assert f.train_info["refit"] and f.train_info["best_epoch"] >= 1
+
+
+def test_multivariate_with_covariates(csv_path: Path, tiny: Callable[..., ForecastConfig]) -> None:
+    data = read_csv(csv_path, covariates=["price"])
+    for strategy in ("direct", "autoregressive"):
+        f = Forecaster(tiny(strategy=strategy)).fit(data.head(55))
+        out = f.predict(5)
+        assert out.mean.shape == (5, 2) and out.target_names == ["sales", "visits"]
+    with pytest.raises(RnnkitError, match="fit on targets"):
+        f.predict(3, series=_wave())
+
+
+def test_save_load_same_forecast(tmp_path: Path, tiny: Callable[..., ForecastConfig]) -> None:
+    series = _wave()
+    f = Forecaster(tiny(strategy="autoregressive", transform="diff")).fit(series)
+    f.save(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {"best.pt", "last.pt"}
+    ckpt = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert ckpt["task"] == "forecast" and ckpt["format_version"] == 1
+    g = Forecaster.load(tmp_path)
+    a, b = f.predict(7), g.predict(7, series=series)  # autoregressive: any horizon
+    assert np.allclose(a.mean, b.mean) and np.allclose(a.upper, b.upper)
+    with pytest.raises(RnnkitError, match="no history"):
+        g.predict(3)
+
+
+def test_direct_horizon_limit_and_short_series(tiny: Callable[..., ForecastConfig]) -> None:
+    f = Forecaster(tiny(strategy="direct")).fit(_wave())
+    with pytest.raises(RnnkitError, match="at most 5 steps"):
+        f.predict(6)
+    with pytest.raises(RnnkitError, match=r"has 12 points but training .* needs at least 15"):
+        Forecaster(tiny()).fit(_wave(12))
+    with pytest.raises(RnnkitError, match="not fitted"):
+        Forecaster(tiny()).predict(3)
+
+
+def test_same_seed_same_forecast(tiny: Callable[..., ForecastConfig]) -> None:
+    a = Forecaster(tiny()).fit(_wave()).predict()
+    b = Forecaster(tiny()).fit(_wave()).predict()
+    assert np.array_equal(a.mean, b.mean)
+
+
+def test_config_errors() -> None:
+    with pytest.raises(RnnkitError, match=r"unknown config key series\.colour"):
+        forecast_config("sine", series={"colour": 1})
+    with pytest.raises(RnnkitError, match=r"model.kind = 'tcn' is not valid"):
+        forecast_config("sine", model={"kind": "tcn"})
+    cfg = forecast_config("sine")
+    assert cfg.model.kind == "rnn" and cfg.model.hidden_size == 16
+    assert cfg.series.lookback + cfg.series.horizon == 50 and cfg.train.max_steps == 6000
