@@ -21,15 +21,10 @@ import numpy as np
 
 from rnnkit.data.series import BUILTINS, Series, infer_season, load_series
 from rnnkit.errors import RnnkitError
+from rnnkit.forecasting import Forecast, Forecaster
 from rnnkit.metrics import coverage, forecast_metrics
 from rnnkit.models.baselines import naive_forecast, seasonal_naive_forecast
-from rnnkit.train_forecast import (
-    Forecast,
-    ForecastConfig,
-    Forecaster,
-    forecast_config,
-    plan_sizes,
-)
+from rnnkit.train_forecast import ForecastConfig, forecast_config, plan_sizes
 
 
 def _run_dir(out: str | None, source: str) -> Path:
@@ -139,6 +134,7 @@ def run_forecast(
     scores: dict[str, list[float]] = {k: [] for k in ("mae", "rmse", "smape", "mase", "mse")}
     cov: list[float] = []
     fit_s: list[float] = []
+    train_loss: list[float] = []
     first: tuple[Forecaster, Forecast] | None = None
     base_seed = cfg.train.seed
     cfg.series.season = season
@@ -149,6 +145,7 @@ def run_forecast(
         t0 = time.perf_counter()
         fc = Forecaster(cfg_i, quiet=quiet).fit(history)
         fit_s.append(time.perf_counter() - t0)
+        train_loss.append(fc.train_info["history"][-1]["train_loss"])
         pred = fc.predict(horizon)
         m = forecast_metrics(truth, pred.mean, history.target, season)
         m["mse"] = m["rmse"] ** 2
@@ -178,6 +175,7 @@ def run_forecast(
         "model": {k: _spread(v) for k, v in scores.items()},
         "coverage80": _spread(cov),
         "fit_s": _spread(fit_s),
+        "train_loss": _spread(train_loss),
         "naive": forecast_metrics(truth, naive, history.target, season),
         "seasonal_naive": forecast_metrics(truth, snaive, history.target, season),
     }
@@ -213,7 +211,11 @@ def run_forecast(
     model_m, cov_m = results["model"], results["coverage80"]
     pm = "" if seeds == 1 else " ± {:.3g}"
     cov_txt = "n/a" if math.isnan(cov_m["mean"]) else f"{cov_m['mean']:.0%}"
-    mse_txt = f" MSE {model_m['mse']['mean']:.3g}" if source == "sine" else ""
+    mse_txt = (
+        f" train MSE {results['train_loss']['mean']:.2g}, test MSE {model_m['mse']['mean']:.3g},"
+        if source == "sine"
+        else ""
+    )
     summary = (
         f"forecast {source} h={horizon} ({seeds} seed{'s' if seeds > 1 else ''}):"
         f"{mse_txt} MAE {model_m['mae']['mean']:.4g}{pm.format(model_m['mae']['std'])}"

@@ -11,8 +11,9 @@ import torch
 
 from rnnkit.data.series import Series, read_csv
 from rnnkit.errors import RnnkitError
+from rnnkit.forecasting import Forecaster
 from rnnkit.models.forecaster import RNNForecaster
-from rnnkit.train_forecast import ForecastConfig, Forecaster, forecast_config
+from rnnkit.train_forecast import ForecastConfig, forecast_config
 
 
 @pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
