@@ -315,6 +315,49 @@ def _run_forecast(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="a local web playground: stream text from a trained model in the browser",
+        description="Serve one page (prefix, sampling controls, one streaming column per "
+        "sample, the model card and training curves) and its JSON/SSE API (/openapi.json). "
+        "Needs the serve extra: pip install 'rnnkit[serve]'.",
+    )
+    p.add_argument("--checkpoint", required=True, help="run folder (uses best.pt) or .pt file")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    p.add_argument("--port", type=int, default=8000, help="port (0 = any free port)")
+    p.add_argument("--workers", type=int, default=2, help="requests generating at once")
+    p.add_argument("--queue-size", type=int, default=128, help="requests that may wait (then 429)")
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    p.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1 suits small models; 0 = default)"
+    )
+    p.set_defaults(run=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from importlib.util import find_spec
+
+    missing = [name for name in ("fastapi", "uvicorn") if find_spec(name) is None]
+    if missing:
+        raise RnnkitError(
+            f"rnnkit serve needs {' and '.join(missing)}; install them with "
+            "pip install 'rnnkit[serve]'"
+        )
+    from rnnkit.serve import run
+
+    run(
+        args.checkpoint,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        queue_size=args.queue_size,
+        device=args.device,
+        threads=args.threads,
+    )
+    return 0
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_datasets,
     _add_presets,
@@ -324,6 +367,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_eval,
     _add_info,
     _add_forecast,
+    _add_serve,
 ]
 
 
