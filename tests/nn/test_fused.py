@@ -310,3 +310,13 @@ def test_float32_parity_at_d2l_size(kind: str, vocab: int) -> None:
     reference, fused = pair(kind, torch.float32, **sizes, num_layers=2, batch_first=True)
     x_ref, x_fused, state = inputs(kind, 2, True, True, torch.float32, **sizes, batch=32, steps=35)
     assert_same(reference, fused, x_ref, x_fused, state, tol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
+def test_token_ids_from_a_vocabulary_larger_than_the_batch(kind: str) -> None:
+    """Fewer tokens than vocabulary entries (sampling) take the column-gather path."""
+    sizes = {"input_size": 40, "hidden_size": H}
+    reference, fused = pair(kind, torch.float64, **sizes, num_layers=2, batch_first=True)
+    x_ref, x_fused, state = inputs(kind, 2, True, True, torch.float64, **sizes, steps=2)
+    assert x_fused.numel() < 40
+    assert_same(reference, fused, x_ref, x_fused, state, tol=1e-10)

@@ -5,27 +5,30 @@ shapes, gate order and initialisation, so a `state_dict` moves between them unch
 run each layer as one custom `torch.autograd.Function` with a hand-written
 backpropagation through time:
 
-- forward: the input projection of all time steps is one product `(T*B, I) x (I, G*H)`, or,
-  for token ids, a row lookup in `W_ih^T` (one-hot times `W_ih^T` is a row of it); then a
-  time loop does only the recurrent product per step, in place, into buffers allocated
+- forward: the input projection of all steps is one product `(B*T, I) x (I, G*H)` or, for
+  token ids, a row lookup in `W_ih^T` (a one-hot row times `W_ih^T` is a row of it); then
+  a time loop does only the recurrent product per step, in place, into buffers allocated
   once per call, with no host synchronisation;
-- backward: per step only the small product `dGates @ W_hh` and a few in-place
-  element-wise updates; every local derivative that does not depend on the incoming
-  gradient is computed for all steps at once before the loop, and the weight gradients
-  are one large product over all steps after it (`dGates^T (G*H, T*B) x (T*B, H)`), token
-  ids scattering their rows with one `index_add_`.
+- backward: per step only the small product `dGates_{t+1} W_hh` and a few in-place
+  element-wise updates; the local derivatives that do not depend on the incoming gradient
+  are computed for all steps at once before the loop, and the weight gradients are one
+  large product over all steps after it (`dGates^T (G*H, B*T) x (B*T, H)`), token ids
+  scattering their rows with one `index_add_`.
 
-Per-step work is what costs here: a Python-level op costs 2 to 5 us and `torch.tanh` on a
-(32, 256) float tensor about 5x a `torch.sigmoid` on CPU. So the loops use
-`tanh(a) = 2 sigmoid(2a) - 1` with the factor 2 folded into the weights (a power of two,
-exact), and the Elman RNN carries `s = (h + 1) / 2` instead of h, which turns its step into
-two ops: `s_t = sigmoid(2 xp_t - 2 W_hh 1 + s_{t-1} (4 W_hh)^T)`. Results equal torch's to
-rounding (float64 ~1e-15, float32 ~1e-6).
+Per-step work is what costs: a Python-level op costs a few microseconds, and on CPU
+`torch.tanh` of a (32, 256) float tensor takes about 5x a `torch.sigmoid`. So the loops
+use `tanh(a) = 2 sigmoid(2a) - 1` with the factor 2 folded into the weights (a power of
+two, exact), and the Elman RNN carries `s = (h + 1) / 2` instead of h, which makes its step
+two ops: `s_t = sigmoid(2 (x_t W_ih^T + b - W_hh 1) + s_{t-1} (4 W_hh)^T)`. Results equal
+torch's to rounding (float64 ~1e-15; float32 ~1e-6, as far from float64 as torch's own).
 
-Internally everything is time-major `(T, B, ...)`, so each step's slice is contiguous; the
-batch-first output is a transposed view, as `torch.nn` returns it. The bidirectional
-case runs the reverse direction on the time-flipped sequence. `bias=False` and `proj_size`
-are refused. Registered as `IMPLS["fused"]` on import.
+The buffers follow the caller's layout, batch-first or time-major, so nothing is
+transposed; a step is a (B, H) slice with a row stride, which BLAS takes as it is. The
+reverse direction of a bidirectional core runs on the time-flipped sequence. Dropout
+between layers draws its mask as torch does, so one seed gives the same mask. `bias=False`
+and `proj_size` are refused. Works on any device (nothing in it is CPU-only; on CUDA the
+`index_add_` of token-id gradients is not bitwise deterministic). Importing this module
+registers it as `IMPLS["fused"]`, which `build_rnn(kind, impl="fused")` does on first use.
 """
 
 from __future__ import annotations
@@ -52,11 +55,16 @@ NONLINEARITIES: tuple[str, ...] = ("tanh", "relu")
 def _gate_scale(hidden_size: int, gates: tuple[float, ...], like: Tensor) -> Tensor:
     """A per-row scale of the stacked gate weights, e.g. (1, 1, 2, 1) for LSTM's i, f, g, o.
 
+    Built with fills on the device (a tensor from a Python list would wait on a copy).
+
     Shape:
         Returns (G*H,).
     """
-    scale = torch.tensor(gates, dtype=like.dtype, device=like.device)  # (G,)
-    return scale.repeat_interleave(hidden_size)  # (G*H,)
+    scale = torch.ones(len(gates) * hidden_size, dtype=like.dtype, device=like.device)
+    for j, factor in enumerate(gates):
+        if factor != 1.0:
+            scale[j * hidden_size : (j + 1) * hidden_size] = factor
+    return scale  # (G*H,)
 
 
 def _project(x: Tensor, ids: bool, w_ih: Tensor, bias: Tensor, scale: Tensor) -> Tensor:
@@ -71,9 +79,16 @@ def _project(x: Tensor, ids: bool, w_ih: Tensor, bias: Tensor, scale: Tensor) ->
     """
     gates = w_ih.shape[0]
     if ids:
-        table = torch.empty(w_ih.shape[1], gates, dtype=w_ih.dtype, device=w_ih.device)
-        torch.addcmul(bias, w_ih.t(), scale, out=table)  # (V, G*H)
-        return F.embedding(x, table)  # (N1, N2, G*H)
+        flat_ids = x.reshape(-1)  # (N,)
+        if w_ih.shape[1] <= flat_ids.shape[0]:
+            table = torch.empty(w_ih.shape[1], gates, dtype=w_ih.dtype, device=w_ih.device)
+            torch.addcmul(bias, w_ih.t(), scale, out=table)  # (V, G*H)
+            return F.embedding(x, table)  # (N1, N2, G*H)
+        # Fewer tokens than vocabulary entries (sampling): gather columns, build no table.
+        columns = w_ih.index_select(1, flat_ids)  # (G*H, N)
+        out = torch.empty(flat_ids.shape[0], gates, dtype=w_ih.dtype, device=w_ih.device)
+        torch.addcmul(bias, columns.t(), scale, out=out)  # (N, G*H)
+        return out.view(*x.shape, gates)  # (N1, N2, G*H)
     w_scaled = w_ih * scale.unsqueeze(1)  # (G*H, I)
     flat = x.reshape(-1, x.shape[2])  # (N1*N2, I)
     return torch.addmm(bias, flat, w_scaled.t()).view(*x.shape[:2], gates)  # (N1, N2, G*H)
@@ -292,14 +307,16 @@ class _GRULayer(torch.autograd.Function):
         hidden = out.shape[2]
         two = 2 * hidden
         r, z = pre[..., :hidden], pre[..., hidden:two]  # (.., H) each
-        ghn = pre[..., two:] * 0.5  # (.., H): h_{t-1} W_hn^T + b_hn
         h_prev = _with_first(h0, out, tdim)  # (.., H)
 
         # Local derivatives of all steps at once, per unit of dL/dh_t.
-        dn = (1.0 - z) * (1.0 - n * n)  # (.., H): d a_n
-        coef = out.new_empty(*out.shape[:2], 2, hidden)  # (.., 2, H)
-        torch.mul(dn * ghn, r * (1.0 - r), out=coef[..., 0, :])  # d a_r
-        torch.mul(h_prev - n, z * (1.0 - z), out=coef[..., 1, :])  # d a_z
+        one = torch.ones((), dtype=out.dtype, device=out.device)
+        dn = torch.addcmul(one, n, n, value=-1.0)  # (.., H): 1 - n^2
+        dn.addcmul_(z, dn, value=-1.0)  # d a_n: (1 - z) (1 - n^2)
+        rz = pre[..., :two]
+        coef = torch.addcmul(rz, rz, rz, value=-1.0).unflatten(-1, (2, hidden))  # (.., 2, H)
+        coef[..., 0, :].mul_(dn).mul_(pre[..., two:]).mul_(0.5)  # d a_r: r' d a_n ghn
+        coef[..., 1, :].mul_(h_prev - n)  # d a_z: z' (h_{t-1} - n)
         dghn = dn * r  # (.., H): d (h_{t-1} W_hn^T + b_hn)
 
         dh = torch.empty_like(out)  # (.., H): dL/dh_t
@@ -374,7 +391,7 @@ class _LSTMLayer(torch.autograd.Function):
         h_prev = h0 if h0 is not None else out.new_zeros(batch, hidden)  # (B, H)
         k_prev = c0 * 2.0 if c0 is not None else out.new_zeros(batch, hidden)  # (B, H)
         gates = pre.unflatten(-1, (4, hidden))  # (.., 4, H)
-        for p, i, f, g, o, k_t, u_t, h in zip(
+        for p, i, f, s, o, k_t, u_t, h in zip(
             pre.unbind(tdim),
             *(gates[..., j, :].unbind(tdim) for j in range(4)),
             k.unbind(tdim),
@@ -382,10 +399,9 @@ class _LSTMLayer(torch.autograd.Function):
             out.unbind(tdim),
             strict=True,
         ):
-            p.addmm_(h_prev, w_t).sigmoid_()  # i, f, sigmoid(2 a_g), o
-            torch.add(minus_one, g, alpha=2.0, out=g)  # g
+            p.addmm_(h_prev, w_t).sigmoid_()  # i, f, s = sigmoid(2 a_g), o
             torch.mul(f, k_prev, out=k_t)
-            k_t.addcmul_(i, g, value=2.0)  # 2 c_t = f (2 c_{t-1}) + 2 i g
+            k_t.addcmul_(i, s, value=4.0).sub_(i, alpha=2.0)  # 2 c_t = f 2 c_{t-1} + 2 i (2 s - 1)
             torch.sigmoid(k_t, out=u_t)
             torch.add(minus_one, u_t, alpha=2.0, out=h).mul_(o)  # h = o tanh(c_t)
             h_prev, k_prev = h, k_t
@@ -401,34 +417,36 @@ class _LSTMLayer(torch.autograd.Function):
         x, h0, c0, w_ih, w_hh, out = ctx.saved_tensors
         tdim, pre, k, u = ctx.tdim, ctx.gates, ctx.k, ctx.u
         hidden = out.shape[2]
-        i, f, g, o = pre.unflatten(-1, (4, hidden)).unbind(-2)  # (.., H) each
-        tanh_c = torch.add(_minus_one(u), u, alpha=2.0)  # (.., H)
-        c_prev = _with_first(c0, k * 0.5, tdim)  # (.., H)
+        i, f, s, o = pre.unflatten(-1, (4, hidden)).unbind(-2)  # (.., H) each; s = sigmoid(2 a_g)
+        minus_one = _minus_one(out)
 
-        # Local derivatives of all steps at once.
-        dc_dh = o * (1.0 - tanh_c * tanh_c)  # (.., H): dL/dc_t per unit of dL/dh_t
-        coef = out.new_empty(*out.shape[:2], 3, hidden)  # (.., 3, H), per unit of dL/dc_t
-        torch.mul(g, i * (1.0 - i), out=coef[..., 0, :])  # d a_i
-        torch.mul(c_prev, f * (1.0 - f), out=coef[..., 1, :])  # d a_f
-        torch.mul(i, 1.0 - g * g, out=coef[..., 2, :])  # d a_g
-        do = tanh_c * o * (1.0 - o)  # (.., H): d a_o per unit of dL/dh_t
+        # Local derivatives of all steps at once: first sigma' = sigma (1 - sigma) of the
+        # four gates, then per gate the factor that turns dL/dc_t (i, f, g) or dL/dh_t (o)
+        # into dL/da; tanh(x) = 2 sigmoid(2x) - 1 has the derivative 4 sigmoid'(2x).
+        coef = torch.addcmul(pre, pre, pre, value=-1.0)  # (.., 4H)
+        parts = coef.unflatten(-1, (4, hidden))  # (.., 4, H)
+        parts[..., 0, :].mul_(torch.add(minus_one, s, alpha=2.0))  # d a_i: sigma_i' g
+        k_prev = _with_first(None if c0 is None else c0 * 2.0, k, tdim)  # (.., H): 2 c_{t-1}
+        parts[..., 1, :].mul_(k_prev).mul_(0.5)  # d a_f: sigma_f' c_{t-1}
+        parts[..., 2, :].mul_(i).mul_(4.0)  # d a_g: (1 - g^2) i
+        parts[..., 3, :].mul_(torch.add(minus_one, u, alpha=2.0))  # d a_o: sigma_o' tanh(c)
+        dc_dh = torch.addcmul(u, u, u, value=-1.0).mul_(o).mul_(4.0)  # (.., H): o tanh'(c)
 
-        dh = torch.empty_like(out)  # (.., H): dL/dh_t
+        dh_t = torch.empty_like(grad_hn, memory_format=torch.contiguous_format)  # (B, H)
         dc = grad_cn.clone(memory_format=torch.contiguous_format)  # (B, H): dL/dc_t, carried
         dc_wide = dc.unsqueeze(1)  # (B, 1, H)
         dgates = torch.empty_like(pre)  # (.., 4H)
         dg_view = dgates.unflatten(-1, (4, hidden))  # (.., 4, H)
-        dh_steps, dg_steps = dh.unbind(tdim), dgates.unbind(tdim)
+        dg_steps = dgates.unbind(tdim)
         dg_ifg = dg_view[..., :3, :].unbind(tdim)  # (B, 3, H) each
         dg_o = dg_view[..., 3, :].unbind(tdim)  # (B, H) each
-        g_steps, f_steps = grad_out.unbind(tdim), f.unbind(tdim)
-        coef_steps, dc_dh_steps, do_steps = coef.unbind(tdim), dc_dh.unbind(tdim), do.unbind(tdim)
-        last = len(dh_steps) - 1
+        g_steps, f_steps, dc_dh_steps = grad_out.unbind(tdim), f.unbind(tdim), dc_dh.unbind(tdim)
+        coef_steps, do_steps = parts[..., :3, :].unbind(tdim), parts[..., 3, :].unbind(tdim)
+        last = len(dg_steps) - 1
         for t in range(last, -1, -1):
-            dh_t = dh_steps[t]
             if t == last:
                 torch.add(g_steps[t], grad_hn, out=dh_t)
-            else:
+            else:  # dL/dh_t = from above + via the gates of step t+1
                 torch.addmm(g_steps[t], dg_steps[t + 1], w_hh, out=dh_t)
             dc.addcmul_(dh_t, dc_dh_steps[t])
             torch.mul(dc_wide, coef_steps[t], out=dg_ifg[t])  # d a_i, d a_f, d a_g
@@ -484,8 +502,8 @@ class FusedRecurrent(nn.Module):
     Shape:
         input: (B, T, I) floats or (B, T) token ids in [0, I) (time-major without
         batch_first), or unbatched (T, I) floats. hx: h, or (h, c) for LSTM, each
-        (D*L, B, H), zeros when omitted. Returns output (B, T, D*H) (a transposed view of a
-        time-major tensor, as torch returns it) and the final state shaped like hx.
+        (D*L, B, H), zeros when omitted. Returns output (B, T, D*H), contiguous
+        ((T, B, D*H) without batch_first), and the final state shaped like hx.
     """
 
     mode: str = "rnn"
