@@ -558,9 +558,8 @@ def create_app(
     lm = rnnkit.load(checkpoint, device=device)
     card = model_card(lm)
     pool = WorkerPool(workers, queue_size)
-    static = {
-        name: resources.files("rnnkit").joinpath("static", name).read_bytes() for name in STATIC
-    }
+    folder = resources.files("rnnkit") / "static"
+    static = {name: (folder / name).read_bytes() for name in STATIC}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -27,7 +27,7 @@ async function loadCard() {
   const best = card.best || {};
   const facts = [
     ["Run", `${card.run} (${card.checkpoint})`],
-    ["Corpus", card.corpus.name || "?"],
+    ["Corpus", baseName(card.corpus.name || "?"), card.corpus.name],
     ["Corpus sha1", card.corpus.sha1 ? card.corpus.sha1.slice(0, 12) : "?"],
     ["Tokens", `${card.level}, normalize ${card.normalize}`],
     ["Vocabulary", card.vocab_size.toLocaleString("en")],
@@ -37,8 +37,10 @@ async function loadCard() {
   ];
   const dl = $("facts");
   dl.replaceChildren();
-  for (const [name, value] of facts) {
-    dl.append(el("dt", name), el("dd", String(value)));
+  for (const [name, value, title] of facts) {
+    const dd = el("dd", String(value));
+    if (title) dd.title = title;
+    dl.append(el("dt", name), dd);
   }
   const d = card.defaults;
   if (!$("prefix").value) $("prefix").value = d.prefix;
@@ -57,6 +59,14 @@ function el(tag, text, cls) {
   if (text !== undefined) node.textContent = text;
   if (cls) node.className = cls;
   return node;
+}
+
+function baseName(path) {
+  return path.split(/[\\/]/).pop() || path; // a local file: its name, the path on hover
+}
+
+function tickLabel(x) {
+  return String(Number(x.toPrecision(3)));
 }
 
 function fmt(x) {
@@ -108,7 +118,7 @@ function drawCurves(rows) {
   add("line", { x1: L, y1: T, x2: L, y2: H - B, class: "axis" });
   for (const y of yTicks(y0, y1, log)) {
     add("line", { x1: L - 3, y1: py(y), x2: W - R, y2: py(y), class: "axis", "stroke-dasharray": "2 3" });
-    add("text", { x: L - 5, y: py(y) + 3, "text-anchor": "end", class: "tick" }, fmt(y));
+    add("text", { x: L - 5, y: py(y) + 3, "text-anchor": "end", class: "tick" }, tickLabel(y));
   }
   for (const x of xTicks(x0, x1)) {
     add("text", { x: px(x), y: H - B + 14, "text-anchor": "middle", class: "tick" }, String(x));
