@@ -13,6 +13,10 @@ the global torch RNG (dropout), the data generator's state at the start of the c
 and how many batches of it were done, and the carried hidden state. `--resume` replays the
 epoch's batch order from that state and skips the finished batches, so 2 epochs + resume +
 2 epochs equals 4 epochs straight, bit for bit on CPU.
+
+Under torchrun (`torchrun --nproc-per-node N -m rnnkit train ...`) the same loop runs in N
+processes through `rnnkit.distributed`: DDP averages the gradients, each rank takes its own
+rows of every batch, validation is shared and summed, and only rank 0 writes the run folder.
 """
 
 from __future__ import annotations
@@ -34,8 +38,21 @@ import torch.nn.functional as F
 from rnnkit.checkpoint import load_checkpoint, save_checkpoint
 from rnnkit.config import RunConfig, to_json
 from rnnkit.data.corpora import Corpus, load_corpus
-from rnnkit.data.text import BatchIterator
+from rnnkit.data.prepared import load_prepared, looks_prepared
 from rnnkit.data.vocab import Vocab
+from rnnkit.distributed import (
+    DistContext,
+    agree,
+    close_distributed,
+    collective_errors,
+    init_distributed,
+    my_rank_state,
+    rank_batches,
+    rank_states,
+    shard_rows,
+    sum_across_ranks,
+    wrap_model,
+)
 from rnnkit.errors import RnnkitError
 from rnnkit.metrics import bits_per_token, perplexity
 from rnnkit.models.language_model import RNNLM
@@ -92,8 +109,14 @@ def state_from_list(items: list[torch.Tensor], device: torch.device) -> State | 
 
 
 def corpus_for(cfg: RunConfig) -> Corpus:
-    """Load the corpus a config names."""
+    """Load the corpus a config names.
+
+    A folder written by `rnnkit prepare` is memory-mapped, never read whole; its level,
+    normalize, split and max_tokens were fixed when preparing and replace the config's.
+    """
     d = cfg.data
+    if looks_prepared(d.source):
+        return load_prepared(d.source, data=d)
     return load_corpus(
         d.source,
         level=d.level,
@@ -110,12 +133,16 @@ def evaluate(
     batch_size: int,
     num_steps: int,
     device: torch.device,
+    ranks: DistContext | None = None,
 ) -> dict[str, float]:
     """Mean cross-entropy over held-out `tokens`, read as parallel streams whose hidden
     state is carried across chunks of `num_steps` (no random offset).
 
     Few long streams give the model the context it has when reading a text: at most
     `batch_size` streams, each at least `MIN_EVAL_STREAM` tokens long where the text allows.
+    The tokens are read a chunk at a time, so a memory-mapped part is never loaded whole.
+    With `ranks` (a multi-process run) each rank reads its share of the streams and the
+    sums are added across ranks: every rank gets the numbers one process would.
 
     Returns `loss`, `ppl`, `bpc` (bits per token) and `unk` (share of `<unk>` targets).
     """
@@ -124,22 +151,29 @@ def evaluate(
         raise RnnkitError("held-out text has fewer than 2 tokens; use a larger corpus or split")
     batch_size = max(1, min(batch_size, n // MIN_EVAL_STREAM))
     length = n // batch_size
-    data = torch.as_tensor(np.asarray(tokens[: batch_size * length + 1], dtype=np.int64))
-    X = data[:-1].view(batch_size, length).to(device)  # (B, L)
-    Y = data[1:].view(batch_size, length).to(device)  # (B, L)
+    arr = np.asarray(tokens)
+    Xs = arr[: batch_size * length].reshape(batch_size, length)  # (B, L) view
+    Ys = arr[1 : batch_size * length + 1].reshape(batch_size, length)  # (B, L) view
+    rows = shard_rows(batch_size, ranks)  # all of them for one process
     was_training = model.training
     model.eval()
     state = None
     total = torch.zeros((), dtype=torch.float64, device=device)
-    for start in range(0, length, num_steps):
-        x, y = X[:, start : start + num_steps], Y[:, start : start + num_steps]
+    unk_sum = torch.zeros((), dtype=torch.int64, device=device)
+    for start in range(0, length if rows.stop > rows.start else 0, num_steps):
+        cols = slice(start, start + num_steps)
+        x = torch.from_numpy(Xs[rows, cols].astype(np.int64)).to(device)  # (B, t)
+        y = torch.from_numpy(Ys[rows, cols].astype(np.int64)).to(device)  # (B, t)
         logits, state = model(x, state)  # (B, t, V)
         total += F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"
         )
+        unk_sum += (y == 0).sum()
     model.train(was_training)
-    loss = total.item() / Y.numel()
-    unk = float((Y == 0).sum().item()) / Y.numel()
+    count = (rows.stop - rows.start) * length
+    total_all, count, unk_all = sum_across_ranks(ranks, total.item(), count, unk_sum.item())
+    loss = total_all / count
+    unk = float(unk_all) / count
     return {"loss": loss, "ppl": perplexity(loss), "bpc": bits_per_token(loss), "unk": unk}
 
 
@@ -193,7 +227,10 @@ def train_lm(
     cfg = config
     tc, dc, gc = cfg.train, cfg.data, cfg.generate
     set_threads(tc.threads)
-    device = resolve_device(tc.device)
+    ctx = init_distributed(resolve_device(tc.device))  # one process unless under torchrun
+    device = ctx.device
+    if not ctx.is_main:  # rank 0 alone prints, shows the bar and writes the run folder
+        echo, quiet = _silent, True
     ckpt = load_checkpoint(resume, prefer="last") if resume is not None else None
     if ckpt is not None and ckpt.get("task") != "lm":
         raise RnnkitError(f"{resume} is a {ckpt.get('task')!r} checkpoint, not a language model")
@@ -219,11 +256,12 @@ def train_lm(
                 "resume needs the same data settings"
             )
     data_gen = torch.Generator().manual_seed(tc.seed)
-    batches = BatchIterator(corpus.train, dc.batch_size, dc.num_steps, dc.sampling, data_gen)
+    batches = rank_batches(corpus.train, dc.batch_size, dc.num_steps, dc.sampling, data_gen, ctx)
     steps_per_epoch = len(batches)
 
     # Model and optimisation.
     model = RNNLM.from_config(cfg.model, len(vocab)).to(device)
+    net = wrap_model(model, ctx, tc.seed)  # DDP under torchrun; `model` is what gets saved
     optimizer = build_optimizer(model.parameters(), tc.optimizer, tc.lr, tc.weight_decay)
     total_steps = tc.epochs * steps_per_epoch
     if tc.max_steps > 0:
@@ -267,11 +305,18 @@ def train_lm(
         loss_sum += p["loss_sum"]
         tokens_done, epoch_train_s = p["tokens_done"], p["epoch_train_s"]
         carried = state_from_list(ckpt["carried_state"], device)
+        mine = my_rank_state(ckpt, ctx, resume)  # refuses another number of processes
+        if mine is not None:  # each rank continues its own streams, dropout and sums
+            torch.set_rng_state(mine["torch_rng"])
+            carried = state_from_list(mine["carried_state"], device)
+            loss_sum.fill_(mine["loss_sum"])
+            tokens_done = mine["tokens_done"]
         best, bad_evals = ckpt.get("best_metrics", {}), p["bad_evals"]
         history = _read_history(run_dir / "metrics.jsonl")
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(to_json(cfg) + "\n", encoding="utf-8")
+    if ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(to_json(cfg) + "\n", encoding="utf-8")
     echo(f"run folder: {run_dir}")
     echo(
         f"corpus {corpus.name} (sha1 {corpus.sha1[:12]}): {corpus.num_tokens:,} {dc.level} tokens, "
@@ -318,7 +363,14 @@ def train_lm(
             "epoch": epoch,
             "metrics": metrics,
             "best_metrics": best,
+            **rank_states(ctx, state_to_list(carried), loss_sum.item(), tokens_done),
         }
+
+    def save(name: str, metrics: dict[str, Any]) -> None:
+        """Every rank builds the checkpoint (it gathers their states); rank 0 writes it."""
+        payload = checkpoint_payload(metrics)
+        if ctx.is_main:
+            save_checkpoint(run_dir / name, payload)
 
     def params_finite() -> bool:
         return all(bool(torch.isfinite(p).all()) for p in model.parameters())
@@ -326,8 +378,10 @@ def train_lm(
     def evaluate_and_save(partial: bool) -> dict[str, Any]:
         """Metrics row + checkpoints at the end of an epoch (or of a cut-short one)."""
         nonlocal best, bad_evals
-        train_loss = loss_sum.item() / max(tokens_done, 1)
-        val = evaluate(model, corpus.val, dc.batch_size, dc.num_steps, device)
+        loss_all, tokens_all = sum_across_ranks(ctx, loss_sum.item(), tokens_done)
+        train_loss = loss_all / max(tokens_all, 1)
+        val_rows = dc.batch_size * ctx.world_size  # the streams of all ranks, shared out
+        val = evaluate(model, corpus.val, val_rows, dc.num_steps, device, ranks=ctx)
         row = {
             "epoch": epoch + (1 if partial else 0),
             "step": step,
@@ -337,14 +391,15 @@ def train_lm(
             "val_ppl": val["ppl"],
             "val_bpc": val["bpc"],
             "val_unk": val["unk"],
-            "tokens_per_sec": tokens_done / epoch_train_s if epoch_train_s > 0 else 0.0,
+            "tokens_per_sec": tokens_all / epoch_train_s if epoch_train_s > 0 else 0.0,
             "elapsed_s": elapsed_s,
             "wall_s": wall_before + (time.perf_counter() - wall_start),
             "lr": optimizer.param_groups[0]["lr"],
         }
         history.append(row)
-        with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row) + "\n")
+        if ctx.is_main:
+            with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row) + "\n")
         improved = not best or row["val_loss"] < best["val_loss"]
         if improved:
             best = dict(row)
@@ -356,10 +411,11 @@ def train_lm(
                 f"weights became non-finite at step {step}; nothing was saved over the last "
                 "good checkpoint; lower train.lr or set train.clip"
             )
-        save_checkpoint(run_dir / "last.pt", checkpoint_payload(row))
+        save("last.pt", row)
         if improved:
-            save_checkpoint(run_dir / "best.pt", checkpoint_payload(row))
-        plot_curves(history, run_dir / "curves.png", title=f"{cfg.preset or dc.source}")
+            save("best.pt", row)
+        if ctx.is_main:
+            plot_curves(history, run_dir / "curves.png", title=f"{cfg.preset or dc.source}")
         echo(
             f"epoch {row['epoch']:>4}  step {step:>6}  train ppl {row['train_ppl']:8.3f}  "
             f"val ppl {row['val_ppl']:8.3f}  val bpc {row['val_bpc']:.3f}  "
@@ -368,6 +424,8 @@ def train_lm(
         return row
 
     def write_samples(at_epoch: int) -> None:
+        if not ctx.is_main:  # samples come from rank 0 alone
+            return
         lines = []
         for prefix in gc.prefixes:
             (text,) = generate(
@@ -395,7 +453,7 @@ def train_lm(
     bar = progress(range(total_steps), total_steps, "train", quiet)
     bar.update(step)
     model.train()
-    with _Interrupt() as interrupt:
+    with _Interrupt() as interrupt, collective_errors(ctx):
         while epoch < tc.epochs and stopped_by == "epochs":
             data_gen.set_state(epoch_rng)
             skip = batch_in_epoch
@@ -408,7 +466,7 @@ def train_lm(
                 t0 = time.perf_counter()
                 X, Y = X.to(device), Y.to(device)  # (B, T)
                 state = detach(carried) if dc.sampling == "sequential" else None
-                logits, state = model(X, state)  # (B, T, V)
+                logits, state = net(X, state)  # (B, T, V)
                 loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
                 if not torch.isfinite(loss):
                     raise RnnkitError(
@@ -429,6 +487,10 @@ def train_lm(
                 dt = time.perf_counter() - t0
                 elapsed_s += dt
                 epoch_train_s += dt
+                if ctx.enabled:  # stop together, and schedule by one clock
+                    interrupt.hit, elapsed_s, epoch_train_s = agree(
+                        ctx, interrupt.hit, elapsed_s, epoch_train_s
+                    )
                 bar.update(1)
                 if step % 10 == 0:
                     bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
@@ -459,7 +521,8 @@ def train_lm(
 
     if interrupted:
         if params_finite():
-            save_checkpoint(run_dir / "last.pt", checkpoint_payload(history[-1] if history else {}))
+            with collective_errors(ctx):
+                save("last.pt", history[-1] if history else {})
         echo(
             f"interrupted at step {step}; saved {run_dir / 'last.pt'}; "
             f"continue with --resume {run_dir}"
@@ -472,7 +535,12 @@ def train_lm(
             f"(best {best['val_ppl']:.3f} at epoch {best['epoch']}), "
             f"elapsed {final['elapsed_s']:.1f}s, run folder {run_dir}"
         )
+    close_distributed(ctx)
     return TrainResult(run_dir, history, best, stopped_by, interrupted)
+
+
+def _silent(_: str) -> None:
+    """The `echo` of ranks other than 0."""
 
 
 def _read_history(path: Path) -> list[dict[str, Any]]:
