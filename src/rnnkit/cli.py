@@ -358,6 +358,54 @@ def _run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_prepare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "prepare",
+        help="tokenise a corpus of any size into memory-mapped files for `rnnkit train DIR`",
+    )
+    p.add_argument("source", help="named corpus, UTF-8 file or folder of .txt files")
+    p.add_argument("--out", required=True, help="folder to write (new or empty)")
+    p.add_argument("--level", default="char", choices=["char", "word"])
+    p.add_argument("--normalize", default="none", choices=["none", "d2l", "newlines"])
+    p.add_argument("--min-freq", type=int, default=1, help="rarer training tokens become <unk>")
+    p.add_argument("--max-tokens", type=int, default=0, help="train on the first N tokens")
+    p.add_argument("--split", default="0.9,0.05,0.05", help="train,val,test fractions")
+    p.add_argument("--encoding-errors", default="strict", choices=["strict", "replace", "ignore"])
+    p.add_argument("--force", action="store_true", help="replace a finished prepare in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=_run_prepare)
+
+
+def _run_prepare(args: argparse.Namespace) -> int:
+    from rnnkit.data.prepared import prepare
+
+    try:
+        split = [float(x) for x in args.split.split(",")]
+    except ValueError:
+        raise RnnkitError(
+            f"--split {args.split!r} must be three numbers, e.g. 0.9,0.05,0.05"
+        ) from None
+    m = prepare(
+        args.source,
+        args.out,
+        level=args.level,
+        normalize=args.normalize,
+        min_freq=args.min_freq,
+        max_tokens=args.max_tokens,
+        split=split,
+        encoding_errors=args.encoding_errors,
+        force=args.force,
+        quiet=args.quiet,
+    )
+    sizes = "/".join(f"{s['tokens']:,}" for s in m["splits"].values())
+    print(
+        f"prepared {m['source']} (sha1 {m['sha1'][:12]}) into {args.out}: "
+        f"{m['num_tokens']:,} {m['level']} tokens, vocab {m['vocab_size']:,}, "
+        f"train/val/test {sizes}, {m['dtype']}; train with `rnnkit train {args.out}`"
+    )
+    return 0
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_datasets,
     _add_presets,
@@ -368,6 +416,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_info,
     _add_forecast,
     _add_serve,
+    _add_prepare,
 ]
 
 
