@@ -320,3 +320,22 @@ def test_token_ids_from_a_vocabulary_larger_than_the_batch(kind: str) -> None:
     x_ref, x_fused, state = inputs(kind, 2, True, True, torch.float64, **sizes, steps=2)
     assert x_fused.numel() < 40
     assert_same(reference, fused, x_ref, x_fused, state, tol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize(("ids", "batch_first"), [(True, True), (False, False)])
+def test_single_step_without_grad_matches_torch(kind: str, ids: bool, batch_first: bool) -> None:
+    """Sampling feeds one step at a time under no_grad: the plain cell path, same numbers."""
+    kwargs = {"num_layers": 2, "bidirectional": True, "batch_first": batch_first}
+    reference, fused = pair(kind, torch.float64, **kwargs)
+    x_ref, x_fused, state = inputs(kind, 2, True, ids, torch.float64, batch_first, 2, steps=1)
+    assert state is not None
+    hx = state[0] if len(state) == 1 else state
+    with torch.no_grad():
+        out_r, final_r = reference(x_ref, hx)
+        out_f, final_f = fused(x_fused, hx)
+        out_zero, _ = fused(x_fused)  # no state: zeros
+    close = {"atol": 1e-10, "rtol": 1e-10}
+    torch.testing.assert_close(out_f, out_r, **close)
+    torch.testing.assert_close(final_f, final_r, **close)
+    torch.testing.assert_close(out_zero, reference(x_ref)[0].detach(), **close)

@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
 from rnnkit.errors import RnnkitError
-from rnnkit.nn.cells import check_sizes
+from rnnkit.nn.cells import activation_for, check_sizes, gru_step, lstm_step, rnn_step
 from rnnkit.nn.recurrent import IMPLS, State
 
 NONLINEARITIES: tuple[str, ...] = ("tanh", "relu")
@@ -616,6 +616,10 @@ class FusedRecurrent(nn.Module):
             self._check_features(x)
         initial = self._initial_state(hx, batch, unbatched)  # parts (D*L, B, H) or None
 
+        # One step without autograd (sampling, token by token): the plain cell update costs
+        # less than setting up a fused layer.
+        single = steps == 1 and not torch.is_grad_enabled()
+        run = self._single_step if single else self._layer
         finals: list[tuple[Tensor, ...]] = []
         layer_input = x.contiguous()  # (B, T, I)
         for layer in range(self.num_layers):
@@ -623,9 +627,10 @@ class FusedRecurrent(nn.Module):
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
                 state = tuple(None if part is None else part[k] for part in initial)
-                seq = layer_input if direction == 0 else layer_input.flip(tdim)
-                out, final = self._layer(seq, state, (layer, direction), ids and layer == 0)
-                outputs.append(out if direction == 0 else out.flip(tdim))  # (B, T, H)
+                reverse = direction == 1 and not single
+                seq = layer_input.flip(tdim) if reverse else layer_input
+                out, final = run(seq, state, (layer, direction), ids and layer == 0)
+                outputs.append(out.flip(tdim) if reverse else out)  # (B, T, H)
                 finals.append(final)
             layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, -1)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
@@ -637,6 +642,31 @@ class FusedRecurrent(nn.Module):
             output = output.squeeze(1 - tdim)  # (T, D*H)
             parts = [p.squeeze(1) for p in parts]  # (D*L, H)
         return output, (parts[0] if self.state_parts == 1 else (parts[0], parts[1]))
+
+    def _single_step(
+        self, x: Tensor, state: tuple[Tensor | None, ...], index: tuple[int, int], ids: bool
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """`_layer` for one time step, with the plain cell update of `rnnkit.nn.cells`.
+
+        Shape:
+            x: (B, 1, I) floats or (B, 1) ids, (1, B, ...) without batch_first. state
+            parts: (B, H) or None. Returns (B, 1, H) (or (1, B, H)) and the state parts.
+        """
+        tdim = 1 if self.batch_first else 0
+        w_ih, w_hh, b_ih, b_hh = self.layer_weights(*index)
+        x_t = x.select(tdim, 0)  # (B, I) or (B,)
+        # For token ids, gi is a column of W_ih (plus bias): one-hot times W_ih^T.
+        gi = F.embedding(x_t, w_ih.t()) + b_ih if ids else F.linear(x_t, w_ih, b_ih)  # (B, G*H)
+        zeros = gi.new_zeros(gi.shape[0], self.hidden_size)  # (B, H)
+        parts = tuple(zeros if part is None else part for part in state)
+        final = self._cell(gi, parts, w_hh, b_hh)  # (B, H) each
+        return final[0].unsqueeze(tdim), final
+
+    def _cell(
+        self, gi: Tensor, state: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor
+    ) -> tuple[Tensor, ...]:
+        """One cell update from the input projection `gi (B, G*H)`; state parts (B, H)."""
+        raise NotImplementedError
 
     def _check_features(self, x: Tensor) -> None:
         """Refuse float input of the wrong width or dtype."""
@@ -658,11 +688,13 @@ class FusedRecurrent(nn.Module):
         The range check runs on CPU only: on an accelerator it would wait for the device.
         """
         x = x.long().contiguous()
-        if x.device.type == "cpu" and (int(x.min()) < 0 or int(x.max()) >= self.input_size):
-            raise RnnkitError(
-                f"token ids must be in [0, {self.input_size}) (input_size), got ids from "
-                f"{int(x.min())} to {int(x.max())}"
-            )
+        if x.device.type == "cpu":
+            low, high = (int(v) for v in torch.aminmax(x))
+            if low < 0 or high >= self.input_size:
+                raise RnnkitError(
+                    f"token ids must be in [0, {self.input_size}) (input_size), got ids from "
+                    f"{low} to {high}"
+                )
         return x
 
     def _initial_state(
@@ -745,6 +777,11 @@ class FusedRNN(FusedRecurrent):
         out, h = _RNNLayer.apply(x, state[0], *weights, ids, int(self.batch_first), relu)
         return out, (h,)
 
+    def _cell(
+        self, gi: Tensor, state: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor
+    ) -> tuple[Tensor, ...]:
+        return (rnn_step(gi, state[0], w_hh, b_hh, activation_for(self.nonlinearity)),)
+
 
 class FusedGRU(FusedRecurrent):
     """Fused multi-layer GRU (gate order r, z, n), a drop-in twin of `torch.nn.GRU`.
@@ -764,6 +801,11 @@ class FusedGRU(FusedRecurrent):
         weights = self.layer_weights(*index)
         out, h = _GRULayer.apply(x, state[0], *weights, ids, int(self.batch_first))
         return out, (h,)
+
+    def _cell(
+        self, gi: Tensor, state: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor
+    ) -> tuple[Tensor, ...]:
+        return (gru_step(gi, state[0], w_hh, b_hh),)
 
 
 class FusedLSTM(FusedRecurrent):
@@ -787,6 +829,11 @@ class FusedLSTM(FusedRecurrent):
         weights = self.layer_weights(*index)
         out, h, c = _LSTMLayer.apply(x, *state, *weights, ids, int(self.batch_first))
         return out, (h, c)
+
+    def _cell(
+        self, gi: Tensor, state: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor
+    ) -> tuple[Tensor, ...]:
+        return lstm_step(gi, state[0], state[1], w_hh, b_hh)
 
 
 IMPLS["fused"] = {"rnn": FusedRNN, "gru": FusedGRU, "lstm": FusedLSTM}
