@@ -168,7 +168,8 @@ class WorkerPool:
     def __init__(self, workers: int, queue_size: int) -> None:
         if workers < 1 or queue_size < 0:
             raise RnnkitError(
-                f"need workers >= 1 and queue_size >= 0, got {workers} and {queue_size}"
+                f"need workers >= 1 and queue_size >= 0, got {workers} and {queue_size}; "
+                "pass --workers 1 or more and --queue-size 0 or more"
             )
         self.workers = workers
         self.queue_size = queue_size
@@ -306,15 +307,16 @@ def _collect(steps: Iterator[list[str]], plan: Plan) -> Callable[[threading.Even
     """Worker body for one-shot sampling: the same steps, joined into one text per sample."""
 
     def work(cancel: threading.Event) -> list[str]:
-        texts = [plan.prefix] * plan.num_samples
+        columns = [[plan.prefix] for _ in range(plan.num_samples)]
         try:
             for step, tokens in enumerate(steps):
                 if cancel.is_set():
                     break
-                texts = [t + p for t, p in zip(texts, plan.pieces(step, tokens), strict=True)]
+                for column, piece in zip(columns, plan.pieces(step, tokens), strict=True):
+                    column.append(piece)
         finally:
             _close(steps)
-        return texts
+        return ["".join(column) for column in columns]
 
     return work
 
@@ -634,7 +636,8 @@ def create_app(
         responses={
             200: {
                 "content": {"text/event-stream": {}},
-                "description": "events `start` {prefix, seed, num_samples, level, unknown}, "
+                "description": "events `start` {prefix, seed, num_samples, length, level, "
+                "unknown}, "
                 "`tokens` {step, tokens: one text piece per sample}, then `done` "
                 "{steps, elapsed_s, tokens_per_s} or `error` {error}",
             },
@@ -657,6 +660,7 @@ def create_app(
             "prefix": plan.prefix,
             "seed": plan.seed,
             "num_samples": plan.num_samples,
+            "length": body.length,
             "level": plan.level,
             "unknown": plan.unknown,
         }
@@ -709,6 +713,8 @@ def host_warning(host: str) -> str | None:
 
 
 def _bind(host: str, port: int) -> socket.socket:
+    if not 0 <= port <= 65535:
+        raise RnnkitError(f"port {port} is out of range; pick one from 1 to 65535 (0 = any free)")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

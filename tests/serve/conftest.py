@@ -75,6 +75,13 @@ def zh_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _train(folder, ZH_TEXT, "data.normalize=newlines", "generate.prefixes=['我们']")
 
 
+@pytest.fixture(scope="session")
+def word_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An English word-level model (words joined by spaces)."""
+    folder = tmp_path_factory.mktemp("serve-word")
+    return _train(folder, EN_TEXT, "data.level=word", "data.num_steps=8")
+
+
 @contextmanager
 def serving(app: Any) -> Iterator[str]:
     """Run `app` with uvicorn on 127.0.0.1 (a free port) in a thread; yields its base URL."""
@@ -108,6 +115,15 @@ def en_url(en_run: Path) -> Iterator[str]:
     from rnnkit.serve import create_app
 
     with serving(create_app(en_run)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def word_url(word_run: Path) -> Iterator[str]:
+    """A live playground for the word-level model."""
+    from rnnkit.serve import create_app
+
+    with serving(create_app(word_run)) as url:
         yield url
 
 

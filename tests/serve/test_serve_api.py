@@ -134,6 +134,7 @@ def test_stream_equals_generate(en_url: str, en_run: Path, options: dict[str, An
     assert [d["step"] for k, d in events if k == "tokens"] == list(range(40))
     start = events[0][1]
     assert start["prefix"] == "the time traveller " and start["seed"] == options["seed"]
+    assert start["length"] == 40 and start["num_samples"] == options["num_samples"]
     assert events[-1][1]["steps"] == 40
     lm = rnnkit.load(en_run)
     gen_options = {k: v for k, v in options.items() if k != "seed"}
@@ -141,6 +142,17 @@ def test_stream_equals_generate(en_url: str, en_run: Path, options: dict[str, An
     assert joined(events) == expected
     res = httpx.post(f"{en_url}/api/generate", json={"prefix": prefix, "length": 40, **options})
     assert res.status_code == 200 and res.json()["texts"] == expected
+
+
+@pytest.mark.parametrize("prefix", ["The time", "The time ", ""])
+def test_word_level_pieces_join_like_generate(word_url: str, word_run: Path, prefix: str) -> None:
+    status, events = stream(word_url, prefix=prefix, length=12, num_samples=2, seed=4)
+    assert status == 200
+    expected = rnnkit.generate(rnnkit.load(word_run), prefix, 12, num_samples=2, seed=4)
+    assert joined(events) == expected
+    assert all(len(t[len(prefix) :].split()) == 12 for t in expected)
+    body = {"prefix": prefix, "length": 12, "num_samples": 2, "seed": 4}
+    assert httpx.post(f"{word_url}/api/generate", json=body).json()["texts"] == expected
 
 
 def test_one_shot_beam_search_equals_generate(en_url: str, en_run: Path) -> None:
@@ -471,6 +483,8 @@ def test_run_refuses_a_busy_port(en_run: Path) -> None:
         port = busy.getsockname()[1]
         with pytest.raises(RnnkitError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
             run(en_run, port=port, echo=lambda _: None, threads=0)
+    with pytest.raises(RnnkitError, match="port 70000 is out of range"):
+        run(en_run, port=70000, echo=lambda _: None, threads=0)
 
 
 def test_cli_without_the_extra_says_what_to_install(

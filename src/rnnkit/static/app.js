@@ -11,6 +11,7 @@ let columns = []; // one {box, text} per sample
 let steps = 0;
 let lastSeed = null;
 let started = 0;
+let total = 0; // tokens asked for
 
 // ------------------------------------------------------------------ model card
 
@@ -217,6 +218,7 @@ function makeColumns(n) {
 function onEvent(kind, data) {
   if (kind === "start") {
     lastSeed = data.seed;
+    total = data.length;
     for (const c of columns) c.given.textContent = data.prefix;
     let note = "generating…";
     if (data.unknown && data.unknown.length) {
@@ -231,7 +233,7 @@ function onEvent(kind, data) {
       c.text.appendData(piece);
       if (stick) c.pre.scrollTop = c.pre.scrollHeight;
     });
-    setStatus(`${steps} tokens…`);
+    setStatus(`${steps} / ${total} tokens…`);
   } else if (kind === "done") {
     const rate = Math.round(data.tokens_per_s).toLocaleString("en");
     const seed = lastSeed === null ? "" : ` · seed ${lastSeed}`;
