@@ -556,6 +556,9 @@ def create_app(
         device: where the model runs (`cpu`, `cuda`, `auto`).
         max_body_bytes: larger request bodies get 413.
         allowed_hosts: Host header names served (`None` = any; `run` uses it off loopback).
+
+    Small models generate fastest with `torch.set_num_threads(1)`, which `run` sets; the
+    app leaves that process-wide setting to whoever serves it.
     """
     lm = rnnkit.load(checkpoint, device=device)
     card = model_card(lm)

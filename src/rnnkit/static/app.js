@@ -149,8 +149,14 @@ function drawCurves(rows) {
 
 function yTicks(y0, y1, log) {
   if (log) {
+    const steps = y1 - y0 > 3 ? [1] : [1, 2, 5]; // few decades: label 2 and 5 as well
     const ticks = [];
-    for (let e = Math.ceil(y0); e <= Math.floor(y1); e++) ticks.push(10 ** e);
+    for (let e = Math.floor(y0); e <= Math.ceil(y1); e++) {
+      for (const m of steps) {
+        const v = m * 10 ** e;
+        if (Math.log10(v) >= y0 && Math.log10(v) <= y1) ticks.push(v);
+      }
+    }
     return ticks.length ? ticks : [10 ** ((y0 + y1) / 2)];
   }
   return niceTicks(y0, y1, 4);
