@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -761,7 +762,7 @@ def run(
         torch.set_num_threads(threads)
     warning = host_warning(host)
     if warning:
-        echo(warning)
+        print(warning, file=sys.stderr, flush=True)
     allowed = None if warning else LOOPBACK_NAMES | {host.lower()}
     app = create_app(
         checkpoint, workers=workers, queue_size=queue_size, device=device, allowed_hosts=allowed
