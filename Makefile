@@ -6,13 +6,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rnnkit-installed
 
-.PHONY: setup demo test lint format bench
+.PHONY: setup demo test format chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[dev,ts]"
+	$(BIN)/python -m pip install -q -e ".[dev,ts,serve]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -21,7 +21,14 @@ demo: $(STAMP)
 	$(BIN)/rnnkit train --preset default --out runs/demo
 	$(BIN)/rnnkit generate --checkpoint runs/demo --prefix "The " --length 300 --seed 0
 
-test: $(STAMP)
+# Debian's Chromium for the browser test, when root with apt-get; otherwise that test skips.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium not installed: the browser test will be skipped"
+
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	RNNKIT_DATA=$${RNNKIT_DATA:-$(abspath ../shared/data)} $(BIN)/python -m pytest
