@@ -115,7 +115,11 @@ def child_env(threads: int, **extra: str) -> dict[str, str]:
 
 
 def measure(args: argparse.Namespace, cases: list[Case], impls: list[str]) -> list[dict]:
-    """Every measurement the arguments ask for, one child process each."""
+    """Every measurement the arguments ask for, one child process each.
+
+    With `--rounds R` each case's measurements run R times, in reverse order every other
+    round, so that a burst of load elsewhere does not fall on one side only.
+    """
     data = data_dir()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,94 +131,123 @@ def measure(args: argparse.Namespace, cases: list[Case], impls: list[str]) -> li
         shutil.copyfile(data / "timemachine.txt", workdir.parent / "data" / "timemachine.txt")
         if not args.no_d2l and any(c.d2l for c in cases):
             d2l_python = d2l_env.ensure_env(echo=lambda s: print(s, file=sys.stderr))
+        d2l_cmd = [str(d2l_python), str(ROOT / "benchmarks" / "speed_d2l.py")]
+        rk_cmd = [sys.executable, "-m", "benchmarks.speed_rnnkit"]
         for threads in args.threads:
+            rk_env = child_env(threads, RNNKIT_DATA=str(data))
+            d2l_env_vars = child_env(threads, PYTHONPATH=str(stubs), RNNKIT_DATA=str(data))
             for case in cases:
                 common = {"threads": threads, "seed": args.seed, "epochs": args.epochs}
                 gen = {"gen_length": args.gen_length, "gen_repeats": args.gen_repeats}
-                base = {"case": case.key, "name": case.name, "threads": threads}
-                if case.d2l and d2l_python is not None:
-                    print(f"[{threads} thr] {case.name}: d2l", file=sys.stderr)
-                    res = run_child(
-                        [str(d2l_python), str(ROOT / "benchmarks" / "speed_d2l.py")],
-                        {
-                            **common,
-                            **gen,
-                            "case": case.d2l,
-                            "workdir": str(workdir),
-                            "data_dir": str(data),
-                        },
-                        child_env(threads, PYTHONPATH=str(stubs), RNNKIT_DATA=str(data)),
-                    )
-                    rows.append({**res, **base, "side": "d2l", "impl": "d2l"})
                 rk = {
                     **common,
                     "preset": case.preset,
                     "overrides": list(case.overrides),
                     "max_batches": args.chunk if case.chunk else 0,
                 }
-                py = [sys.executable, "-m", "benchmarks.speed_rnnkit"]
-                env = child_env(threads, RNNKIT_DATA=str(data))
+                jobs: list[tuple[str, str, list[str], dict[str, Any], dict[str, str]]] = []
+                if case.d2l and d2l_python is not None:
+                    d2l_args = {**common, **gen, "case": case.d2l, "workdir": str(workdir)}
+                    d2l_args["data_dir"] = str(data)
+                    jobs.append(("d2l", "d2l", d2l_cmd, d2l_args, d2l_env_vars))
                 for impl in impls:
-                    print(f"[{threads} thr] {case.name}: rnnkit {impl}", file=sys.stderr)
-                    res = run_child(
-                        py,
-                        {
-                            **rk,
-                            **gen,
-                            "impl": impl,
-                            "prefix": case.prefix,
-                            "num_samples": args.samples,
-                            "limit": True,
-                            "limit_repeats": args.limit_repeats,
-                        },
-                        env,
+                    loop_args = {**rk, **gen, "impl": impl, "prefix": case.prefix}
+                    loop_args.update(
+                        num_samples=args.samples, limit=True, limit_repeats=args.limit_repeats
                     )
-                    rows.append({**res, **base, "side": "rnnkit", "impl": impl})
+                    jobs.append(("rnnkit", impl, rk_cmd, loop_args, rk_env))
                     if not args.no_train_lm:
-                        res = run_child(py, {**rk, "impl": impl, "mode": "train_lm"}, env)
-                        rows.append({**res, **base, "side": "train_lm", "impl": impl})
+                        lm_args = {**rk, "impl": impl, "mode": "train_lm"}
+                        jobs.append(("train_lm", impl, rk_cmd, lm_args, rk_env))
+                for rnd in range(args.rounds):
+                    for side, impl, cmd, child_args, env in jobs[:: -1 if rnd % 2 else 1]:
+                        print(f"[{threads} thr] {case.name}: {side} {impl}", file=sys.stderr)
+                        res = run_child(cmd, child_args, env)
+                        base = {"case": case.key, "name": case.name, "threads": threads}
+                        rows.append({**res, **base, "side": side, "impl": impl, "round": rnd})
     return rows
+
+
+def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rounds of one measurement: medians of the speeds, the largest memory."""
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return runs[0]
+    out = dict(ok[0])
+    for key in (
+        "tok_s",
+        "cpu_tok_s",
+        "greedy_ch_s",
+        "sampled_ch_s",
+        "limit_tok_s",
+        "limit_cpu_tok_s",
+    ):
+        if key in out:
+            out[key] = statistics.median(r[key] for r in ok)
+    if "rss_train_mib" in out:
+        out["train_mib"] = max(r["rss_train_mib"] - r["rss_import_mib"] for r in ok)
+    out["peak_mib"] = max(r["peak_mib"] for r in ok)
+    out["rounds"] = len(ok)
+    return out
 
 
 def _fmt(value: float | None, spec: str, width: int) -> str:
     return f"{value:{spec}}".rjust(width) if value is not None else "-".rjust(width)
 
 
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
 def table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One line per (case, threads, side): the derived ratios added to each row."""
+    """One line per (case, threads, side), with the ratios; then the case's limit line.
+
+    The `cpu_*` figures use the process's CPU time instead of wall time, and are given at
+    1 thread only, where they leave out the time spent waiting for a core.
+    """
     lines = []
     keys = list(dict.fromkeys((r["case"], r["threads"]) for r in rows))
     for case, threads in keys:
-        group = [r for r in rows if (r["case"], r["threads"]) == (case, threads)]
-        d2l = next((r for r in group if r["side"] == "d2l" and "error" not in r), None)
-        limits = [r["limit_tok_s"] for r in group if "limit_tok_s" in r]
-        limit = statistics.median(limits) if limits else None
+        runs = [r for r in rows if (r["case"], r["threads"]) == (case, threads)]
+        sides = list(dict.fromkeys((r["side"], r["impl"]) for r in runs))
+        group = [merge([r for r in runs if (r["side"], r["impl"]) == si]) for si in sides]
+        d2l = next((r for r in group if r["side"] == "d2l" and "error" not in r), {})
+        limit, cpu_limit = (
+            statistics.median(vals) if vals else None
+            for vals in (
+                [r["limit_tok_s"] for r in group if "limit_tok_s" in r],
+                [r["limit_cpu_tok_s"] for r in group if "limit_cpu_tok_s" in r],
+            )
+        )
+        if threads != 1:
+            cpu_limit = None
         for r in group:
             if r["side"] == "train_lm" or "error" in r:
                 continue
-            lm = next(
-                (x for x in group if x["side"] == "train_lm" and x["impl"] == r["impl"]), None
+            lm = next((x for x in group if (x["side"], x["impl"]) == ("train_lm", r["impl"])), {})
+            cpu = r.get("cpu_tok_s") if threads == 1 else None
+            lines.append(
+                {
+                    "case": case,
+                    "name": r["name"],
+                    "threads": threads,
+                    "side": "d2l" if r["side"] == "d2l" else f"rnnkit {r['impl']}",
+                    "tok_s": r["tok_s"],
+                    "x_d2l": _ratio(r["tok_s"], d2l.get("tok_s")),
+                    "of_limit": _ratio(r["tok_s"], limit),
+                    "cpu_tok_s": cpu,
+                    "cpu_x_d2l": _ratio(cpu, d2l.get("cpu_tok_s")),
+                    "cpu_of_limit": _ratio(cpu, cpu_limit),
+                    "train_lm_tok_s": lm.get("tok_s"),
+                    "final_ppl": r["final_ppl"],
+                    "greedy_ch_s": r["greedy_ch_s"],
+                    "greedy_x_d2l": _ratio(r["greedy_ch_s"], d2l.get("greedy_ch_s")),
+                    "sampled_ch_s": r.get("sampled_ch_s"),
+                    "sampled_x_greedy": _ratio(r.get("sampled_ch_s"), r["greedy_ch_s"]),
+                    "peak_mib": r["peak_mib"],
+                    "train_mib": r.get("train_mib"),
+                }
             )
-            line = {
-                "case": case,
-                "name": r["name"],
-                "threads": threads,
-                "side": "d2l" if r["side"] == "d2l" else f"rnnkit {r['impl']}",
-                "tok_s": r["tok_s"],
-                "train_lm_tok_s": lm.get("tok_s") if lm else None,
-                "x_d2l": r["tok_s"] / d2l["tok_s"] if d2l else None,
-                "of_limit": r["tok_s"] / limit if limit else None,
-                "final_ppl": r["final_ppl"],
-                "greedy_ch_s": r["greedy_ch_s"],
-                "greedy_x_d2l": r["greedy_ch_s"] / d2l["greedy_ch_s"] if d2l else None,
-                "sampled_ch_s": r.get("sampled_ch_s"),
-                "sampled_x_greedy": (
-                    r["sampled_ch_s"] / r["greedy_ch_s"] if "sampled_ch_s" in r else None
-                ),
-                "peak_mib": r["peak_mib"],
-                "train_mib": r["rss_train_mib"] - r["rss_import_mib"],
-            }
-            lines.append(line)
         if limit:
             lines.append(
                 {
@@ -223,34 +256,39 @@ def table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "threads": threads,
                     "side": "mm limit",
                     "tok_s": limit,
+                    "cpu_tok_s": cpu_limit,
                 }
             )
     return lines
 
 
+COLUMNS = [  # (title, key, format, width)
+    ("tok/s", "tok_s", ",.0f", 9),
+    ("x d2l", "x_d2l", ".2f", 7),
+    ("%lim", "of_limit", ".0%", 6),
+    ("cpu tok/s", "cpu_tok_s", ",.0f", 10),
+    ("x d2l", "cpu_x_d2l", ".2f", 7),
+    ("%lim", "cpu_of_limit", ".0%", 6),
+    ("train_lm", "train_lm_tok_s", ",.0f", 9),
+    ("ppl", "final_ppl", ".2f", 8),
+    ("greedy", "greedy_ch_s", ",.0f", 8),
+    ("x d2l", "greedy_x_d2l", ".1f", 7),
+    ("64x", "sampled_ch_s", ",.0f", 8),
+    ("x1", "sampled_x_greedy", ".1f", 6),
+    ("peak MiB", "peak_mib", ".0f", 9),
+    ("+train", "train_mib", ".0f", 7),
+]
+
+
 def render(lines: list[dict[str, Any]]) -> str:
-    """The table as text."""
-    head = (
-        f"{'case':<16}{'thr':>3}  {'side':<13}{'tok/s':>9}{'train_lm':>9}{'x d2l':>7}"
-        f"{'%lim':>6}{'ppl':>7}{'greedy':>8}{'x d2l':>7}{'64x':>8}{'x1':>6}"
-        f"{'peak MiB':>9}{'+train':>7}"
+    """The table as text: training tok/s (wall; CPU at 1 thread), generation ch/s, memory."""
+    head = f"{'case':<16}{'thr':>3}  {'side':<13}" + "".join(
+        title.rjust(width) for title, _, _, width in COLUMNS
     )
     out = [head, "-" * len(head)]
     for x in lines:
-        out.append(
-            f"{x['case'] + ' ' + x['name']:<16}{x['threads']:>3}  {x['side']:<13}"
-            + _fmt(x["tok_s"], ",.0f", 9)
-            + _fmt(x.get("train_lm_tok_s"), ",.0f", 9)
-            + _fmt(x.get("x_d2l"), ".2f", 7)
-            + _fmt(100 * x["of_limit"] if x.get("of_limit") else None, ".0f", 6)
-            + _fmt(x.get("final_ppl"), ".2f", 7)
-            + _fmt(x.get("greedy_ch_s"), ",.0f", 8)
-            + _fmt(x.get("greedy_x_d2l"), ".1f", 7)
-            + _fmt(x.get("sampled_ch_s"), ",.0f", 8)
-            + _fmt(x.get("sampled_x_greedy"), ".1f", 6)
-            + _fmt(x.get("peak_mib"), ".0f", 9)
-            + _fmt(x.get("train_mib"), ".0f", 7)
-        )
+        cells = "".join(_fmt(x.get(key), spec, width) for _, key, spec, width in COLUMNS)
+        out.append(f"{x['case'] + ' ' + x['name']:<16}{x['threads']:>3}  {x['side']:<13}{cells}")
     return "\n".join(out)
 
 
@@ -267,7 +305,9 @@ def _cpu_model() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30, help="timed epochs per measurement")
-    parser.add_argument("--only", default="", help="case keys or name parts, comma-separated")
+    parser.add_argument(
+        "--only", default="", help="case keys (a b c d1 d2) or name parts, comma-separated"
+    )
     parser.add_argument("--threads", type=int, nargs="+", default=[2, 1])
     parser.add_argument("--impls", nargs="+", default=None, help="default: torch and fused")
     parser.add_argument("--chunk", type=int, default=8, help="batches per timed epoch, d1/d2")
@@ -275,6 +315,7 @@ def main() -> None:
     parser.add_argument("--gen-repeats", type=int, default=5)
     parser.add_argument("--samples", type=int, default=64, help="sequences sampled at once")
     parser.add_argument("--limit-repeats", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=1, help="repeat each case, alternating")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-d2l", action="store_true", help="skip d2l's side")
     parser.add_argument("--no-train-lm", action="store_true", help="skip the train_lm check")
@@ -282,11 +323,14 @@ def main() -> None:
     args = parser.parse_args()
 
     wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+    keys = {c.key for c in CASES}
     cases = [
-        c for c in CASES if not wanted or any(w in (c.key, c.name) or w in c.name for w in wanted)
+        c
+        for c in CASES
+        if not wanted or any(w == c.key or (w not in keys and w in c.name) for w in wanted)
     ]
     if not cases:
-        sys.exit(f"--only {args.only!r} matches no case; keys: {[c.key for c in CASES]}")
+        sys.exit(f"--only {args.only!r} matches no case; keys: {sorted(keys)}")
     registered = available_impls()
     impls = args.impls or [i for i in ("torch", "fused") if i in registered]
     unknown = [i for i in impls if i not in registered]

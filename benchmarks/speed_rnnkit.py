@@ -29,6 +29,7 @@ timed alone with `torch.mm` (medians of repeats), per training step:
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import resource
@@ -91,7 +92,7 @@ def train_loop(
     model.train()
     rows = []
     for _ in range(epochs):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         loss_sum = torch.zeros((), dtype=torch.float64)
         tokens, carried = 0, None
         for i, (X, Y) in enumerate(batches):
@@ -114,22 +115,27 @@ def train_loop(
             tokens += Y.numel()
             step += 1
         train_loss = loss_sum.item() / tokens
-        rows.append({"s": time.perf_counter() - start, "tokens": tokens, "loss": train_loss})
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        rows.append({"s": seconds, "cpu_s": cpu, "tokens": tokens, "loss": train_loss})
     return rows
 
 
-def _median_s(fn: Callable[[], Any], repeats: int) -> float:
+def _median_s(
+    fn: Callable[[], Any], repeats: int, clock: Callable[[], float] = time.perf_counter
+) -> float:
+    """Median time of `fn` on `clock` (wall time by default), after one warm-up call."""
     fn()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
 def product_limit(cfg: RunConfig, vocab_size: int, repeats: int) -> dict[str, float]:
-    """Seconds per training step of the unavoidable products, by group (see the docstring)."""
+    """Seconds per training step of the unavoidable products, by group (see the docstring),
+    on the wall clock and (`cpu_total`) on the process's CPU clock."""
     m, d = cfg.model, cfg.data
     B, T, H, L, V = d.batch_size, d.num_steps, m.hidden_size, m.num_layers, vocab_size
     GH = GATES[m.kind] * H
@@ -165,6 +171,7 @@ def product_limit(cfg: RunConfig, vocab_size: int, repeats: int) -> dict[str, fl
     parts = {"recurrent": recurrent, "input": input_side, "output": output}
     out = {name: _median_s(fn, repeats) for name, fn in parts.items()}
     out["total"] = sum(out.values())
+    out["cpu_total"] = sum(_median_s(fn, repeats, time.process_time) for fn in parts.values())
     return out
 
 
@@ -214,6 +221,7 @@ def run_loop(args: dict[str, Any]) -> dict[str, Any]:
         "tokens_per_epoch": rows[0]["tokens"],
         "tok_s": statistics.median(tok_s),
         "tok_s_all": [row["tokens"] / row["s"] for row in rows],
+        "cpu_tok_s": statistics.median(row["tokens"] / row["cpu_s"] for row in timed),
         "final_ppl": math.exp(rows[-1]["loss"]),
         "greedy_ch_s": length / greedy_s,
         "sampled_ch_s": args["num_samples"] * length / sampled_s,
@@ -225,23 +233,32 @@ def run_loop(args: dict[str, Any]) -> dict[str, Any]:
         limit = product_limit(cfg, len(vocab), args["limit_repeats"])
         result["limit_s"] = limit
         result["limit_tok_s"] = dc.batch_size * dc.num_steps / limit["total"]
+        result["limit_cpu_tok_s"] = dc.batch_size * dc.num_steps / limit["cpu_total"]
     result["peak_mib"] = rss_mib()
     return result
 
 
 def run_train_lm(args: dict[str, Any]) -> dict[str, Any]:
-    """`rnnkit.train_lm` itself on the same configuration: tokens over its `elapsed_s`."""
+    """`rnnkit.train_lm` itself on the same configuration: tokens over its `elapsed_s`.
+
+    A two-step run first warms the process up, so that the mean over all epochs is not
+    dominated by one-off start-up costs (the loop's median skips its first epoch for the
+    same reason).
+    """
     cfg = config_for(args)
     epochs, cap = args["epochs"], args["max_batches"]
-    extra = ["generate.every=0", "train.time_budget=0", "train.patience=0"]
+    quiet = ["generate.every=0", "train.time_budget=0", "train.patience=0"]
     if cap > 0:
-        extra += [f"train.max_steps={epochs * cap}", "train.epochs=1000000"]
-        extra += ["train.eval_every=1000000"]
+        steps = [f"train.max_steps={epochs * cap}", "train.epochs=1000000"]
+        steps += ["train.eval_every=1000000"]
     else:
-        extra += [f"train.epochs={epochs}", f"train.eval_every={epochs}"]
-    apply_overrides(cfg, extra)
+        steps = [f"train.epochs={epochs}", f"train.eval_every={epochs}"]
+    warm = copy.deepcopy(cfg)
+    apply_overrides(warm, [*quiet, "train.max_steps=2", "train.epochs=1"])
+    apply_overrides(cfg, [*quiet, *steps])
     rss_import = rss_mib()
     with tempfile.TemporaryDirectory() as tmp:
+        train_lm(warm, out=Path(tmp) / "warm", quiet=True, echo=lambda line: None)
         res = train_lm(cfg, out=Path(tmp) / "run", quiet=True, echo=lambda line: None)
     final = res.history[-1]
     tokens = final["step"] * cfg.data.batch_size * cfg.data.num_steps
