@@ -12,7 +12,8 @@ Each measurement runs in a fresh child process, so that its peak resident memory
 
 - `prepare`: `rnnkit.data.prepared.prepare` end to end (three passes), wall time, MB/s of
   source text, peak RSS;
-- `load`: `load_prepared` plus 200 training batches read through the memory maps, peak RSS.
+- `load`: `load_prepared` plus 200 training batches (sequential, random) read through the
+  memory maps: peak RSS, split into anonymous memory and mapped (reclaimable) file pages.
 
 Prints a table and writes JSON to `benchmarks/results/prepare.json`. Other work on the
 machine slows it down: record the load average beside the numbers.
@@ -45,16 +46,21 @@ NUM_BLOCKS = 32  # distinct blocks; the file cycles through them
 RARE_TYPES = 1_000_000
 
 
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process: VmHWM on Linux (ru_maxrss survives exec, so
-    a child would report its parent's peak), else ru_maxrss."""
+def _memory_mb() -> dict[str, float]:
+    """This process's peak resident memory (`peak_rss_mb`) and, now, its anonymous memory
+    (`anon_mb`, what it allocated) and mapped file pages (`file_mb`, page cache that the
+    kernel can drop). Linux `/proc/self/status` (ru_maxrss survives exec, so a child would
+    report its parent's peak); elsewhere only ru_maxrss."""
     status = Path("/proc/self/status")
     if status.exists():
-        match = re.search(r"^VmHWM:\s+(\d+) kB", status.read_text(), re.M)
-        if match:
-            return int(match.group(1)) / 1024
+        fields = dict(re.findall(r"^(VmHWM|RssAnon|RssFile):\s+(\d+) kB", status.read_text(), re.M))
+        return {
+            "peak_rss_mb": int(fields["VmHWM"]) / 1024,
+            "anon_mb": int(fields["RssAnon"]) / 1024,
+            "file_mb": int(fields["RssFile"]) / 1024,
+        }
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, else KiB
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+    return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20}
 
 
 def _base_words() -> tuple[list[str], str]:
@@ -99,7 +105,7 @@ def measure_prepare(path: Path, out: Path, level: str) -> dict[str, Any]:
     return {
         "seconds": seconds,
         "mb_per_s": m["source_bytes"] / 1e6 / seconds,
-        "peak_rss_mb": _peak_rss_mb(),
+        **_memory_mb(),
         "num_tokens": m["num_tokens"],
         "vocab_size": m["vocab_size"],
         "dtype": m["dtype"],
@@ -107,8 +113,13 @@ def measure_prepare(path: Path, out: Path, level: str) -> dict[str, Any]:
     }
 
 
-def measure_load(out: Path) -> dict[str, Any]:
-    """Open a prepared folder and read 200 batches through the maps (in a child process)."""
+def measure_load(out: Path, sampling: str) -> dict[str, Any]:
+    """Open a prepared folder and read 200 batches through the maps (in a child process).
+
+    Memory here is mostly torch itself, the page cache mapped by reading (file pages, which
+    the kernel reclaims) and, for random sampling, `BatchIterator`'s shuffled order of all
+    windows (8 bytes per `num_steps` tokens).
+    """
     import torch
 
     from rnnkit.data.prepared import load_prepared
@@ -116,11 +127,11 @@ def measure_load(out: Path) -> dict[str, Any]:
 
     t = time.perf_counter()
     corpus = load_prepared(out)
-    batches = BatchIterator(corpus.train, 32, 35, "random", torch.Generator().manual_seed(0))
+    batches = BatchIterator(corpus.train, 32, 35, sampling, torch.Generator().manual_seed(0))  # type: ignore[arg-type]
     for k, _ in enumerate(batches):
         if k == 200:
             break
-    return {"seconds": time.perf_counter() - t, "peak_rss_mb": _peak_rss_mb()}
+    return {"seconds": time.perf_counter() - t, **_memory_mb()}
 
 
 def _child(*args: str) -> dict[str, Any]:
@@ -145,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         if kind == "prepare":
             print(json.dumps(measure_prepare(Path(rest[0]), Path(rest[1]), rest[2])))
         else:
-            print(json.dumps(measure_load(Path(rest[0]))))
+            print(json.dumps(measure_load(Path(rest[0]), rest[1])))
         return 0
 
     size = int(args.size_gb * 1e9)
@@ -179,15 +190,20 @@ def main(argv: list[str] | None = None) -> int:
         for level in args.levels:
             out = Path(tmp) / f"prepared-{level}"
             row = _child("prepare", str(corpus), str(out), level)
-            row["load"] = _child("load", str(out))
+            row["load"] = {s: _child("load", str(out), s) for s in ("sequential", "random")}
             result["levels"][level] = row
             shutil.rmtree(out)
             print(
-                f"{level:<5} {row['seconds']:7.1f} s  {row['mb_per_s']:6.1f} MB/s  "
-                f"peak RSS {row['peak_rss_mb']:6.0f} MB  tokens {row['num_tokens']:,}  "
-                f"vocab {row['vocab_size']:,} ({row['dtype']})  "
-                f"load+200 batches: peak RSS {row['load']['peak_rss_mb']:.0f} MB"
+                f"{level:<5} prepare {row['seconds']:6.1f} s  {row['mb_per_s']:6.1f} MB/s  "
+                f"peak RSS {row['peak_rss_mb']:5.0f} MB  tokens {row['num_tokens']:,}  "
+                f"vocab {row['vocab_size']:,} ({row['dtype']})"
             )
+            for sampling, load in row["load"].items():
+                print(
+                    f"      train-time read, {sampling:<10} 200 batches: peak RSS "
+                    f"{load['peak_rss_mb']:5.0f} MB = anon {load.get('anon_mb', 0):5.0f} MB "
+                    f"+ mapped file pages {load.get('file_mb', 0):5.0f} MB"
+                )
     result["load_average_after"] = os.getloadavg()
     print(
         f"load average before {result['load_average_before']}, after {result['load_average_after']}"
