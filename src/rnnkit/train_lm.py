@@ -487,14 +487,13 @@ def train_lm(
                 dt = time.perf_counter() - t0
                 elapsed_s += dt
                 epoch_train_s += dt
+                stop = interrupt.hit
                 if ctx.enabled:  # stop together, and schedule by one clock
-                    interrupt.hit, elapsed_s, epoch_train_s = agree(
-                        ctx, interrupt.hit, elapsed_s, epoch_train_s
-                    )
+                    stop, elapsed_s, epoch_train_s = agree(ctx, stop, elapsed_s, epoch_train_s)
                 bar.update(1)
                 if step % 10 == 0:
                     bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-                if interrupt.hit:
+                if stop:
                     stopped_by, interrupted = "interrupt", True
                     break
                 if tc.max_steps > 0 and step >= tc.max_steps:
