@@ -141,6 +141,25 @@ def test_resume_needs_the_same_number_of_processes(two_process_run: Path) -> Non
         train_lm(cfg, resume=two_process_run, quiet=True, echo=lambda _: None)
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("slow")
+def test_two_process_resume_continues_bit_for_bit(source: Path, tmp_path: Path) -> None:
+    """Each rank resumes its own streams, carried state and dropout generator."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+
+    def torchrun(*args: str) -> None:
+        done = subprocess.run([*cmd, *args], env=child_env(), capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    extra = "model.dropout=0.3", "train.schedule=constant"  # a schedule spans the epochs
+    torchrun(*train_args(source, tmp_path / "straight", *extra, "train.epochs=3"))
+    torchrun(*train_args(source, tmp_path / "split", *extra, "train.epochs=1"))
+    torchrun("-m", "rnnkit", "train", "--resume", str(tmp_path / "split"), "--epochs", "3")
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "split" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def start_ranks(source: Path, out: Path, timeout_s: int) -> list[subprocess.Popen[str]]:
     """Two ranks started by hand, as torchrun would, but with no agent to clean up after."""
     port = str(free_port())
