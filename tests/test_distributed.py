@@ -62,13 +62,6 @@ def train_args(source: Path, out: Path, *more: str) -> list[str]:
     return ["-m", "rnnkit", "train", *sets, "--out", str(out), "--quiet"]
 
 
-@pytest.fixture
-def slow(request: pytest.FixtureRequest) -> None:
-    """Skip unless the run selects slow tests (`pytest -m slow`)."""
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("slow; run with pytest -m slow")
-
-
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("corpus") / "tiny.txt"
@@ -142,7 +135,6 @@ def test_resume_needs_the_same_number_of_processes(two_process_run: Path) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("slow")
 def test_two_process_resume_continues_bit_for_bit(source: Path, tmp_path: Path) -> None:
     """Each rank resumes its own streams, carried state and dropout generator."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
@@ -194,10 +186,8 @@ def wait_for_training(procs: list[subprocess.Popen[str]], out: Path) -> None:
     "fault", ["kill", pytest.param("hang", marks=pytest.mark.slow)], ids=["kill", "hang"]
 )
 def test_a_lost_rank_stops_the_others_with_a_clear_error(
-    source: Path, tmp_path: Path, fault: str, request: pytest.FixtureRequest
+    source: Path, tmp_path: Path, fault: str
 ) -> None:
-    if fault == "hang":  # the survivor waits out the collective timeout
-        request.getfixturevalue("slow")
     out = tmp_path / "run"
     procs = start_ranks(source, out, timeout_s=3)
     try:
@@ -218,7 +208,6 @@ def test_a_lost_rank_stops_the_others_with_a_clear_error(
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("slow")
 def test_two_nodes_meet_through_torchrun_rendezvous(source: Path, tmp_path: Path) -> None:
     port = free_port()
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node"]
