@@ -310,7 +310,7 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, nargs="+", default=[2, 1])
     parser.add_argument("--impls", nargs="+", default=None, help="default: torch and fused")
-    parser.add_argument("--chunk", type=int, default=8, help="batches per timed epoch, d1/d2")
+    parser.add_argument("--chunk", type=int, default=4, help="batches per timed epoch, d1/d2")
     parser.add_argument("--gen-length", type=int, default=500, help="new characters")
     parser.add_argument("--gen-repeats", type=int, default=5)
     parser.add_argument("--samples", type=int, default=64, help="sequences sampled at once")
