@@ -162,9 +162,11 @@ def measure(args: argparse.Namespace, cases: list[Case], impls: list[str]) -> li
                 for rnd in range(args.rounds):
                     for side, impl, cmd, child_args, env in jobs[:: -1 if rnd % 2 else 1]:
                         print(f"[{threads} thr] {case.name}: {side} {impl}", file=sys.stderr)
+                        load = os.getloadavg()[0]
                         res = run_child(cmd, child_args, env)
                         base = {"case": case.key, "name": case.name, "threads": threads}
-                        rows.append({**res, **base, "side": side, "impl": impl, "round": rnd})
+                        base.update(side=side, impl=impl, round=rnd, load_1min=load)
+                        rows.append({**res, **base})
     return rows
 
 
@@ -347,7 +349,8 @@ def main() -> None:
         f"{os.cpu_count()} cpus, torch {torch.__version__}; epochs {args.epochs} "
         f"(medians after the first), threads {args.threads}; load average (1/5/15 min) "
         f"start {load_start[0]:.2f}/{load_start[1]:.2f}/{load_start[2]:.2f}, "
-        f"end {load_end[0]:.2f}/{load_end[1]:.2f}/{load_end[2]:.2f}"
+        f"end {load_end[0]:.2f}/{load_end[1]:.2f}/{load_end[2]:.2f}, "
+        f"highest 1-min load before a measurement {max(r['load_1min'] for r in rows):.2f}"
     )
     print(header)
     print(render(lines))
