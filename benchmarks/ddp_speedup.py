@@ -9,8 +9,8 @@ python-docs without `$RNNKIT_DATA`) and the same number of optimizer steps, trai
 
 Training throughput is the `tokens_per_sec` of the run's last metrics row (training tokens
 of all processes over the training-loop time, without start-up and evaluation). Each setup
-runs `--repeats` times and keeps the best, since other work on the machine only slows runs
-down. Writes JSON to `benchmarks/results/ddp_speedup.json`.
+runs `--repeats` times, the setups taking turns, and keeps the best, since other work on
+the machine only slows runs down. Writes JSON to `benchmarks/results/ddp_speedup.json`.
 
     python -m benchmarks.ddp_speedup [--steps 100] [--repeats 3] [--hidden-size 256]
 """
@@ -86,15 +86,16 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_before": os.getloadavg(),
         "tokens_per_sec": {},
     }
+    runs: dict[str, list[float]] = {name: [] for name in setups}
     with tempfile.TemporaryDirectory(prefix="rnnkit-ddp-") as tmp:
-        for name, (processes, threads) in setups.items():
-            runs = [
-                run(processes, threads, args, Path(tmp) / f"{processes}-{threads}-{k}")
-                for k in range(args.repeats)
-            ]
-            result["tokens_per_sec"][name] = {"best": max(runs), "runs": runs}
-            each = ", ".join(f"{r:,.0f}" for r in runs)
-            print(f"{name:<24} {max(runs):>10,.0f} tok/s  (runs: {each})")
+        for k in range(args.repeats):  # round robin: a change in load hits every setup
+            for name, (processes, threads) in setups.items():
+                out = Path(tmp) / f"{processes}-{threads}-{k}"
+                runs[name].append(run(processes, threads, args, out))
+    for name, values in runs.items():
+        result["tokens_per_sec"][name] = {"best": max(values), "runs": values}
+        each = ", ".join(f"{r:,.0f}" for r in values)
+        print(f"{name:<24} {max(values):>10,.0f} tok/s  (runs: {each})")
     tps = {k: v["best"] for k, v in result["tokens_per_sec"].items()}
     result["speedup_vs_1x1"] = tps["2 processes x 1 thread"] / tps["1 process x 1 thread"]
     result["speedup_vs_1x2"] = tps["2 processes x 1 thread"] / tps["1 process x 2 threads"]
