@@ -68,7 +68,7 @@ def main() -> None:
 
     rows = []
     header = (
-        f"{'preset':<15}{'runs':>5}{'epochs':>7}{'train ppl':>11}{'val ppl':>10}"
+        f"{'preset':<15}{'runs':>5}{'epochs':>7}{'train ppl':>11}{'val ppl':>12}"
         f"{'best val':>10}{'val <unk>':>10}{'elapsed s':>11}{'tok/s':>9}"
     )
     print(header)
@@ -82,7 +82,7 @@ def main() -> None:
         rows.append({"preset": preset, "median": med, "runs": runs})
         print(
             f"{preset:<15}{len(runs):>5}{med['epochs']:>7.0f}{med['train_ppl']:>11.3f}"
-            f"{med['val_ppl']:>10.3f}{med['best_val_ppl']:>10.3f}{med['val_unk']:>10.2%}"
+            f"{med['val_ppl']:>12.3f}{med['best_val_ppl']:>10.3f}{med['val_unk']:>10.2%}"
             f"{med['elapsed_s']:>11.1f}{med['tokens_per_sec']:>9.0f}",
             flush=True,
         )
