@@ -1,8 +1,10 @@
 """Stateful text generation from a language model: greedy, sampling, top-k, top-p, beam.
 
 The prefix is fed to the model once (warm-up); after that each new token costs one
-single-step forward call that carries the recurrent state, so the cost per token does
-not grow with the length of the text (architecture contract 5)::
+single step that carries the recurrent state, so the cost per token does not grow with
+the length of the text (architecture contract 5). For an `RNNLM` that step runs through
+`rnnkit.models.stepper.Stepper` (a few tensor operations on the model's weights, equal
+to the model's forward call); any other model is called one token at a time::
 
     prefix  t1 t2 t3 ──warm-up──► logits ─sample─► y1 ─step─► logits ─sample─► y2 ─► ...
                                    state ───────────────────►  state ──────────────►
@@ -30,6 +32,8 @@ from torch import Tensor, nn
 
 from rnnkit.data.tokenize import detokenize, tokenize
 from rnnkit.errors import RnnkitError
+from rnnkit.models.language_model import RNNLM
+from rnnkit.models.stepper import Stepper
 
 Level = Literal["char", "word"]
 State: TypeAlias = Tensor | tuple[Tensor, ...] | None
@@ -307,9 +311,15 @@ def beam_search(
     history = tokens.unsqueeze(1)  # (K, 1)
     state = _select(state, torch.zeros(width, dtype=torch.long))
     device = _state_device(state, model)
+    stepper = Stepper(model, state, width) if isinstance(model, RNNLM) else None
     vocab_size = first.numel()
     for _ in range(length - 1):
-        logits, state = _forward(model, history[:, -1:].to(device), state)  # (K, V)
+        last = history[:, -1].to(device)  # (K,)
+        if stepper is not None:
+            with torch.no_grad():
+                logits = stepper.step(last).float()  # (K, V)
+        else:
+            logits, state = _forward(model, last.unsqueeze(1), state)  # (K, V)
         log_probs = logits.cpu().log_softmax(dim=-1)  # (K, V)
         total = (scores.unsqueeze(1) + log_probs).reshape(-1)  # (K * V,)
         width = min(beam, int(torch.isfinite(total).sum()))
@@ -317,7 +327,10 @@ def beam_search(
         parent = flat // vocab_size  # (K,)
         token = flat % vocab_size  # (K,)
         history = torch.cat([history[parent], token.unsqueeze(1)], dim=1)  # (K, t + 1)
-        state = _select(state, parent)
+        if stepper is not None:
+            stepper.select(parent.to(device))
+        else:
+            state = _select(state, parent)
     return history, scores
 
 
@@ -419,11 +432,20 @@ def _stream(
     if logits is None:
         assert unigram is not None
         logits = unigram.expand(num_samples, -1)  # (B, V)
+    # An RNNLM steps through `Stepper` (plain tensor ops, no module calls); other models
+    # through their forward call, one token at a time.
+    stepper = Stepper(model, state, num_samples) if isinstance(model, RNNLM) else None
+    idx_to_token = vocab.idx_to_token
     for step in range(length):
         token = sample_next(logits, temperature, top_k, top_p, rng)  # (B,)
-        yield [vocab.idx_to_token[i] for i in token.tolist()]
+        yield [idx_to_token[i] for i in token.tolist()]
         if step + 1 < length:
-            logits, state = _forward(model, token.to(device).unsqueeze(1), state)  # (B, V)
+            token = token.to(device)
+            if stepper is not None:
+                with torch.no_grad():
+                    logits = stepper.step(token).float()  # (B, V)
+            else:
+                logits, state = _forward(model, token.unsqueeze(1), state)  # (B, V)
 
 
 def _join(prefix: str, new_tokens: Sequence[str], level: Level) -> str:
