@@ -101,6 +101,42 @@ def test_resume_continues_bit_for_bit(tmp_path: Path, sampling: str) -> None:
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.parametrize(
+    ("kind", "impl"), [("lstm", "torch"), ("gru", "scratch"), ("rnn", "fused")]
+)
+def test_bf16_autocast_trains_and_keeps_float32_weights(
+    tmp_path: Path, kind: str, impl: str
+) -> None:
+    sets = (f"model.kind={kind}", f"model.impl={impl}", "train.epochs=3")
+    fp32 = train_lm(tiny_config(tmp_path, *sets), out=tmp_path / "fp32", quiet=True, echo=quiet)
+    bf16 = train_lm(
+        tiny_config(tmp_path, *sets, "train.precision=bf16"),
+        out=tmp_path / "bf16",
+        quiet=True,
+        echo=quiet,
+    )
+    losses = [r["train_loss"] for r in bf16.history]
+    assert losses[-1] < losses[0]
+    assert losses != [r["train_loss"] for r in fp32.history]  # autocast really ran
+    weights = load_checkpoint(tmp_path / "bf16" / "best.pt")["model"]
+    assert all(w.dtype == torch.float32 for w in weights.values())
+
+
+def test_bf16_resume_continues_bit_for_bit(tmp_path: Path) -> None:
+    sets = ("model.kind=lstm", "train.precision=bf16")
+    straight = train_lm(
+        tiny_config(tmp_path, *sets, "train.epochs=4"), out=tmp_path / "a", quiet=True, echo=quiet
+    )
+    train_lm(tiny_config(tmp_path, *sets), out=tmp_path / "b", quiet=True, echo=quiet)
+    resumed = train_lm(
+        tiny_config(tmp_path, *sets, "train.epochs=4"),
+        resume=tmp_path / "b",
+        quiet=True,
+        echo=quiet,
+    )
+    assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
+
+
 def test_nan_loss_stops_without_touching_the_good_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -41,6 +41,25 @@ def test_optimizer_and_device_errors() -> None:
             resolve_device("cuda")
 
 
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_adam_uses_the_fused_kernel_and_steps_like_the_plain_one(name: str) -> None:
+    torch.manual_seed(0)
+    a, b = nn.Linear(5, 3), nn.Linear(5, 3)
+    b.load_state_dict(a.state_dict())
+    fused = build_optimizer(a.parameters(), name, 1e-2, weight_decay=0.1)
+    plain = type(fused)(b.parameters(), lr=1e-2, weight_decay=0.1)
+    assert fused.defaults["fused"] is True
+    assert not plain.defaults["fused"]
+    x = torch.randn(8, 5)
+    for _ in range(3):
+        for model, opt in ((a, fused), (b, plain)):
+            opt.zero_grad()
+            model(x).square().sum().backward()
+            opt.step()
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
 def test_checkpoint_is_atomic_plain_and_versioned(tmp_path: Path) -> None:
     path = save_checkpoint(tmp_path / "last.pt", {"task": "lm", "w": torch.ones(3), "n": [1, 2]})
     ckpt = load_checkpoint(tmp_path)

@@ -81,6 +81,7 @@ TRAIN_FLAGS: dict[str, tuple[str, type, str]] = {
     "lr": ("train.lr", float, "learning rate"),
     "weight-decay": ("train.weight_decay", float, "weight decay"),
     "schedule": ("train.schedule", str, "constant, cosine or step"),
+    "precision": ("train.precision", str, "fp32, or bf16 autocast for the training step"),
     "clip": ("train.clip", float, "clip gradients to this global norm (0 = off)"),
     "patience": ("train.patience", int, "early stopping after N evaluations without gain"),
     "eval-every": ("train.eval_every", int, "epochs between evaluations"),

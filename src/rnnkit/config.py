@@ -32,6 +32,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "train.optimizer": ("sgd", "adam", "adamw"),
     "train.schedule": ("constant", "cosine", "step"),
     "train.device": ("auto", "cpu", "cuda"),
+    "train.precision": ("fp32", "bf16"),
 }
 
 
@@ -81,6 +82,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0
     device: str = "auto"
+    precision: str = "fp32"
 
 
 @dataclass

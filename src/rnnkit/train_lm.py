@@ -447,6 +447,9 @@ def train_lm(
             echo(line)
 
     # The loop. `elapsed_s` counts only forward, backward and optimizer time.
+    # bf16: the forward pass and loss under autocast (the weights, gradients and optimizer
+    # stay float32); evaluation runs in float32.
+    bf16 = tc.precision == "bf16"
     wall_start = time.perf_counter()
     stopped_by = "epochs"
     interrupted = False
@@ -466,8 +469,9 @@ def train_lm(
                 t0 = time.perf_counter()
                 X, Y = X.to(device), Y.to(device)  # (B, T)
                 state = detach(carried) if dc.sampling == "sequential" else None
-                logits, state = net(X, state)  # (B, T, V)
-                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
+                with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+                    logits, state = net(X, state)  # (B, T, V)
+                    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
                 if not torch.isfinite(loss):
                     raise RnnkitError(
                         f"the loss became {loss.item()} at step {step} (epoch {epoch + 1}); "

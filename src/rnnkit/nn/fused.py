@@ -597,6 +597,22 @@ class FusedRecurrent(nn.Module):
         raise NotImplementedError
 
     def forward(self, input: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
+        where = input.device.type
+        if not torch.is_autocast_enabled(where):
+            return self._forward(input, hx)
+        # Under autocast (train.precision = "bf16") the fused layers keep to the weights'
+        # dtype: their hand-written products need one dtype throughout.
+        dtype = self.weight_hh_l0.dtype
+        if input.is_floating_point():
+            input = input.to(dtype)
+        if isinstance(hx, Tensor):
+            hx = hx.to(dtype)
+        elif hx is not None:
+            hx = tuple(part.to(dtype) for part in hx)  # type: ignore[assignment]
+        with torch.autocast(where, enabled=False):
+            return self._forward(input, hx)
+
+    def _forward(self, input: Tensor, hx: State | None) -> tuple[Tensor, State]:
         ids = not input.is_floating_point()
         unbatched = not ids and input.dim() == 2
         if input.dim() != (2 if ids else 3) and not unbatched:
