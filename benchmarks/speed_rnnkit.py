@@ -89,6 +89,7 @@ def train_loop(
     per_epoch = min(len(batches), max_batches) if max_batches > 0 else len(batches)
     total_steps, step = epochs * per_epoch, 0
     sequential = dc.sampling == "sequential"
+    bf16 = tc.precision == "bf16"  # train.precision, as train_lm applies it
     model.train()
     rows = []
     for _ in range(epochs):
@@ -99,8 +100,9 @@ def train_loop(
             if i >= per_epoch:
                 break
             state = detach(carried) if sequential else None
-            logits, state = model(X, state)  # (B, T, V)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
+            with torch.autocast(X.device.type, torch.bfloat16, enabled=bf16):
+                logits, state = model(X, state)  # (B, T, V)
+                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
             if not torch.isfinite(loss):
                 raise RuntimeError(f"the loss became {loss.item()} at step {step}")
             factor = lr_factor(tc.schedule, step, total_steps, tc.warmup_steps)
