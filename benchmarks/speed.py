@@ -8,6 +8,7 @@ Cases (the batch is 32 x 35 for a-c, as in the book):
 
     a  8.6     one-hot rnn 256, Time Machine's first 10,000 chars, SGD lr 1, clip 1
     b  9.3     one-hot 2-layer lstm 256, the same data, SGD lr 2, clip 1
+    b16        case b with `train.precision=bf16` on rnnkit's side (d2l unchanged)
     c  jaychou one-hot rnn 256 over the 1,028-token Jay Chou vocabulary, SGD lr 1, clip 1
     d1 the `default` preset, d2 the `timemachine` preset (no d2l counterpart; each timed
        "epoch" is the first `--chunk` batches of an epoch, their epochs being long)
@@ -50,6 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 D2L_SHA1 = "090b5e7e70c295757f55df93cb0a180b9691891a"  # d2l's DATA_HUB['time_machine']
 SGD_1 = ("train.optimizer=sgd", "train.lr=1.0", "train.clip=1.0", "train.weight_decay=0")
+BF16 = ("train.precision=bf16",)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class Case:
 CASES = [
     Case("a", "8.6 rnn", "d2l-rnn", d2l="tm-rnn", prefix="time traveller"),
     Case("b", "9.3 lstm x2", "d2l-deep-lstm", d2l="tm-lstm2", prefix="time traveller"),
+    # (b) with bf16 autocast on rnnkit's side (d2l has no such switch; same final perplexity).
+    Case("b16", "9.3 bf16", "d2l-deep-lstm", BF16, d2l="tm-lstm2", prefix="time traveller"),
     Case("c", "jaychou rnn", "d2l-jaychou", SGD_1, d2l="jaychou-rnn", prefix="分开"),
     Case("d1", "default", "default", prefix="The ", chunk=True),
     Case("d2", "timemachine", "timemachine", prefix="the time traveller ", chunk=True),
@@ -308,7 +312,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30, help="timed epochs per measurement")
     parser.add_argument(
-        "--only", default="", help="case keys (a b c d1 d2) or name parts, comma-separated"
+        "--only", default="", help="case keys (a b b16 c d1 d2) or name parts, comma-separated"
     )
     parser.add_argument("--threads", type=int, nargs="+", default=[2, 1])
     parser.add_argument("--impls", nargs="+", default=None, help="default: torch and fused")
