@@ -7,7 +7,7 @@ memory and thread setting), called by `benchmarks.speed` as::
 
 Modes:
 
-- `loop`: the training step of `rnnkit.train_lm` (the same calls: `RNNLM`, `F.cross_entropy`,
+- `loop`: the training step of `rnnkit.train_lm` (the same calls: `training_loss`,
   the finite-loss check, the schedule, `zero_grad`, `backward`, `clip_gradients`, the
   optimizer, the detached carried state, the on-device loss sum), built from the preset
   through rnnkit's public pieces, and timed per epoch around the whole batch loop, data
@@ -42,13 +42,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from rnnkit.config import RunConfig, apply_overrides, load_preset
 from rnnkit.data.text import BatchIterator
 from rnnkit.models.language_model import RNNLM
 from rnnkit.sampling import generate
-from rnnkit.train_lm import corpus_for, detach, train_lm
+from rnnkit.train_lm import corpus_for, detach, train_lm, training_loss
 from rnnkit.training import (
     build_optimizer,
     clip_gradients,
@@ -100,9 +99,7 @@ def train_loop(
             if i >= per_epoch:
                 break
             state = detach(carried) if sequential else None
-            with torch.autocast(X.device.type, torch.bfloat16, enabled=bf16):
-                logits, state = model(X, state)  # (B, T, V)
-                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
+            loss, state = training_loss(model, X, Y, state, bf16)
             if not torch.isfinite(loss):
                 raise RuntimeError(f"the loss became {loss.item()} at step {step}")
             factor = lr_factor(tc.schedule, step, total_steps, tc.warmup_steps)

@@ -93,6 +93,22 @@ def detach(state: State | None) -> State | None:
     return state.detach()
 
 
+def training_loss(
+    net: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor, state: State | None, bf16: bool
+) -> tuple[torch.Tensor, State]:
+    """Mean cross-entropy of one batch and the model's final state, the forward pass under
+    bf16 autocast when `bf16` (train.precision; weights, gradients and optimizer stay float32).
+
+    Shape:
+        X, Y: (B, T) token ids. state: h or (h, c), each (L, B, H), or None for zeros.
+        Returns a 0-dim loss and the final state.
+    """
+    with torch.autocast(X.device.type, torch.bfloat16, enabled=bf16):
+        logits, state = net(X, state)  # (B, T, V)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
+    return loss, state
+
+
 def state_to_list(state: State | None) -> list[torch.Tensor]:
     """A hidden state as a plain list of tensors (checkpoint friendly)."""
     if state is None:
@@ -447,8 +463,7 @@ def train_lm(
             echo(line)
 
     # The loop. `elapsed_s` counts only forward, backward and optimizer time.
-    # bf16: the forward pass and loss under autocast (the weights, gradients and optimizer
-    # stay float32); evaluation runs in float32.
+    # bf16 autocasts the forward pass and loss only (see training_loss); evaluation is float32.
     bf16 = tc.precision == "bf16"
     wall_start = time.perf_counter()
     stopped_by = "epochs"
@@ -469,9 +484,7 @@ def train_lm(
                 t0 = time.perf_counter()
                 X, Y = X.to(device), Y.to(device)  # (B, T)
                 state = detach(carried) if dc.sampling == "sequential" else None
-                with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
-                    logits, state = net(X, state)  # (B, T, V)
-                    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
+                loss, state = training_loss(net, X, Y, state, bf16)
                 if not torch.isfinite(loss):
                     raise RnnkitError(
                         f"the loss became {loss.item()} at step {step} (epoch {epoch + 1}); "

@@ -53,6 +53,7 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
     "adamw": torch.optim.AdamW,
 }
+FUSED_OPTIMIZERS = ("adam", "adamw")  # run on torch's fused kernels where the params allow
 
 
 def build_optimizer(
@@ -69,12 +70,12 @@ def build_optimizer(
     if lr <= 0:
         raise RnnkitError(f"train.lr must be positive, got {lr}")
     params = list(params)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
-    fused = bool(params) and all(
+    fused = name in FUSED_OPTIMIZERS and bool(params)
+    fused = fused and all(
         p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params
     )
-    return OPTIMIZERS[name](params, lr=lr, weight_decay=weight_decay, fused=fused or None)
+    extra: dict[str, Any] = {"fused": True} if fused else {}
+    return OPTIMIZERS[name](params, lr=lr, weight_decay=weight_decay, **extra)
 
 
 def _constant(progress: float) -> float:
