@@ -36,7 +36,7 @@ def _peak_rss_mb() -> float:
 
 def synthesise(path: Path, source: str, size_mb: float) -> int:
     """Write about `size_mb` MB of `source`'s text, repeated, to `path`; returns bytes."""
-    from rnnkit.data.corpora import read_text
+    from rnnkit.text.corpora import read_text
 
     text, _ = read_text(source)
     block = text.encode("utf-8")
@@ -55,9 +55,9 @@ def synthesise(path: Path, source: str, size_mb: float) -> int:
 
 def measure_stages(path: Path, normalize: str) -> dict[str, Any]:
     """Time each stage of the char pipeline (runs in a child process)."""
-    from rnnkit.data.corpora import compact_dtype, read_text
-    from rnnkit.data.tokenize import count_chars, normalize_text
-    from rnnkit.data.vocab import Vocab
+    from rnnkit.text.corpora import compact_dtype, read_text
+    from rnnkit.text.tokenize import count_chars, normalize_text
+    from rnnkit.text.vocab import Vocab
 
     times: dict[str, float] = {}
     t = time.perf_counter()
@@ -84,7 +84,7 @@ def measure_stages(path: Path, normalize: str) -> dict[str, Any]:
 
 def measure_load_corpus(path: Path, normalize: str) -> dict[str, Any]:
     """Time `load_corpus` end to end (runs in a child process)."""
-    from rnnkit.data.corpora import load_corpus
+    from rnnkit.text.corpora import load_corpus
 
     t = time.perf_counter()
     corpus = load_corpus(path, normalize=normalize)  # type: ignore[arg-type]

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.data.series import load_series
-from rnnkit.forecast import run_forecast
+from rnnkit.forecast.backtest import run_forecast
+from rnnkit.forecast.series import load_series
 from rnnkit.metrics import mae
 
 RESULTS = Path(__file__).parent / "results" / "forecast_quality.json"

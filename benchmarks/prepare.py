@@ -10,7 +10,7 @@ regime the issue sets as the limit for bounded memory. Free disk space is checke
 Each measurement runs in a fresh child process, so that its peak resident memory
 (`VmHWM`) belongs to the measured work alone:
 
-- `prepare`: `rnnkit.data.prepared.prepare` end to end (three passes), wall time, MB/s of
+- `prepare`: `rnnkit.text.prepared.prepare` end to end (three passes), wall time, MB/s of
   source text, peak RSS;
 - `load`: `load_prepared` plus 200 training batches (sequential, random) read through the
   memory maps: peak RSS, split into anonymous memory and mapped (reclaimable) file pages.
@@ -64,7 +64,7 @@ def _memory_mb() -> dict[str, float]:
 
 
 def _base_words() -> tuple[list[str], str]:
-    from rnnkit.data.sources import data_dir, read_text
+    from rnnkit.text.sources import data_dir, read_text
 
     folder = data_dir()
     name = "timemachine" if folder and (folder / "timemachine.txt").is_file() else "python-docs"
@@ -97,7 +97,7 @@ def synthesise(path: Path, size_bytes: int, rare_share: float, seed: int = 0) ->
 
 def measure_prepare(path: Path, out: Path, level: str) -> dict[str, Any]:
     """Run `prepare` (in a child process) and time it."""
-    from rnnkit.data.prepared import prepare
+    from rnnkit.text.prepared import prepare
 
     t = time.perf_counter()
     m = prepare(path, out, level=level, quiet=True)  # type: ignore[arg-type]
@@ -122,8 +122,8 @@ def measure_load(out: Path, sampling: str) -> dict[str, Any]:
     """
     import torch
 
-    from rnnkit.data.prepared import load_prepared
-    from rnnkit.data.text import BatchIterator
+    from rnnkit.text.batches import BatchIterator
+    from rnnkit.text.prepared import load_prepared
 
     t = time.perf_counter()
     corpus = load_prepared(out)

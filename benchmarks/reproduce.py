@@ -4,7 +4,7 @@
     python -m benchmarks.reproduce --presets d2l-rnn --threads 1
     python -m benchmarks.reproduce --presets timemachine --runs 3
 
-Each run trains a shipped preset through `rnnkit.train_lm` into a temporary folder and
+Each run trains a shipped preset through `rnnkit.lm.train` into a temporary folder and
 reports its final training perplexity (d2l's `train_ch8` figure), the validation perplexity
 and `<unk>` share on the text that follows (which the book never shows), the best
 validation perplexity, and `elapsed_s`. Several runs of a preset use seeds 0, 1, 2, ... and
@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from rnnkit.config import apply_overrides, load_preset
-from rnnkit.train_lm import train_lm
+from rnnkit.lm.train import train_lm
 
 PRESETS = ["d2l-rnn", "d2l-deep-lstm", "d2l-jaychou", "timemachine"]
 RESULTS = Path(__file__).parent / "results"

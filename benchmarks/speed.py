@@ -16,7 +16,7 @@ Cases (the batch is 32 x 35 for a-c, as in the book):
 Every measurement runs in a child process of its own (its thread count set before any
 work, its peak resident memory its own): d2l's `train_ch8` and `predict_ch8` in a separate
 environment with `d2l==0.17.6` (`benchmarks/d2l_env.py`, made on first use), rnnkit once per
-implementation (`model.impl`), then `rnnkit.train_lm` itself as a cross-check. Both sides
+implementation (`model.impl`), then `rnnkit.lm.train` itself as a cross-check. Both sides
 time whole epochs, data iteration included, and the table gives medians over the epochs
 after the first. `limit` is the matrix-product limit: the products no implementation can
 avoid, timed alone with `torch.mm` at the case's shapes (`benchmarks/speed_rnnkit.py`), and

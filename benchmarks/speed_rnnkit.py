@@ -7,13 +7,13 @@ memory and thread setting), called by `benchmarks.speed` as::
 
 Modes:
 
-- `loop`: the training step of `rnnkit.train_lm` (the same calls: `training_loss`,
+- `loop`: the training step of `rnnkit.lm.train` (the same calls: `training_loss`,
   the finite-loss check, the schedule, `zero_grad`, `backward`, `clip_gradients`, the
   optimizer, the detached carried state, the on-device loss sum), built from the preset
   through rnnkit's public pieces, and timed per epoch around the whole batch loop, data
   iteration included, as d2l's `train_epoch_ch8` times itself. Then generation (one greedy
   sequence; `num_samples` sampled at once) and, when asked, the matrix-product limit.
-- `train_lm`: `rnnkit.train_lm` itself on the same configuration, evaluation only at the end,
+- `train_lm`: `rnnkit.lm.train` itself on the same configuration, evaluation only at the end,
   no samples; reports training tokens over its `elapsed_s` (a cross-check of `loop`).
 
 The matrix-product limit: the products no implementation can avoid, at the case's shapes,
@@ -44,17 +44,12 @@ from typing import Any
 import torch
 
 from rnnkit.config import RunConfig, apply_overrides, load_preset
-from rnnkit.data.text import BatchIterator
-from rnnkit.models.language_model import RNNLM
-from rnnkit.sampling import generate
-from rnnkit.train_lm import corpus_for, detach, train_lm, training_loss
-from rnnkit.training import (
-    build_optimizer,
-    clip_gradients,
-    lr_factor,
-    seed_everything,
-    set_threads,
-)
+from rnnkit.lm.generation import generate
+from rnnkit.lm.model import RNNLM
+from rnnkit.lm.train import corpus_for, detach, train_lm, training_loss
+from rnnkit.text.batches import BatchIterator
+from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor
+from rnnkit.training.runtime import seed_everything, set_threads
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
@@ -238,7 +233,7 @@ def run_loop(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_train_lm(args: dict[str, Any]) -> dict[str, Any]:
-    """`rnnkit.train_lm` itself on the same configuration: tokens over its `elapsed_s`.
+    """`rnnkit.lm.train` itself on the same configuration: tokens over its `elapsed_s`.
 
     A two-step run first warms the process up, so that the mean over all epochs is not
     dominated by one-off start-up costs (the loop's median skips its first epoch for the

@@ -25,7 +25,7 @@ def _add_datasets(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_datasets(args: argparse.Namespace) -> int:
-    from rnnkit.data.corpora import describe_datasets
+    from rnnkit.text.corpora import describe_datasets
 
     for name, description, location in describe_datasets():
         print(f"{name:<12} {description}\n{'':<12} {location}")
@@ -142,7 +142,7 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.print_config:
         print(to_json(cfg))
         return 0
-    from rnnkit.train_lm import train_lm
+    from rnnkit.lm.train import train_lm
 
     result = train_lm(cfg, out=args.out, resume=args.resume, quiet=args.quiet)
     return 130 if result.interrupted else 0
@@ -166,8 +166,8 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    from rnnkit import api
-    from rnnkit.training import set_threads
+    from rnnkit.lm import load as api
+    from rnnkit.training.runtime import set_threads
 
     set_threads(args.threads)
     lm = api.load(args.checkpoint, device=args.device)
@@ -189,7 +189,7 @@ def _run_generate(args: argparse.Namespace) -> int:
                 print(f"--- sample {i + 1}")
             print(text)
         return 0
-    from rnnkit.sampling import normalize_prefix
+    from rnnkit.lm.generation import normalize_prefix
 
     prefix = normalize_prefix(args.prefix, lm.config.data.normalize)
     sep = " " if lm.level == "word" else ""
@@ -220,9 +220,10 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    from rnnkit import api
+    from rnnkit.lm.evaluate import evaluate
+    from rnnkit.lm.load import load
 
-    r = api.evaluate(api.load(args.checkpoint, device=args.device), args.source, args.split)
+    r = evaluate(load(args.checkpoint, device=args.device), args.source, args.split)
     print(
         f"{r['source']} [{r['split']}] {r['tokens']:,} tokens: loss {r['loss']:.4f}  "
         f"ppl {r['ppl']:.3f}  bits/token {r['bits_per_token']:.4f}  <unk> {r['unk']:.2%}"
@@ -237,7 +238,7 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_info(args: argparse.Namespace) -> int:
-    from rnnkit import api
+    from rnnkit.lm import load as api
 
     for key, value in api.info(args.checkpoint).items():
         print(f"{key:<16} {value}")
@@ -283,7 +284,7 @@ def _add_forecast(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_forecast(args: argparse.Namespace) -> int:
-    from rnnkit.forecast import run_forecast
+    from rnnkit.forecast.backtest import run_forecast
 
     def given(names: dict[str, str]) -> dict:
         return {k: getattr(args, a) for k, a in names.items() if getattr(args, a) is not None}
@@ -345,7 +346,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             f"rnnkit serve needs {' and '.join(missing)}; install them with "
             "pip install 'rnnkit[serve]'"
         )
-    from rnnkit.serve import run
+    from rnnkit.serve.app import run
 
     run(
         args.checkpoint,
@@ -378,7 +379,7 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_prepare(args: argparse.Namespace) -> int:
-    from rnnkit.data.prepared import prepare
+    from rnnkit.text.prepared import prepare
 
     try:
         split = [float(x) for x in args.split.split(",")]

@@ -115,7 +115,7 @@ def test_sine_preset_runs_fast(tmp_path: Path, capsys: pytest.CaptureFixture) ->
 @pytest.mark.slow
 def test_sunspots_default_beats_seasonal_naive(tmp_path: Path) -> None:
     pytest.importorskip("statsmodels")
-    from rnnkit.forecast import run_forecast
+    from rnnkit.forecast.backtest import run_forecast
 
     res = run_forecast("sunspots", out=str(tmp_path / "sun"), quiet=True, echo=lambda _: None)
     assert res["model"]["mae"]["mean"] < res["seasonal_naive"]["mae"]

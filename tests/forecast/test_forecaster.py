@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.data.series import Series, read_csv
 from rnnkit.errors import RnnkitError
-from rnnkit.forecasting import Forecaster
-from rnnkit.models.forecaster import RNNForecaster
-from rnnkit.train_forecast import ForecastConfig, forecast_config
+from rnnkit.forecast.forecaster import Forecaster
+from rnnkit.forecast.model import RNNForecaster
+from rnnkit.forecast.series import Series, read_csv
+from rnnkit.forecast.train import ForecastConfig, forecast_config
 
 
 @pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from rnnkit.errors import RnnkitError
+from rnnkit.forecast.baselines import naive_forecast, seasonal_naive_forecast
 from rnnkit.metrics import coverage, forecast_metrics, mae, mase, rmse, smape
-from rnnkit.models.baselines import naive_forecast, seasonal_naive_forecast
 
 
 def test_mae_rmse() -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnkit.data.series import (
+from rnnkit.errors import RnnkitError
+from rnnkit.forecast.series import (
     Scaler,
     Series,
     SeriesConfig,
@@ -17,7 +18,6 @@ from rnnkit.data.series import (
     read_csv,
     sliding_windows,
 )
-from rnnkit.errors import RnnkitError
 
 
 def test_csv_columns(csv_path: Path) -> None:

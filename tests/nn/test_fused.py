@@ -344,7 +344,7 @@ def test_single_step_without_grad_matches_torch(kind: str, ids: bool, batch_firs
 @pytest.mark.parametrize("kind", ["rnn", "lstm"])
 def test_language_model_trains_the_same_with_either_core(kind: str) -> None:
     """d2l's loop in small: one-hot RNNLM, SGD with clipping, state carried and detached."""
-    from rnnkit.models.language_model import RNNLM, detach_state
+    from rnnkit.lm.model import RNNLM, detach_state
 
     losses = []
     reference = None

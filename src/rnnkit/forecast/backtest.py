@@ -1,0 +1,281 @@
+"""`rnnkit forecast`: hold out the last `horizon` points, fit (N seeds), forecast them, score
+the model beside the naive and seasonal naive baselines, and write the run folder:
+`config.json`, `forecast.csv`, `forecast.png`, `metrics.json`, `best.pt`, `last.pt`.
+
+With a checkpoint, it forecasts past the end of the given data without retraining and
+writes `forecast.csv` and `forecast.png`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnkit.errors import RnnkitError
+from rnnkit.forecast.baselines import naive_forecast, seasonal_naive_forecast
+from rnnkit.forecast.forecaster import Forecast, Forecaster
+from rnnkit.forecast.series import BUILTINS, Series, infer_season, load_series
+from rnnkit.forecast.train import ForecastConfig, forecast_config, plan_sizes
+from rnnkit.metrics import coverage, forecast_metrics
+
+
+def _run_dir(out: str | None, source: str) -> Path:
+    if out:
+        return Path(out)
+    name = source if source in BUILTINS else Path(source).stem
+    return Path("runs") / f"forecast-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _spread(values: list[float]) -> dict[str, Any]:
+    arr = np.array(values, dtype=np.float64)
+    std = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+    return {"mean": float(arr.mean()), "std": std, "values": [float(v) for v in arr]}
+
+
+def _future_labels(time_labels: list[str], horizon: int) -> list[str]:
+    """Continue integer time labels with their step; otherwise `+1`, `+2`, ..."""
+    try:
+        a, b = int(time_labels[-2]), int(time_labels[-1])
+        return [str(b + (b - a) * k) for k in range(1, horizon + 1)]
+    except (ValueError, IndexError):
+        return [f"+{k}" for k in range(1, horizon + 1)]
+
+
+def _write_csv(
+    path: Path,
+    times: list[str],
+    names: list[str],
+    columns: dict[str, np.ndarray],
+) -> Path:
+    """One row per forecast step: `time`, then `<target>_<column>` for every column."""
+    header = ["time"] + [f"{n}_{c}" for n in names for c in columns]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for i, t in enumerate(times):
+            row: list[Any] = [t]
+            for j in range(len(names)):
+                row += [f"{columns[c][i, j]:.6g}" for c in columns]
+            writer.writerow(row)
+    return path
+
+
+def run_forecast(
+    source: str,
+    *,
+    target: list[str] | None = None,
+    time_col: str = "",
+    covariates: list[str] | None = None,
+    series: dict[str, Any] | None = None,
+    model: dict[str, Any] | None = None,
+    train: dict[str, Any] | None = None,
+    seeds: int = 1,
+    out: str | None = None,
+    checkpoint: str | None = None,
+    quiet: bool = False,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Fit and score a forecaster on `source` (or forecast past its end from `checkpoint`).
+
+    Args:
+        source: a built-in source (`sine`, `noisy-sine`, `sunspots`, `co2`) or a CSV path.
+        target, time_col, covariates: CSV columns (see `rnnkit.forecast.series.read_csv`).
+        series, model, train: settings over the source's defaults (`forecast_config`).
+        seeds: independent fits (seeds `train.seed`, +1, ...), reported as mean and std.
+        out: the run folder (default `runs/forecast-<source>-<timestamp>`).
+        checkpoint: a run folder or `.pt`: forecast past the end without retraining.
+        quiet: no progress bars.
+        echo: where the progress lines and the final summary line go.
+
+    Returns:
+        The metrics written to `metrics.json` plus `run_dir` and `summary` (the last line).
+    """
+    if seeds < 1:
+        raise RnnkitError(f"--seeds must be at least 1, got {seeds}")
+    if checkpoint:
+        return _forecast_from_checkpoint(
+            source, checkpoint, target, time_col, covariates, series or {}, out, echo
+        )
+    cfg = forecast_config(
+        source if source in BUILTINS else "",
+        series=series or {},
+        model=model or {},
+        train=train or {},
+    )
+    cfg.series.source = source
+    data = load_series(source, target, time_col, covariates, cfg.series.fill)
+    season = cfg.series.season or data.season or infer_season(data.target)
+    sizes = plan_sizes(cfg.series, len(data), season)
+    horizon = sizes["horizon"]
+    cfg.series.horizon = horizon
+    needed = horizon + plan_sizes(cfg.series, len(data) - horizon, season)["needed"]
+    if len(data) < needed:
+        raise RnnkitError(
+            f"series {data.name!r} has {len(data)} points but testing on the last {horizon} and "
+            f"training with lookback {sizes['lookback']} needs at least {needed}; use a longer "
+            "series or a smaller --lookback / --horizon"
+        )
+    history, test = data.head(len(data) - horizon), data.tail(horizon)
+    season = cfg.series.season or data.season or infer_season(history.target)
+    run_dir = _run_dir(out, source)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    echo(f"run folder: {run_dir}")
+    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2), encoding="utf-8")
+
+    truth = test.target  # (H, C)
+    scores: dict[str, list[float]] = {k: [] for k in ("mae", "rmse", "smape", "mase", "mse")}
+    cov: list[float] = []
+    fit_s: list[float] = []
+    train_loss: list[float] = []
+    first: tuple[Forecaster, Forecast] | None = None
+    base_seed = cfg.train.seed
+    cfg.series.season = season
+    for i in range(seeds):
+        cfg_i = ForecastConfig(
+            cfg.series, cfg.model, dataclasses.replace(cfg.train, seed=base_seed + i)
+        )
+        t0 = time.perf_counter()
+        fc = Forecaster(cfg_i, quiet=quiet).fit(history)
+        fit_s.append(time.perf_counter() - t0)
+        train_loss.append(fc.train_info["history"][-1]["train_loss"])
+        pred = fc.predict(horizon)
+        m = forecast_metrics(truth, pred.mean, history.target, season)
+        m["mse"] = m["rmse"] ** 2
+        for k, v in m.items():
+            scores[k].append(v)
+        c = coverage(truth, pred.lower, pred.upper) if np.isfinite(pred.lower).all() else math.nan
+        cov.append(c)
+        echo(
+            f"seed {base_seed + i}: MAE {m['mae']:.4g}  RMSE {m['rmse']:.4g}  "
+            f"sMAPE {m['smape']:.4g}  MASE {m['mase']:.4g}  80% coverage "
+            + ("n/a" if math.isnan(c) else f"{c:.0%}")
+            + f"  fit {fit_s[-1]:.1f} s"
+        )
+        if first is None:
+            first = (fc, pred)
+    assert first is not None
+    fc, pred = first
+    naive = naive_forecast(history.target, horizon)
+    snaive = seasonal_naive_forecast(history.target, horizon, season)
+    results: dict[str, Any] = {
+        "source": source,
+        "horizon": horizon,
+        "lookback": fc.lookback,
+        "season": season,
+        "seeds": seeds,
+        "test_points": horizon,
+        "model": {k: _spread(v) for k, v in scores.items()},
+        "coverage80": _spread(cov),
+        "fit_s": _spread(fit_s),
+        "train_loss": _spread(train_loss),
+        "naive": forecast_metrics(truth, naive, history.target, season),
+        "seasonal_naive": forecast_metrics(truth, snaive, history.target, season),
+    }
+    fc.save(run_dir, metrics=results)
+    (run_dir / "metrics.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    _write_csv(
+        run_dir / "forecast.csv",
+        test.time,
+        test.target_names,
+        {
+            "actual": truth,
+            "forecast": pred.mean,
+            "lower": pred.lower,
+            "upper": pred.upper,
+            "naive": naive,
+            "seasonal_naive": snaive,
+        },
+    )
+    from rnnkit.plots import plot_forecast
+
+    plot_forecast(
+        history.time,
+        history.target,
+        test.time,
+        pred.mean,
+        pred.lower,
+        pred.upper,
+        run_dir / "forecast.png",
+        truth=truth,
+        names=test.target_names,
+        title=f"{source}: {cfg.model.kind} {cfg.series.strategy}, horizon {horizon}",
+    )
+    model_m, cov_m = results["model"], results["coverage80"]
+    pm = "" if seeds == 1 else " ± {:.3g}"
+    cov_txt = "n/a" if math.isnan(cov_m["mean"]) else f"{cov_m['mean']:.0%}"
+    mse_txt = (
+        f" train MSE {results['train_loss']['mean']:.2g}, test MSE {model_m['mse']['mean']:.3g},"
+        if source == "sine"
+        else ""
+    )
+    summary = (
+        f"forecast {source} h={horizon} ({seeds} seed{'s' if seeds > 1 else ''}):"
+        f"{mse_txt} MAE {model_m['mae']['mean']:.4g}{pm.format(model_m['mae']['std'])}"
+        f" MASE {model_m['mase']['mean']:.3g} | naive MAE {results['naive']['mae']:.4g}"
+        f" | seasonal naive (m={season}) MAE {results['seasonal_naive']['mae']:.4g}"
+        f" | 80% interval coverage {cov_txt} | fit {results['fit_s']['mean']:.1f} s"
+        f" | {run_dir}"
+    )
+    echo(summary)
+    return {**results, "run_dir": str(run_dir), "summary": summary}
+
+
+def _forecast_from_checkpoint(
+    source: str,
+    checkpoint: str,
+    target: list[str] | None,
+    time_col: str,
+    covariates: list[str] | None,
+    series_over: dict[str, Any],
+    out: str | None,
+    echo: Callable[[str], None],
+) -> dict[str, Any]:
+    """Forecast past the end of `source` with a saved forecaster; no retraining."""
+    fc = Forecaster.load(checkpoint)
+    info, s = fc.train_info, fc.config.series
+    builtin = source in BUILTINS
+    data: Series = load_series(
+        source,
+        None if builtin else (target or info.get("target_names")),
+        "" if builtin else (time_col or s.time_col),
+        None if builtin else (covariates or info.get("covariate_names") or None),
+        series_over.get("fill", s.fill),
+    )
+    horizon = int(series_over.get("horizon") or fc.horizon)
+    pred = fc.predict(horizon, data)
+    run_dir = _run_dir(out, source)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    future = _future_labels(data.time, horizon)
+    _write_csv(
+        run_dir / "forecast.csv",
+        future,
+        data.target_names,
+        {"forecast": pred.mean, "lower": pred.lower, "upper": pred.upper},
+    )
+    from rnnkit.plots import plot_forecast
+
+    plot_forecast(
+        data.time,
+        data.target,
+        future,
+        pred.mean,
+        pred.lower,
+        pred.upper,
+        run_dir / "forecast.png",
+        names=data.target_names,
+        title=f"{source}: forecast past the end ({checkpoint})",
+    )
+    summary = (
+        f"forecast {source}: {horizon} steps past {data.time[-1]} from {checkpoint} "
+        f"(no retraining) | {run_dir / 'forecast.csv'}"
+    )
+    echo(summary)
+    return {"horizon": horizon, "run_dir": str(run_dir), "summary": summary}

@@ -1,0 +1,491 @@
+"""Time series for forecasting: the `series` config table, loading (CSV files and built-in
+sources), missing values, season inference, scalers fit on the training part, differencing
+and sliding windows.
+
+A `Series` keeps its target columns `(N, C)` and covariate columns `(N, K)` apart, with one
+time label per row. Built-in sources:
+
+- `sine`: `sin(t)` on the seed example's grid (step 10/49), 200 points, horizon 49.
+- `noisy-sine`: d2l's `sin(0.01 t) + N(0, 0.2)`, t = 1..1000, trained on the first 600.
+- `sunspots`, `co2`: the datasets statsmodels ships inside its package (the optional
+  `rnnkit[ts]` extra), read from its CSV files with no network and no pandas.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from rnnkit.errors import RnnkitError
+
+Fill = Literal["none", "linear", "ffill", "zero", "drop"]
+FILLS: tuple[str, ...] = ("none", "linear", "ffill", "zero", "drop")
+SCALERS: tuple[str, ...] = ("standard", "minmax", "none")
+TRANSFORMS: tuple[str, ...] = ("none", "diff", "window")
+STRATEGIES: tuple[str, ...] = ("direct", "autoregressive")
+LIKELIHOODS: tuple[str, ...] = ("gaussian", "mse")
+MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-"})
+TIME_NAMES = frozenset({"date", "time", "timestamp", "datetime", "ds", "year", "month", "week"})
+
+
+@dataclass
+class SeriesConfig:
+    """The `series` table: what to forecast and how the values are prepared.
+
+    `0` and `""` mean "the source's default" (see `rnnkit.forecast.train.SOURCE_DEFAULTS`).
+    `scaler` is fit on the training part only; `transform` is `diff` (forecast first
+    differences, summed back onto the last value) or `window` (each window is taken
+    relative to its last observed value, so trends are followed rather than flattened).
+    `strategy` is `direct` (one head emits all `horizon` steps) or `autoregressive` (one
+    step at a time, each forecast fed back as the next input). `season = 0` infers it.
+    `val_size` (0 = min(horizon, a fifth of the history)) is the tail kept out of training
+    to pick the best epoch and calibrate the intervals. `init_std > 0` draws every
+    parameter from N(0, init_std) and `carry_state` carries the detached state from batch
+    to batch: both reproduce the seed example.
+    """
+
+    source: str = "sine"
+    target: list[str] = field(default_factory=list)
+    time_col: str = ""
+    covariates: list[str] = field(default_factory=list)
+    lookback: int = 0
+    horizon: int = 0
+    scaler: str = "standard"
+    strategy: str = "autoregressive"
+    transform: str = "none"
+    likelihood: str = "gaussian"
+    season: int = 0
+    fill: str = "none"
+    batch_size: int = 32
+    val_size: int = 0
+    skip: int = 0
+    refit: bool = True
+    init_std: float = 0.0
+    carry_state: bool = False
+
+    def check(self) -> SeriesConfig:
+        """Raise `RnnkitError` for a closed choice outside its list or a negative size."""
+        for key, choices in (
+            ("scaler", SCALERS),
+            ("strategy", STRATEGIES),
+            ("transform", TRANSFORMS),
+            ("likelihood", LIKELIHOODS),
+            ("fill", FILLS),
+        ):
+            value = getattr(self, key)
+            if value not in choices:
+                raise RnnkitError(
+                    f"series.{key} = {value!r} is not valid; choose one of {', '.join(choices)}"
+                )
+        for key in ("lookback", "horizon", "season", "val_size"):
+            if getattr(self, key) < 0:
+                raise RnnkitError(f"series.{key} must be >= 0, got {getattr(self, key)}")
+        if self.batch_size < 1:
+            raise RnnkitError(f"series.batch_size must be >= 1, got {self.batch_size}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON and checkpoint friendly)."""
+        return asdict(self)
+
+
+@dataclass
+class Series:
+    """One multivariate series: targets `(N, C)`, covariates `(N, K)`, N time labels.
+
+    Shape:
+        target: (N, C) float64. covariates: (N, K) float64, K may be 0. time: N labels.
+    """
+
+    name: str
+    time: list[str]
+    target: np.ndarray
+    target_names: list[str]
+    covariates: np.ndarray
+    covariate_names: list[str] = field(default_factory=list)
+    season: int = 0
+
+    def __post_init__(self) -> None:
+        self.target = np.asarray(self.target, dtype=np.float64).reshape(len(self.target), -1)
+        n = len(self.target)
+        if self.covariates is None or np.size(self.covariates) == 0:
+            self.covariates = np.zeros((n, 0))
+        self.covariates = np.asarray(self.covariates, dtype=np.float64).reshape(n, -1)
+        if not self.time:
+            self.time = [str(i) for i in range(n)]
+        if len(self.time) != n:
+            raise RnnkitError(f"series {self.name!r}: {len(self.time)} time labels for {n} rows")
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+    def head(self, n: int) -> Series:
+        """The first `n` rows (the training part when the last rows are held out)."""
+        return Series(
+            self.name,
+            self.time[:n],
+            self.target[:n],
+            list(self.target_names),
+            self.covariates[:n],
+            list(self.covariate_names),
+            self.season,
+        )
+
+    def tail(self, n: int) -> Series:
+        """The last `n` rows."""
+        start = len(self) - n
+        return Series(
+            self.name,
+            self.time[start:],
+            self.target[start:],
+            list(self.target_names),
+            self.covariates[start:],
+            list(self.covariate_names),
+            self.season,
+        )
+
+    @classmethod
+    def from_array(cls, values: Any, name: str = "series", season: int = 0) -> Series:
+        """A target-only series from a 1-d `(N,)` or 2-d `(N, C)` array."""
+        arr = np.asarray(values, dtype=np.float64)
+        arr = arr.reshape(len(arr), -1)  # (N, C)
+        names = ["value"] if arr.shape[1] == 1 else [f"value{i}" for i in range(arr.shape[1])]
+        return cls(name, [], arr, names, np.zeros((len(arr), 0)), [], season)
+
+
+# ---------------------------------------------------------------------------------------
+# built-in sources
+# ---------------------------------------------------------------------------------------
+
+
+def sine_series() -> Series:
+    """`sin(t)` on the seed's grid (`linspace(s, s + 10, 50)` has step 10/49), 200 points."""
+    t = np.arange(200) * (10.0 / 49.0)
+    return Series("sine", [f"{v:.4f}" for v in t], np.sin(t), ["sin"], np.zeros((200, 0)))
+
+
+def noisy_sine_series(seed: int = 0) -> Series:
+    """d2l's `sin(0.01 t) + N(0, 0.2)` for t = 1..1000 (fixed noise seed)."""
+    t = np.arange(1, 1001, dtype=np.float64)
+    noise = np.random.default_rng(seed).normal(0.0, 0.2, size=t.shape)
+    values = np.sin(0.01 * t) + noise
+    return Series("noisy-sine", [str(int(v)) for v in t], values, ["x"], np.zeros((1000, 0)))
+
+
+def _statsmodels_csv(name: str) -> Path:
+    """Path of a CSV shipped inside statsmodels, found without importing it."""
+    spec = importlib.util.find_spec("statsmodels")
+    if spec is None or not spec.submodule_search_locations:
+        raise RnnkitError(
+            f"source {name!r} reads the data shipped with statsmodels, which is not installed; "
+            "install the extra: pip install 'rnnkit[ts]'"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / name / f"{name}.csv"
+    if not path.is_file():
+        raise RnnkitError(f"statsmodels has no {path.name}; reinstall it: pip install 'rnnkit[ts]'")
+    return path
+
+
+def sunspots_series() -> Series:
+    """Yearly sunspot activity 1700-2008 (309 points), season 11."""
+    with _statsmodels_csv("sunspots").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    years = [str(int(float(r["YEAR"]))) for r in rows]
+    values = np.array([float(r["SUNACTIVITY"]) for r in rows])
+    return Series("sunspots", years, values, ["SUNACTIVITY"], np.zeros((len(rows), 0)), [], 11)
+
+
+def co2_series() -> Series:
+    """Monthly means of the weekly Mauna Loa CO2 series, 1958-03 to 2001-12 (526 points),
+    months without a reading interpolated linearly; season 12."""
+    sums: dict[str, list[float]] = {}
+    with _statsmodels_csv("co2").open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            month = f"{row['date'][:4]}-{row['date'][4:6]}"
+            bucket = sums.setdefault(month, [])
+            if row["co2"].strip():
+                bucket.append(float(row["co2"]))
+    first, last = min(sums), max(sums)
+    months: list[str] = []
+    y, m = int(first[:4]), int(first[5:])
+    while f"{y:04d}-{m:02d}" <= last:
+        months.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    values = np.array([np.mean(sums[k]) if sums.get(k) else np.nan for k in months])
+    values = fill_missing(values.reshape(-1, 1), "linear")[0]  # (N, 1)
+    return Series("co2", months, values, ["co2"], np.zeros((len(months), 0)), [], 12)
+
+
+BUILTINS = {
+    "sine": sine_series,
+    "noisy-sine": noisy_sine_series,
+    "sunspots": sunspots_series,
+    "co2": co2_series,
+}
+
+
+# ---------------------------------------------------------------------------------------
+# CSV files
+# ---------------------------------------------------------------------------------------
+
+
+def _number(text: str) -> float | None:
+    """A float, NaN for a missing-value marker, None when the text is not a number."""
+    cell = text.strip()
+    if cell.lower() in MISSING:
+        return math.nan
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def _rows_text(rows: list[int], limit: int = 8) -> str:
+    shown = ", ".join(str(r) for r in rows[:limit])
+    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+
+def fill_missing(values: np.ndarray, fill: str) -> tuple[np.ndarray, np.ndarray]:
+    """Fill NaNs column by column; returns the filled values and the kept-row mask.
+
+    `linear` interpolates (and extends the end values), `ffill` carries the last value
+    forward (the first values backward), `zero` writes 0, `drop` removes the rows.
+
+    Shape:
+        values: (N, C). Returns (N', C) and a boolean mask (N,).
+    """
+    if fill not in FILLS or fill == "none":
+        raise RnnkitError(f"--fill {fill!r} does not fill; choose one of {', '.join(FILLS[1:])}")
+    values = np.array(values, dtype=np.float64)
+    bad = np.isnan(values)  # (N, C)
+    keep = np.ones(len(values), dtype=bool)
+    if not bad.any():
+        return values, keep
+    if fill == "drop":
+        keep = ~bad.any(axis=1)
+        return values[keep], keep
+    if fill == "zero":
+        values[bad] = 0.0
+        return values, keep
+    idx = np.arange(len(values))
+    for c in range(values.shape[1]):
+        ok = ~bad[:, c]
+        if not ok.any():
+            raise RnnkitError(f"column {c} has no values at all; nothing to fill from")
+        if fill == "linear":
+            values[:, c] = np.interp(idx, idx[ok], values[ok, c])
+        else:  # ffill: index of the last valid row at or before each row
+            last = np.maximum.accumulate(np.where(ok, idx, -1))
+            last[last < 0] = idx[ok][0]
+            values[:, c] = values[last, c]
+    return values, keep
+
+
+def _pick_time_col(header: list[str], rows: list[list[str]]) -> str:
+    """Default time column: one with a usual name, else the first column if non-numeric."""
+    for name in header:
+        if name.strip().lower() in TIME_NAMES:
+            return name
+    first = [r[0] for r in rows if r]
+    if first and any(_number(v) is None for v in first):
+        return header[0]
+    return ""
+
+
+def read_csv(
+    path: str | Path,
+    target: list[str] | None = None,
+    time_col: str = "",
+    covariates: list[str] | None = None,
+    fill: str = "none",
+) -> Series:
+    """Read a CSV with a header row into a `Series`.
+
+    Args:
+        path: the file.
+        target: target columns; default every numeric column but the time and covariates.
+        time_col: the time column; default a column named like `date`/`time`/`year`, else
+            the first column when it is not numeric, else row numbers.
+        covariates: extra input columns the model sees but does not forecast.
+        fill: what to do with missing cells: `none` reports them with their line numbers,
+            `linear`, `ffill`, `zero` or `drop` fill them.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RnnkitError(
+            f"{path} is not a file nor a built-in source; sources: {', '.join(BUILTINS)}, "
+            "or a CSV path"
+        )
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            table = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
+    except UnicodeDecodeError:
+        raise RnnkitError(f"{path} is not UTF-8 text; save it as UTF-8 CSV") from None
+    except csv.Error as exc:
+        raise RnnkitError(f"{path} is not a readable CSV: {exc}") from None
+    if len(table) < 2:
+        raise RnnkitError(f"{path} needs a header row and at least one data row")
+    header = [h.strip() for h in table[0]]
+    rows = table[1:]
+    width = len(header)
+    for i, r in enumerate(rows):
+        if len(r) != width:
+            raise RnnkitError(
+                f"{path}: row {i + 2} has {len(r)} cells but the header has {width}; fix that row"
+            )
+    covariates = list(covariates or [])
+    time_col = time_col or _pick_time_col(header, rows)
+    for name in [*(target or []), *covariates, *([time_col] if time_col else [])]:
+        if name not in header:
+            raise RnnkitError(
+                f"column {name!r} is not in {path.name}; its columns are: {', '.join(header)}"
+            )
+    if target:
+        targets = list(target)
+    else:
+        used = {time_col, *covariates}
+        targets = [h for h in header if h not in used and _number_column(rows, header, h)]
+        if not targets:
+            raise RnnkitError(f"{path.name} has no numeric column to forecast; name one: --target")
+    columns = [*targets, *covariates]
+    data = np.empty((len(rows), len(columns)))
+    missing: dict[str, list[int]] = {}
+    for j, name in enumerate(columns):
+        col = header.index(name)
+        for i, r in enumerate(rows):
+            value = _number(r[col])
+            if value is None:
+                raise RnnkitError(
+                    f"column {name!r} is not numeric (line {i + 2}: {r[col].strip()!r}); "
+                    "pick numeric columns with --target / --covariates"
+                )
+            if math.isnan(value):
+                missing.setdefault(name, []).append(i + 2)
+            data[i, j] = value
+    time = [r[header.index(time_col)].strip() for r in rows] if time_col else []
+    if missing:
+        if fill == "none":
+            where = "; ".join(f"{k!r} at lines {_rows_text(v)}" for k, v in missing.items())
+            raise RnnkitError(
+                f"{path.name} has missing values: {where}; fill them with --fill linear, "
+                "ffill, zero or drop"
+            )
+        data, keep = fill_missing(data, fill)
+        time = [t for t, k in zip(time, keep, strict=False) if k] if time else []
+    n_t = len(targets)
+    return Series(path.stem, time, data[:, :n_t], targets, data[:, n_t:], covariates)
+
+
+def _number_column(rows: list[list[str]], header: list[str], name: str) -> bool:
+    col = header.index(name)
+    return all(_number(r[col]) is not None for r in rows)
+
+
+def load_series(
+    source: str,
+    target: list[str] | None = None,
+    time_col: str = "",
+    covariates: list[str] | None = None,
+    fill: str = "none",
+) -> Series:
+    """A built-in source by name (`sine`, `noisy-sine`, `sunspots`, `co2`) or a CSV path."""
+    if source in BUILTINS:
+        if target or covariates or time_col:
+            raise RnnkitError(
+                f"source {source!r} is built in; --target, --time-col and --covariates are "
+                "for CSV files"
+            )
+        return BUILTINS[source]()
+    return read_csv(source, target, time_col, covariates, fill)
+
+
+# ---------------------------------------------------------------------------------------
+# season, scalers, differencing, windows
+# ---------------------------------------------------------------------------------------
+
+
+def infer_season(values: np.ndarray, max_lag: int = 0) -> int:
+    """The lag (>= 2) of the highest local peak of the autocorrelation of the first
+    differences, if that peak exceeds 0.3; else 1 (no season: plain naive).
+
+    Shape:
+        values: (N,) or (N, C); the first column is used.
+    """
+    x = np.asarray(values, dtype=np.float64).reshape(len(values), -1)[:, 0]
+    x = np.diff(x)
+    x = x - x.mean()
+    n = len(x)
+    max_lag = max_lag or min(n // 3, 400)
+    denom = float(np.dot(x, x))
+    if n < 8 or denom == 0.0 or max_lag < 3:
+        return 1
+    acf = np.array([np.dot(x[:-k], x[k:]) / denom for k in range(1, max_lag + 1)])  # lag 1..
+    best, best_val = 1, 0.3
+    for k in range(2, max_lag):  # acf[k - 1] is lag k
+        if acf[k - 1] > acf[k - 2] and acf[k - 1] >= acf[k] and acf[k - 1] > best_val:
+            best, best_val = k, float(acf[k - 1])
+    return best
+
+
+@dataclass
+class Scaler:
+    """Per-column affine scaling `(x - offset) / scale`, fit on the training part only."""
+
+    kind: str
+    offset: list[float]
+    scale: list[float]
+
+    @classmethod
+    def fit(cls, values: np.ndarray, kind: str) -> Scaler:
+        """Fit on `values (N, C)`: `standard` (mean, std), `minmax` (min, range), `none`."""
+        if kind not in SCALERS:
+            raise RnnkitError(f"unknown scaler {kind!r}; choose one of {', '.join(SCALERS)}")
+        v = np.asarray(values, dtype=np.float64).reshape(len(values), -1)  # (N, C)
+        if kind == "standard":
+            offset, scale = v.mean(axis=0), v.std(axis=0)
+        elif kind == "minmax":
+            offset, scale = v.min(axis=0), v.max(axis=0) - v.min(axis=0)
+        else:
+            offset, scale = np.zeros(v.shape[1]), np.ones(v.shape[1])
+        scale = np.where(scale > 1e-12, scale, 1.0)  # a constant column stays as it is
+        return cls(kind, [float(o) for o in offset], [float(s) for s in scale])
+
+    def transform(self, values: np.ndarray, cols: slice = slice(None)) -> np.ndarray:
+        """Scale `values (..., C')` with the statistics of columns `cols`."""
+        off, sc = np.array(self.offset)[cols], np.array(self.scale)[cols]
+        return (values - off) / sc
+
+    def inverse(self, values: np.ndarray, cols: slice = slice(None)) -> np.ndarray:
+        """Undo `transform` for columns `cols`."""
+        off, sc = np.array(self.offset)[cols], np.array(self.scale)[cols]
+        return values * sc + off
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain builtins (checkpoint friendly)."""
+        return asdict(self)
+
+
+def sliding_windows(values: np.ndarray, length: int) -> np.ndarray:
+    """Every contiguous window of `length` rows, as a copy.
+
+    Shape:
+        values: (N, C). Returns (N - length + 1, length, C).
+    """
+    v = np.ascontiguousarray(values)
+    view = np.lib.stride_tricks.sliding_window_view(v, length, axis=0)  # (M, C, length)
+    return np.ascontiguousarray(view.transpose(0, 2, 1))  # (M, length, C)
+
+
+def check_length(n: int, needed: int, what: str, name: str) -> None:
+    """Raise the "too short" error naming how long the series must be."""
+    if n < needed:
+        raise RnnkitError(
+            f"series {name!r} has {n} points but {what} needs at least {needed}; "
+            "use a longer series or a smaller --lookback / --horizon"
+        )

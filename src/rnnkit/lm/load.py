@@ -1,0 +1,174 @@
+"""Trained language models: `load`, `generate`, `stream` and `info`.
+
+    lm = rnnkit.load("runs/demo")            # best.pt of a run folder, or a .pt file
+    rnnkit.generate(lm, "The ", length=200, temperature=0.8, seed=0)   # -> list[str]
+    for tokens in rnnkit.stream(lm, "The ", seed=0): ...               # one list per step
+
+Each call takes its own `seed` or `torch.Generator`, never the global RNG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnnkit.checkpoint import load_checkpoint, resolve_checkpoint_path
+from rnnkit.config import RunConfig
+from rnnkit.errors import RnnkitError
+from rnnkit.lm.generation import generate as _generate
+from rnnkit.lm.generation import normalize_prefix
+from rnnkit.lm.generation import stream as _stream
+from rnnkit.lm.model import RNNLM
+from rnnkit.text.vocab import Vocab
+from rnnkit.training.runtime import count_parameters, resolve_device
+
+
+@dataclass
+class LoadedLM:
+    """A trained language model ready to sample: `model` (eval mode), `vocab`, `config`,
+    `metrics` (the checkpoint's row), `best` (best validation row), `corpus` (name, sha1...)."""
+
+    model: RNNLM
+    vocab: Vocab
+    config: RunConfig
+    metrics: dict[str, Any] = field(default_factory=dict)
+    best: dict[str, Any] = field(default_factory=dict)
+    corpus: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def level(self) -> str:
+        """`char` or `word`: how generated tokens are joined."""
+        return self.config.data.level
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights live."""
+        return next(self.model.parameters()).device
+
+
+def load(path: str | Path, device: str = "cpu") -> LoadedLM:
+    """Load a language model from a run folder (its `best.pt`, else `last.pt`) or a file."""
+    ckpt = load_checkpoint(path, prefer="best")
+    if ckpt.get("task") != "lm":
+        raise RnnkitError(
+            f"{path} holds a {ckpt.get('task')!r} checkpoint; language-model commands need "
+            "one written by `rnnkit train`"
+        )
+    config = RunConfig.from_dict(ckpt["config"])
+    vocab = Vocab.from_dict(ckpt["vocab"])
+    model = RNNLM.from_config(config.model, len(vocab))
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as exc:
+        raise RnnkitError(f"{path}: weights do not fit the saved architecture ({exc})") from None
+    model.to(resolve_device(device)).eval()
+    return LoadedLM(
+        model=model,
+        vocab=vocab,
+        config=config,
+        metrics=ckpt.get("metrics", {}),
+        best=ckpt.get("best_metrics", {}),
+        corpus=ckpt.get("corpus", {}),
+        path=resolve_checkpoint_path(path),
+    )
+
+
+def generate(
+    lm: LoadedLM,
+    prefix: str = "",
+    length: int = 100,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    num_samples: int = 1,
+    beam: int = 0,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+) -> list[str]:
+    """Continue `prefix` by `length` tokens; one string (prefix included) per sample.
+
+    The prefix is normalised as the training text was (`data.normalize`)."""
+    return _generate(
+        lm.model,
+        lm.vocab,
+        normalize_prefix(prefix, lm.config.data.normalize),
+        length,
+        level=lm.level,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        num_samples=num_samples,
+        beam=beam,
+        seed=seed,
+        generator=generator,
+        device=lm.device,
+    )
+
+
+def stream(
+    lm: LoadedLM,
+    prefix: str = "",
+    length: int = 100,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    num_samples: int = 1,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+) -> Iterator[list[str]]:
+    """Yield the new tokens of every sample (a list of `num_samples` strings) step by step."""
+    return _stream(
+        lm.model,
+        lm.vocab,
+        normalize_prefix(prefix, lm.config.data.normalize),
+        length,
+        level=lm.level,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        num_samples=num_samples,
+        seed=seed,
+        generator=generator,
+        device=lm.device,
+    )
+
+
+def info(path: str | Path) -> dict[str, Any]:
+    """What a checkpoint holds, as a flat dict of readable facts."""
+    ckpt = load_checkpoint(path, prefer="best")
+    config = ckpt.get("config", {})
+    facts: dict[str, Any] = {
+        "file": str(resolve_checkpoint_path(path)),
+        "format_version": ckpt["format_version"],
+        "task": ckpt.get("task"),
+        "step": ckpt.get("step"),
+        "epoch": ckpt.get("epoch"),
+    }
+    model_cfg = config.get("model", {})
+    facts["architecture"] = (
+        f"{model_cfg.get('kind')} {model_cfg.get('num_layers')}x{model_cfg.get('hidden_size')} "
+        f"({model_cfg.get('impl')}, input {model_cfg.get('input_mode')}, "
+        f"dropout {model_cfg.get('dropout')}, tied {model_cfg.get('tie_weights')})"
+    )
+    facts["parameters"] = sum(t.numel() for t in ckpt["model"].values())
+    if ckpt.get("task") == "lm":
+        lm = load(path)
+        facts["parameters"] = count_parameters(lm.model)
+        facts["vocab_size"] = len(lm.vocab)
+        corpus = ckpt.get("corpus", {})
+        facts["corpus"] = corpus.get("name")
+        facts["corpus_sha1"] = corpus.get("sha1")
+        facts["level"] = corpus.get("level")
+        facts["normalize"] = corpus.get("normalize")
+    best = ckpt.get("best_metrics") or {}
+    for key in ("val_ppl", "val_bpc", "train_ppl", "epoch"):
+        if key in best:
+            facts[f"best_{key}"] = best[key]
+    return facts

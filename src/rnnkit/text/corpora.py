@@ -1,0 +1,189 @@
+"""Corpora: text from a source, normalised, tokenised, split and encoded with a vocabulary.
+
+`load_corpus` reads a source (see `rnnkit.text.sources`), normalises and tokenises it,
+builds the vocabulary on the training part and encodes every part into a compact numpy
+array. Splits (the architecture note): with `max_tokens=N > 0` the first N tokens are the
+training part and the tokens after them are halved into validation and test (the d2l book
+trains on exactly those N); otherwise `split` cuts the whole text contiguously.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rnnkit.errors import RnnkitError
+from rnnkit.text.sources import EncodingErrors, describe_datasets, read_text, source_names
+from rnnkit.text.tokenize import (
+    Level,
+    NormalizeMode,
+    count_chars,
+    count_tokens,
+    normalize_text,
+    tokenize,
+)
+from rnnkit.text.vocab import Vocab
+
+__all__ = [
+    "Corpus",
+    "compact_dtype",
+    "describe_datasets",
+    "load_corpus",
+    "read_text",
+    "source_names",
+    "split_bounds",
+]
+
+
+@dataclass
+class Corpus:
+    """A tokenised corpus: its vocabulary and the train / validation / test id arrays.
+
+    Attributes:
+        vocab: built on the training part.
+        train, val, test: token ids, `(N,)` numpy arrays of the smallest fitting dtype
+            (uint8 below 256 tokens, int16 below 32,768, else int32).
+        name: the source name or path.
+        sha1: SHA-1 of the raw source bytes (record it with a run).
+        level, normalize: how the text was tokenised.
+        num_tokens: tokens in the whole text (not only the three parts).
+        unk_share: share of `<unk>` in `val` and `test` (0.0 for an empty part).
+    """
+
+    vocab: Vocab
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    name: str
+    sha1: str
+    level: str
+    normalize: str
+    num_tokens: int
+    unk_share: dict[str, float] = field(default_factory=dict)
+
+    def info(self) -> dict[str, Any]:
+        """A JSON-friendly summary (no arrays) for run records."""
+        return {
+            "name": self.name,
+            "sha1": self.sha1,
+            "level": self.level,
+            "normalize": self.normalize,
+            "num_tokens": self.num_tokens,
+            "vocab_size": len(self.vocab),
+            "train_tokens": int(self.train.size),
+            "val_tokens": int(self.val.size),
+            "test_tokens": int(self.test.size),
+            "unk_share": dict(self.unk_share),
+        }
+
+
+def compact_dtype(vocab_size: int) -> type:
+    """The smallest numpy integer type holding ids below `vocab_size`."""
+    if vocab_size <= 1 << 8:
+        return np.uint8
+    if vocab_size <= 1 << 15:
+        return np.int16
+    return np.int32
+
+
+def split_bounds(
+    num_tokens: int, max_tokens: int, split: Sequence[float]
+) -> tuple[int, int, int, int]:
+    """Token positions `(0, train_end, val_end, test_end)` of the three parts."""
+    if max_tokens < 0:
+        raise RnnkitError(f"max_tokens must be >= 0 (0 = off), got {max_tokens}")
+    if max_tokens > 0:
+        train_end = min(max_tokens, num_tokens)
+        val_end = train_end + (num_tokens - train_end) // 2
+        return 0, train_end, val_end, num_tokens
+    if len(split) != 3 or any(p < 0 for p in split) or abs(sum(split) - 1.0) > 1e-6:
+        raise RnnkitError(
+            f"split must be three non-negative fractions (train, val, test) summing to 1, "
+            f"got {list(split)}; e.g. 0.9,0.05,0.05"
+        )
+    train_end = int(num_tokens * split[0])
+    val_end = train_end + int(num_tokens * split[1])
+    return 0, train_end, val_end, num_tokens
+
+
+def _unk_share(ids: np.ndarray) -> float:
+    return float(np.count_nonzero(ids == 0) / ids.size) if ids.size else 0.0
+
+
+def load_corpus(
+    source: str | os.PathLike[str],
+    level: Level = "char",
+    normalize: NormalizeMode = "none",
+    max_tokens: int = 0,
+    split: Sequence[float] = (0.9, 0.05, 0.05),
+    encoding_errors: EncodingErrors = "strict",
+    nfc: bool = False,
+    min_freq: int = 1,
+    word_regex: str | None = None,
+) -> Corpus:
+    """Read, normalise, tokenise, split and encode a corpus.
+
+    Args:
+        source: a named source, a UTF-8 file, or a folder of `.txt` files (see `read_text`).
+        level: `char` (Unicode code points) or `word` (see `tokenize`).
+        normalize: `none`, `d2l` or `newlines` (see `normalize_text`).
+        max_tokens: N > 0 keeps the first N tokens as the training part and halves the rest
+            into validation and test; 0 uses `split`.
+        split: train / validation / test fractions, cut contiguously in that order.
+        encoding_errors: what to do with invalid UTF-8 (`strict`, `replace`, `ignore`).
+        nfc: compose the text to Unicode NFC first.
+        min_freq: rarer training tokens become `<unk>`.
+        word_regex: a regex for word tokens (word level only).
+
+    Returns:
+        The `Corpus`; the vocabulary comes from the training part only.
+    """
+    text, sha1 = read_text(source, encoding_errors)
+    name = os.fspath(source)
+    text = normalize_text(text, normalize, nfc=nfc)
+    if level not in ("char", "word"):
+        raise RnnkitError(f"unknown token level {level!r}; use 'char' or 'word'")
+
+    tokens: str | list[str]
+    if level == "char":
+        tokens = text  # the vectorised path: code points, never a list of 1-char strings
+        num_tokens = len(text)
+        bounds = split_bounds(num_tokens, max_tokens, split)
+        counts = count_chars(text, 0, bounds[1])
+    else:
+        tokens = tokenize(text, "word", word_regex)
+        num_tokens = len(tokens)
+        bounds = split_bounds(num_tokens, max_tokens, split)
+        counts = count_tokens(tokens[: bounds[1]])
+    if num_tokens == 0:
+        raise RnnkitError(
+            f"{name} has no {level} tokens after normalize={normalize!r}; "
+            "check the file or pick another normalize mode"
+        )
+    if bounds[1] == 0:
+        raise RnnkitError(
+            f"{name}: the training part is empty ({num_tokens} tokens, split={list(split)}); "
+            "raise the training fraction or max_tokens"
+        )
+    vocab = Vocab.build(counts, min_freq=min_freq)
+    ids = vocab.encode(tokens, dtype=compact_dtype(len(vocab)))  # (num_tokens,)
+    del tokens, text
+    # The three parts are views of one array: no copies.
+    _, train_end, val_end, _ = bounds
+    train, val, test = ids[:train_end], ids[train_end:val_end], ids[val_end:]
+    return Corpus(
+        vocab=vocab,
+        train=train,
+        val=val,
+        test=test,
+        name=name,
+        sha1=sha1,
+        level=level,
+        normalize=normalize,
+        num_tokens=num_tokens,
+        unk_share={"val": _unk_share(val), "test": _unk_share(test)},
+    )

@@ -1,0 +1,575 @@
+"""Prepared corpora: a corpus of any size tokenised once, streaming, into memory-mapped files.
+
+`rnnkit prepare SOURCE --out DIR` writes::
+
+    DIR/train.npy  val.npy  test.npy    token ids, `.npy` files read with np.load(mmap_mode="r")
+    DIR/vocab.json                      the Vocab, built on the training part
+    DIR/manifest.json                   written last, atomically: source, sha1, counts, dtype
+
+The source is read a bounded chunk at a time, so memory grows with the vocabulary, never
+with the corpus. Three passes:
+
+1. count: every token (the total fixes where train / val / test are cut) with its count,
+   remembering where each chunk started;
+2. tail: from the chunk where the training part ends, count the tokens after it and take
+   them off, leaving the training part's counts (the vocabulary is built on those alone);
+3. encode: ids go to the three split files through plain buffered writes (a writable
+   mapping would count its dirty pages against the process).
+
+Chunks are cut where neither decoding nor normalisation can tell: after a line break; else,
+on a line longer than a chunk, between two ASCII letters (`d2l`) or before an ASCII
+character (other modes). A word cut in two is carried into the next chunk. So the ids equal
+those of `load_corpus` with the same settings, one for one (a test checks it).
+
+A folder with split files but no `manifest.json` is a prepare that never finished (killed
+midway): `load_prepared` refuses it, and `prepare` overwrites it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from itertools import repeat
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+from tqdm import tqdm
+
+from rnnkit import __version__
+from rnnkit.errors import RnnkitError
+from rnnkit.text.corpora import Corpus, compact_dtype, split_bounds
+from rnnkit.text.sources import ENCODING_ERRORS, REMOTE, EncodingErrors, read_text, source_names
+from rnnkit.text.tokenize import NORMALIZERS, Level, NormalizeMode, count_chars, normalize_text
+from rnnkit.text.vocab import Vocab
+
+if TYPE_CHECKING:
+    from rnnkit.config import DataConfig
+
+FORMAT = "rnnkit.prepared"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+VOCAB_FILE = "vocab.json"
+SPLITS = ("train", "val", "test")
+SPLIT_FILES = {name: f"{name}.npy" for name in SPLITS}
+CHUNK_BYTES = 4 << 20  # bytes read per chunk: the text and tokens in memory scale with it
+
+_BOM = b"\xef\xbb\xbf"
+_ASCII_LETTER = np.zeros(256, dtype=bool)
+_ASCII_LETTER[ord("A") : ord("Z") + 1] = True
+_ASCII_LETTER[ord("a") : ord("z") + 1] = True
+
+Tokens = str | list[str]  # a chunk's tokens: its text (char level) or its words
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One input of a source: a file, or the text of a named corpus held in memory."""
+
+    name: str
+    size: int
+    path: Path | None = None
+    data: bytes | None = None
+    newline_at_end: bool = False  # folder files are joined so lines never run together
+
+    def open(self) -> IO[bytes]:
+        return self.path.open("rb") if self.path is not None else io.BytesIO(self.data or b"")
+
+
+@dataclass(frozen=True)
+class _Mark:
+    """Where a chunk starts, with what tokenising needs to continue from there."""
+
+    part: int
+    offset: int  # bytes into the part
+    tokens_before: int
+    carry: str  # the start of a word cut by the previous chunk (word level)
+
+
+def _parts(source: str | os.PathLike[str], errors: EncodingErrors) -> tuple[list[_Part], str]:
+    """The inputs of a source and, for named corpora, their SHA-1 ("" = hash while reading)."""
+    name = os.fspath(source)
+    if name == "python-docs" or name in REMOTE:  # small: read whole, as `read_text` does
+        text, sha1 = read_text(name, errors)
+        data = text.encode("utf-8")
+        return [_Part(name, len(data), data=data)], sha1
+    path = Path(name).expanduser()
+    if path.is_file():
+        return [_Part(str(path), path.stat().st_size, path=path)], ""
+    if path.is_dir():
+        files = sorted(
+            (p for p in path.rglob("*.txt") if p.is_file()),
+            key=lambda p: p.relative_to(path).as_posix(),
+        )
+        if not files:
+            raise RnnkitError(f"folder {path} holds no .txt files; add some or give a file")
+        return [_Part(str(p), p.stat().st_size, path=p, newline_at_end=True) for p in files], ""
+    raise RnnkitError(
+        f"unknown source {name!r}: not a named corpus ({', '.join(source_names())}) "
+        "nor an existing file or folder; check the path or run `rnnkit datasets`"
+    )
+
+
+def _safe_cut(buf: bytes, normalize: str) -> int:
+    """The last position where `buf` may be cut unseen by decoding and normalising; 0: none."""
+    cut = max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1
+    if cut > 0:
+        return cut
+    codes = np.frombuffer(buf, dtype=np.uint8)  # (n,)
+    if normalize == "d2l":  # between two letters the gap is empty: no space either way
+        ok = _ASCII_LETTER[codes[:-1]] & _ASCII_LETTER[codes[1:]]  # (n-1,) cut before i+1
+    else:  # an ASCII character starts there; NFC never composes it with what precedes
+        ok = codes[1:] < 0x80
+    hits = np.flatnonzero(ok)
+    return int(hits[-1]) + 1 if hits.size else 0
+
+
+def _decode(piece: bytes, part: _Part, offset: int, errors: EncodingErrors) -> str:
+    if b"\x00" in piece:
+        raise RnnkitError(
+            f"{part.name} contains NUL bytes, so it looks binary (or UTF-16), not UTF-8 text; "
+            "give a UTF-8 text file"
+        )
+    try:
+        return str(piece, "utf-8", errors)
+    except UnicodeDecodeError as exc:
+        at, bad = offset + exc.start, piece[exc.start : exc.start + 4]
+        raise RnnkitError(
+            f"{part.name} is not valid UTF-8 at byte offset {at} ({bad!r}); "
+            "convert it to UTF-8 or pass --encoding-errors replace"
+        ) from None
+
+
+def _text_chunks(
+    parts: Sequence[_Part],
+    start: tuple[int, int],
+    normalize: str,
+    errors: EncodingErrors,
+    chunk_bytes: int,
+    digest: Any = None,
+    bar: tqdm | None = None,
+) -> Iterator[tuple[int, int, str]]:
+    """Yield `(part, byte offset, decoded text)` chunks from `start`, each cut safely."""
+    for index in range(start[0], len(parts)):
+        part = parts[index]
+        offset = start[1] if index == start[0] else 0
+        if part.size == 0:
+            raise RnnkitError(f"{part.name} is empty; give a file with text in it")
+        with part.open() as fh:
+            last_byte = b""  # the part's last byte so far: does its text end a line?
+            if offset > 0:
+                fh.seek(offset - 1)
+                last_byte = fh.read(1)
+            buf = b""
+            while True:
+                block = fh.read(chunk_bytes)
+                eof = not block
+                if digest is not None:
+                    digest.update(block)
+                if bar is not None:
+                    bar.update(len(block))
+                if offset == 0 and not buf and block.startswith(_BOM):
+                    block, offset = block[len(_BOM) :], len(_BOM)
+                buf = buf + block if buf else block
+                cut = len(buf) if eof else _safe_cut(buf, normalize)
+                if cut == 0 and not eof:
+                    continue  # a line longer than the chunk with no safe cut: read on
+                piece, buf = buf[:cut], buf[cut:]
+                text = _decode(piece, part, offset, errors)
+                if piece:
+                    last_byte = piece[-1:]
+                if eof and part.newline_at_end and last_byte not in (b"\n", b"\r"):
+                    text += "\n"
+                if text:
+                    yield index, offset, text
+                offset += cut
+                if eof:
+                    break
+
+
+def _token_chunks(
+    parts: Sequence[_Part],
+    opts: dict[str, Any],
+    start: _Mark | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+    digest: Any = None,
+    bar: tqdm | None = None,
+) -> Iterator[tuple[_Mark | None, Tokens]]:
+    """Yield `(mark, tokens)` per chunk from `start` (the beginning when None).
+
+    `mark` says where the chunk began (None for the last word, flushed at the end); the
+    tokens are the normalised text at char level, a list of words at word level.
+    """
+    mark = start or _Mark(0, 0, 0, "")
+    count, carry = mark.tokens_before, mark.carry
+    chunks = _text_chunks(
+        parts,
+        (mark.part, mark.offset),
+        opts["normalize"],
+        opts["encoding_errors"],
+        chunk_bytes,
+        digest,
+        bar,
+    )
+    for part, offset, raw in chunks:
+        here = _Mark(part, offset, count, carry)
+        text = normalize_text(raw, opts["normalize"], nfc=opts["nfc"])
+        if opts["level"] == "char":
+            count += len(text)
+            yield here, text
+            continue
+        words = (carry + text).split()
+        carry = words.pop() if words and not text[-1:].isspace() else ""
+        count += len(words)
+        yield here, words
+    if carry:
+        yield None, [carry]
+
+
+def _count(tokens: Tokens, counts: Counter[str]) -> None:
+    """Add the counts of `tokens` to `counts`, keeping the order of first occurrence."""
+    if isinstance(tokens, str):  # vectorised: never a list of one-character strings
+        for char, n in count_chars(tokens).items():
+            counts[char] += n
+    else:
+        counts.update(tokens)
+
+
+def _encode(vocab: Vocab, tokens: Tokens, dtype: type) -> np.ndarray:
+    """Ids of one chunk's tokens; unknown tokens give 0. Shape: `(n,)` of `dtype`."""
+    if isinstance(tokens, str):
+        return vocab.encode(tokens, dtype=dtype)
+    ids = map(vocab.token_to_idx.get, tokens, repeat(0))
+    return np.fromiter(ids, dtype=dtype, count=len(tokens))
+
+
+class _SplitWriter:
+    """Appends ids to `train.npy`, `val.npy` and `test.npy`, each given its final length."""
+
+    def __init__(self, folder: Path, sizes: Sequence[int], dtype: type) -> None:
+        self.ends = np.cumsum(sizes).tolist()  # global end position of each split
+        self.pos = 0  # ids written
+        self.seen = 0  # ids given (more than written if the source grew)
+        self.zeros = [0, 0, 0]  # `<unk>` ids written to each split
+        self.files = []
+        for name, size in zip(SPLITS, sizes, strict=True):
+            fh = (folder / SPLIT_FILES[name]).open("wb")
+            header = {
+                "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                "fortran_order": False,
+                "shape": (int(size),),
+            }
+            np.lib.format.write_array_header_1_0(fh, header)
+            self.files.append(fh)
+
+    def write(self, ids: np.ndarray) -> None:
+        """Append the next ids, each to the split its global position falls in."""
+        self.seen += ids.size
+        lo = 0
+        for k, end in enumerate(self.ends):
+            take = min(ids.size - lo, end - self.pos)
+            if take <= 0:
+                continue
+            piece = ids[lo : lo + take]
+            self.files[k].write(piece.tobytes())
+            self.zeros[k] += int(np.count_nonzero(piece == 0))
+            self.pos += take
+            lo += take
+
+    def close(self) -> None:
+        for fh in self.files:
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.close()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, sync it, then rename it over `path`."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _ours(path: Path) -> bool:
+    """Whether a file in an output folder is one `prepare` writes (or its temporary file)."""
+    name = path.name
+    known = (MANIFEST, VOCAB_FILE, *SPLIT_FILES.values())
+    return name in known or any(name.startswith(f".{k}.") for k in known)
+
+
+def _claim(out: Path, force: bool) -> None:
+    """Make `out` ready: new, empty, an unfinished prepare, or (with `force`) a finished one."""
+    if out.exists() and not out.is_dir():
+        raise RnnkitError(f"--out {out} is a file; give a folder path")
+    if (out / MANIFEST).exists() and not force:
+        raise RnnkitError(
+            f"{out} already holds a prepared corpus; pass --force to replace it or choose "
+            "another --out"
+        )
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if not _ours(p))
+        if foreign:
+            raise RnnkitError(
+                f"{out} holds other files ({', '.join(foreign[:3])}); give a new or empty --out"
+            )
+        (out / MANIFEST).unlink(missing_ok=True)  # first: a crash from here on leaves no manifest
+        for p in out.iterdir():
+            p.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def prepare(
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    level: Level = "char",
+    normalize: NormalizeMode = "none",
+    min_freq: int = 1,
+    max_tokens: int = 0,
+    split: Sequence[float] = (0.9, 0.05, 0.05),
+    encoding_errors: EncodingErrors = "strict",
+    nfc: bool = False,
+    force: bool = False,
+    quiet: bool = False,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> dict[str, Any]:
+    """Tokenise a corpus of any size into a prepared folder, in bounded memory.
+
+    Args:
+        source: a named corpus, a UTF-8 file, or a folder of `.txt` files (as `load_corpus`).
+        out: the folder to write; new, empty, or an unfinished prepare (`force` replaces a
+            finished one).
+        level, normalize, min_freq, max_tokens, split, encoding_errors, nfc: as `load_corpus`.
+        force: replace a finished prepare in `out`.
+        quiet: no progress bars (they go to stderr, and only to a terminal).
+        chunk_bytes: bytes read at a time; memory use is a small multiple of it.
+
+    Returns:
+        The manifest (also written to `out/manifest.json`).
+    """
+    if level not in ("char", "word"):
+        raise RnnkitError(f"unknown token level {level!r}; use 'char' or 'word'")
+    if normalize not in NORMALIZERS:
+        raise RnnkitError(
+            f"unknown normalize mode {normalize!r}; use one of {', '.join(NORMALIZERS)}"
+        )
+    if encoding_errors not in ENCODING_ERRORS:
+        raise RnnkitError(
+            f"unknown encoding_errors {encoding_errors!r}; use one of {', '.join(ENCODING_ERRORS)}"
+        )
+    if chunk_bytes < 16:
+        raise RnnkitError(f"chunk_bytes must be at least 16, got {chunk_bytes}")
+    split_bounds(0, max_tokens, split)  # bad split / max_tokens fail before any reading
+    parts, sha1 = _parts(source, encoding_errors)
+    out = Path(out)
+    _claim(out, force)
+    opts = {"level": level, "normalize": normalize, "nfc": nfc, "encoding_errors": encoding_errors}
+    total_bytes = sum(p.size for p in parts)
+    show = not quiet and sys.stderr.isatty()
+
+    def bar(desc: str, total: int) -> tqdm:
+        return tqdm(
+            total=total,
+            desc=desc,
+            unit="B",
+            unit_scale=True,
+            disable=not show,
+            leave=False,
+            file=sys.stderr,
+        )
+
+    # Pass 1: count every token, remembering where each chunk starts.
+    digest = None if sha1 else hashlib.sha1(usedforsecurity=False)
+    counts: Counter[str] = Counter()
+    marks: list[_Mark] = []
+    num_tokens = 0
+    with bar("count", total_bytes) as progress:
+        for mark, tokens in _token_chunks(parts, opts, None, chunk_bytes, digest, progress):
+            if mark is not None:
+                marks.append(mark)
+            _count(tokens, counts)
+            num_tokens += len(tokens)
+    sha1 = sha1 or digest.hexdigest()
+    name = os.fspath(source)
+    bounds = split_bounds(num_tokens, max_tokens, split)
+    if num_tokens == 0:
+        raise RnnkitError(
+            f"{name} has no {level} tokens after normalize={normalize!r}; "
+            "check the file or pick another normalize mode"
+        )
+    if bounds[1] == 0:
+        raise RnnkitError(
+            f"{name}: the training part is empty ({num_tokens} tokens, split={list(split)}); "
+            "raise the training fraction or max_tokens"
+        )
+
+    # Pass 2: take the tokens after the training part off the counts.
+    train_end = bounds[1]
+    if train_end < num_tokens:
+        start = max(
+            (m for m in marks if m.tokens_before <= train_end), key=lambda m: m.tokens_before
+        )
+        pos = start.tokens_before
+        done_bytes = sum(p.size for p in parts[: start.part]) + start.offset
+        with bar("vocab", total_bytes - done_bytes) as progress:
+            for _, tokens in _token_chunks(parts, opts, start, chunk_bytes, None, progress):
+                skip = min(max(train_end - pos, 0), len(tokens))
+                pos += len(tokens)
+                tail: Counter[str] = Counter()
+                _count(tokens[skip:], tail)
+                for token, n in tail.items():
+                    counts[token] -= n
+    vocab = Vocab.build(counts, min_freq=min_freq)
+    del counts, marks
+    dtype = compact_dtype(len(vocab))
+
+    # Pass 3: encode into the split files; the manifest comes last.
+    sizes = [bounds[1], bounds[2] - bounds[1], bounds[3] - bounds[2]]
+    writer = _SplitWriter(out, sizes, dtype)
+    try:
+        with bar("encode", total_bytes) as progress:
+            for _, tokens in _token_chunks(parts, opts, None, chunk_bytes, None, progress):
+                writer.write(_encode(vocab, tokens, dtype))
+    finally:
+        writer.close()
+    if writer.seen != num_tokens:  # the source changed between the passes
+        raise RnnkitError(
+            f"{name} gave {num_tokens} tokens when counted but {writer.seen} when encoded; "
+            "was it modified meanwhile? prepare it again"
+        )
+    _write_atomic(out / VOCAB_FILE, vocab.to_json() + "\n")
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "source": name,
+        "sha1": sha1,
+        "source_bytes": total_bytes,
+        "level": level,
+        "normalize": normalize,
+        "nfc": nfc,
+        "encoding_errors": encoding_errors,
+        "min_freq": min_freq,
+        "max_tokens": max_tokens,
+        "split": [float(s) for s in split],
+        "num_tokens": num_tokens,
+        "vocab_size": len(vocab),
+        "dtype": np.dtype(dtype).name,
+        "splits": {
+            name_: {"file": SPLIT_FILES[name_], "tokens": int(n)}
+            for name_, n in zip(SPLITS, sizes, strict=True)
+        },
+        "unk_share": {
+            k: writer.zeros[i] / sizes[i] if sizes[i] else 0.0 for i, k in ((1, "val"), (2, "test"))
+        },
+        "vocab_file": VOCAB_FILE,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "rnnkit_version": __version__,
+    }
+    _write_atomic(out / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return manifest
+
+
+# --- reading a prepared folder ----------------------------------------------------------
+
+
+def looks_prepared(source: str | os.PathLike[str]) -> bool:
+    """Whether `source` is a folder written by `prepare`, finished or not."""
+    path = Path(os.fspath(source)).expanduser()
+    return path.is_dir() and any((path / n).exists() for n in (MANIFEST, *SPLIT_FILES.values()))
+
+
+def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The manifest of a finished prepare; an unfinished one is refused."""
+    folder = Path(os.fspath(folder)).expanduser()
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise RnnkitError(
+            f"{folder} holds a prepare that did not finish (no {MANIFEST}: it was interrupted "
+            f"or is still running); run `rnnkit prepare SOURCE --out {folder}` again"
+        )
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RnnkitError(f"{path} is not valid JSON ({exc}); prepare the corpus again") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise RnnkitError(f"{path} is not an rnnkit prepare manifest; prepare the corpus again")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise RnnkitError(
+            f"{path} has format_version {manifest.get('format_version')!r}, this rnnkit reads "
+            f"{FORMAT_VERSION}; prepare the corpus again with this version"
+        )
+    return manifest
+
+
+def _open_split(folder: Path, entry: dict[str, Any], dtype: np.dtype) -> np.ndarray:
+    path = folder / entry["file"]
+    expected = int(entry["tokens"])
+    try:
+        # A zero-length mapping is not allowed: an empty part is read as it is.
+        arr = np.load(path, mmap_mode="r" if expected else None)
+    except (OSError, ValueError) as exc:
+        raise RnnkitError(f"cannot read {path} ({exc}); prepare the corpus again") from None
+    if arr.ndim != 1 or arr.shape[0] != expected or arr.dtype != dtype:
+        raise RnnkitError(
+            f"{path} holds {arr.shape} {arr.dtype}, the manifest says ({expected},) {dtype}; "
+            "the folder was changed after preparing: prepare the corpus again"
+        )
+    return arr
+
+
+def load_prepared(folder: str | os.PathLike[str], data: DataConfig | None = None) -> Corpus:
+    """A prepared folder as a `Corpus` whose parts are read-only memory maps.
+
+    Args:
+        folder: a folder written by `prepare`.
+        data: a data config to bring in line with the folder: its `level`, `normalize`,
+            `max_tokens` and `split` were fixed when preparing, so they replace the config's
+            (the run then records how its data really was made).
+
+    Returns:
+        The corpus; `train`, `val` and `test` are `np.memmap` arrays, read on demand.
+    """
+    path = Path(os.fspath(folder)).expanduser()
+    manifest = read_manifest(path)
+    try:
+        vocab = Vocab.from_json((path / manifest["vocab_file"]).read_text(encoding="utf-8"))
+        dtype = np.dtype(manifest["dtype"])
+        train, val, test = (_open_split(path, manifest["splits"][k], dtype) for k in SPLITS)
+    except (KeyError, TypeError, OSError) as exc:
+        raise RnnkitError(
+            f"{path}: incomplete manifest or files ({exc}); prepare it again"
+        ) from None
+    if len(vocab) != manifest["vocab_size"]:
+        raise RnnkitError(
+            f"{path / manifest['vocab_file']} has {len(vocab)} tokens, the manifest says "
+            f"{manifest['vocab_size']}; prepare the corpus again"
+        )
+    if data is not None:
+        data.level, data.normalize = manifest["level"], manifest["normalize"]
+        data.max_tokens, data.split = manifest["max_tokens"], list(manifest["split"])
+    return Corpus(
+        vocab=vocab,
+        train=train,
+        val=val,
+        test=test,
+        name=str(path),
+        sha1=manifest["sha1"],
+        level=manifest["level"],
+        normalize=manifest["normalize"],
+        num_tokens=int(manifest["num_tokens"]),
+        unk_share=dict(manifest["unk_share"]),
+    )

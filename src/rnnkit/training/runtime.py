@@ -1,0 +1,60 @@
+"""The process a training loop runs in: seeding, device, threads and progress bars.
+
+Nothing here knows about language models or series.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Iterable
+from typing import TypeVar
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from rnnkit.errors import RnnkitError
+
+T = TypeVar("T")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch's global generators (model init and dropout draw from it)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """`auto` picks CUDA when present, else CPU; asking for CUDA without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RnnkitError(
+            "device 'cuda' was asked for but no CUDA GPU is visible; use --device cpu"
+        )
+    if name not in ("cpu", "cuda"):
+        raise RnnkitError(f"unknown device {name!r}; choose auto, cpu or cuda")
+    return torch.device(name)
+
+
+def set_threads(threads: int) -> int:
+    """Set torch's intra-op thread count (0 keeps torch's default); returns the count in use."""
+    if threads < 0:
+        raise RnnkitError(f"threads must be >= 0 (0 = torch default), got {threads}")
+    if threads > 0:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+def progress(iterable: Iterable[T], total: int | None, desc: str, quiet: bool) -> tqdm:
+    """A tqdm bar on stderr, off when `quiet` or when stderr is not a terminal."""
+    disable = quiet or not sys.stderr.isatty()
+    return tqdm(iterable, total=total, desc=desc, disable=disable, leave=False, file=sys.stderr)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters (tied weights counted once)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

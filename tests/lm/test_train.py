@@ -1,0 +1,204 @@
+"""The language-model training loop: run folder, exact resume, NaN guard, Ctrl-C, stop rules."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rnnkit.checkpoint import load_checkpoint
+from rnnkit.config import RunConfig, apply_overrides
+from rnnkit.errors import RnnkitError
+from rnnkit.lm.train import train_lm
+
+TEXT = (
+    "the time traveller (for so it will be convenient to speak of him) was expounding a "
+    "recondite matter to us. his grey eyes shone and twinkled, and his usually pale face "
+    "was flushed and animated. the fire burned brightly, and the soft radiance of the "
+    "incandescent lights in the lilies of silver caught the bubbles that flashed and "
+    "passed in our glasses.\n"
+) * 12
+
+
+def tiny_config(tmp_path: Path, *overrides: str) -> RunConfig:
+    """A model and corpus small enough for a test to train in a second."""
+    source = tmp_path / "tiny.txt"
+    source.write_text(TEXT, encoding="utf-8")
+    cfg = RunConfig()
+    apply_overrides(
+        cfg,
+        [
+            f"data.source={source}",
+            "data.batch_size=4",
+            "data.num_steps=16",
+            "model.kind=gru",
+            "model.hidden_size=24",
+            "model.embedding_dim=8",
+            "model.dropout=0.2",
+            "train.epochs=2",
+            "train.optimizer=adam",
+            "train.lr=0.01",
+            "train.threads=1",
+            "generate.length=10",
+            "generate.prefixes=['the ']",
+            *overrides,
+        ],
+    )
+    return cfg
+
+
+def quiet(_: str) -> None:
+    """Swallow the readable lines."""
+
+
+def test_run_folder_holds_everything(tmp_path: Path) -> None:
+    result = train_lm(tiny_config(tmp_path), out=tmp_path / "run", quiet=True, echo=quiet)
+    run = tmp_path / "run"
+    names = {"config.json", "metrics.jsonl", "last.pt", "best.pt", "curves.png", "samples.txt"}
+    assert names <= {p.name for p in run.iterdir()}
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    for key in ("step", "train_loss", "train_ppl", "val_loss", "val_ppl", "val_bpc", "val_unk"):
+        assert key in rows[-1]
+    assert rows[-1]["elapsed_s"] <= rows[-1]["wall_s"]
+    assert rows[-1]["train_ppl"] < rows[0]["train_ppl"] < 28
+    ckpt = load_checkpoint(run / "best.pt")
+    assert ckpt["task"] == "lm" and ckpt["vocab"]["counts"]
+    assert result.best["val_loss"] == min(r["val_loss"] for r in rows)
+    assert json.loads((run / "config.json").read_text())["model"]["kind"] == "gru"
+    assert "the " in (run / "samples.txt").read_text()
+
+
+@pytest.mark.parametrize("sampling", ["sequential", "random"])
+def test_resume_continues_bit_for_bit(tmp_path: Path, sampling: str) -> None:
+    straight = train_lm(
+        tiny_config(tmp_path, "train.epochs=4", f"data.sampling={sampling}"),
+        out=tmp_path / "straight",
+        quiet=True,
+        echo=quiet,
+    )
+    train_lm(
+        tiny_config(tmp_path, "train.epochs=2", f"data.sampling={sampling}"),
+        out=tmp_path / "split",
+        quiet=True,
+        echo=quiet,
+    )
+    resumed = train_lm(
+        tiny_config(tmp_path, "train.epochs=4", f"data.sampling={sampling}"),
+        resume=tmp_path / "split",
+        quiet=True,
+        echo=quiet,
+    )
+    losses = [r["train_loss"] for r in straight.history]
+    assert [r["train_loss"] for r in resumed.history] == losses
+    assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in straight.history]
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "split" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize(
+    ("kind", "impl"), [("lstm", "torch"), ("gru", "scratch"), ("rnn", "fused")]
+)
+def test_bf16_autocast_trains_and_keeps_float32_weights(
+    tmp_path: Path, kind: str, impl: str
+) -> None:
+    sets = (f"model.kind={kind}", f"model.impl={impl}", "train.epochs=3")
+    fp32 = train_lm(tiny_config(tmp_path, *sets), out=tmp_path / "fp32", quiet=True, echo=quiet)
+    bf16 = train_lm(
+        tiny_config(tmp_path, *sets, "train.precision=bf16"),
+        out=tmp_path / "bf16",
+        quiet=True,
+        echo=quiet,
+    )
+    losses = [r["train_loss"] for r in bf16.history]
+    assert losses[-1] < losses[0]
+    assert losses != [r["train_loss"] for r in fp32.history]  # autocast really ran
+    weights = load_checkpoint(tmp_path / "bf16" / "best.pt")["model"]
+    assert all(w.dtype == torch.float32 for w in weights.values())
+
+
+def test_bf16_resume_continues_bit_for_bit(tmp_path: Path) -> None:
+    sets = ("model.kind=lstm", "train.precision=bf16")
+    straight = train_lm(
+        tiny_config(tmp_path, *sets, "train.epochs=4"), out=tmp_path / "a", quiet=True, echo=quiet
+    )
+    train_lm(tiny_config(tmp_path, *sets), out=tmp_path / "b", quiet=True, echo=quiet)
+    resumed = train_lm(
+        tiny_config(tmp_path, *sets, "train.epochs=4"),
+        resume=tmp_path / "b",
+        quiet=True,
+        echo=quiet,
+    )
+    assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
+
+
+def test_nan_loss_stops_without_touching_the_good_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    train_lm(tiny_config(tmp_path, "train.epochs=1"), out=tmp_path / "run", quiet=True, echo=quiet)
+    before = (tmp_path / "run" / "last.pt").read_bytes()
+    calls = []
+    original = F.cross_entropy
+
+    def poisoned(*args: object, **kwargs: object) -> torch.Tensor:
+        calls.append(1)
+        loss = original(*args, **kwargs)
+        return loss * float("nan") if len(calls) == 5 else loss
+
+    monkeypatch.setattr(F, "cross_entropy", poisoned)
+    with pytest.raises(RnnkitError, match=r"loss became nan at step .* stopped without saving"):
+        train_lm(tiny_config(tmp_path, "train.epochs=3"), resume=tmp_path / "run", echo=quiet)
+    assert (tmp_path / "run" / "last.pt").read_bytes() == before
+
+
+def test_ctrl_c_saves_last_and_resume_finishes(tmp_path: Path) -> None:
+    def interrupt_after_first_epoch(line: str) -> None:
+        if line.startswith("epoch"):
+            signal.raise_signal(signal.SIGINT)
+
+    cfg = tiny_config(tmp_path, "train.epochs=3")
+    result = train_lm(cfg, out=tmp_path / "run", quiet=True, echo=interrupt_after_first_epoch)
+    assert result.interrupted and result.stopped_by == "interrupt"
+    progress = load_checkpoint(tmp_path / "run" / "last.pt", prefer="last")["progress"]
+    assert progress["epoch"] == 1 and progress["batch_in_epoch"] == 1
+    done = train_lm(cfg, resume=tmp_path / "run", quiet=True, echo=quiet)
+    assert done.history[-1]["epoch"] == 3 and not done.interrupted
+
+
+def test_stop_rules_and_refusals(tmp_path: Path) -> None:
+    result = train_lm(
+        tiny_config(tmp_path, "train.epochs=50", "train.max_steps=3"),
+        out=tmp_path / "steps",
+        quiet=True,
+        echo=quiet,
+    )
+    assert result.stopped_by == "max_steps" and result.history[-1]["step"] == 3
+    result = train_lm(
+        tiny_config(tmp_path, "train.epochs=1000", "train.time_budget=0.5"),
+        out=tmp_path / "budget",
+        quiet=True,
+        echo=quiet,
+    )
+    assert result.stopped_by == "time_budget" and 0.5 <= result.history[-1]["elapsed_s"] < 5
+    with pytest.raises(RnnkitError, match="already holds a run"):
+        train_lm(tiny_config(tmp_path), out=tmp_path / "steps", quiet=True, echo=quiet)
+    with pytest.raises(RnnkitError, match="another model or optimizer"):
+        train_lm(
+            tiny_config(tmp_path, "model.hidden_size=32"),
+            resume=tmp_path / "steps",
+            quiet=True,
+            echo=quiet,
+        )
+
+
+def test_early_stopping(tmp_path: Path) -> None:
+    cfg = tiny_config(tmp_path, "train.epochs=60", "train.lr=0.05", "train.patience=2")
+    result = train_lm(cfg, out=tmp_path / "run", quiet=True, echo=quiet)
+    assert result.stopped_by == "patience"
+    assert len(result.history) < 60
+    assert result.best["val_loss"] == min(r["val_loss"] for r in result.history)

@@ -1,0 +1,89 @@
+"""Leaf helpers of the training loops and atomic checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from rnnkit.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
+from rnnkit.errors import RnnkitError
+from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor
+from rnnkit.training.runtime import resolve_device
+
+
+def test_clipping_really_applies() -> None:
+    layer = nn.Linear(4, 4)
+    layer(torch.ones(2, 4)).sum().mul(100).backward()
+    norm_before = clip_gradients(layer.parameters(), 0.01)
+    after = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in layer.parameters()]))
+    assert norm_before > 1.0
+    assert after == pytest.approx(0.01, rel=1e-4)
+
+
+def test_schedules_warm_up_then_decay() -> None:
+    assert lr_factor("constant", 5, 100) == 1.0
+    assert lr_factor("cosine", 0, 100, warmup_steps=10) == pytest.approx(0.1)
+    assert lr_factor("cosine", 10, 110, warmup_steps=10) == pytest.approx(1.0)
+    assert lr_factor("cosine", 110, 110, warmup_steps=10) == pytest.approx(0.0, abs=1e-9)
+    assert lr_factor("step", 80, 100) == pytest.approx(0.01)
+    with pytest.raises(RnnkitError, match="unknown schedule 'linear'"):
+        lr_factor("linear", 0, 10)
+
+
+def test_optimizer_and_device_errors() -> None:
+    with pytest.raises(RnnkitError, match="choose one of sgd, adam, adamw"):
+        build_optimizer(nn.Linear(1, 1).parameters(), "rmsprop", 0.1)
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RnnkitError, match="no CUDA GPU"):
+            resolve_device("cuda")
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_adam_uses_the_fused_kernel_and_steps_like_the_plain_one(name: str) -> None:
+    torch.manual_seed(0)
+    a, b = nn.Linear(5, 3), nn.Linear(5, 3)
+    b.load_state_dict(a.state_dict())
+    fused = build_optimizer(a.parameters(), name, 1e-2, weight_decay=0.1)
+    plain = type(fused)(b.parameters(), lr=1e-2, weight_decay=0.1)
+    assert fused.defaults["fused"] is True
+    assert not plain.defaults["fused"]
+    x = torch.randn(8, 5)
+    for _ in range(3):
+        for model, opt in ((a, fused), (b, plain)):
+            opt.zero_grad()
+            model(x).square().sum().backward()
+            opt.step()
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+def test_checkpoint_is_atomic_plain_and_versioned(tmp_path: Path) -> None:
+    path = save_checkpoint(tmp_path / "last.pt", {"task": "lm", "w": torch.ones(3), "n": [1, 2]})
+    ckpt = load_checkpoint(tmp_path)
+    assert ckpt["format_version"] == FORMAT_VERSION and ckpt["n"] == [1, 2]
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary left behind
+    torch.save({"format_version": 99}, tmp_path / "future.pt")
+    with pytest.raises(RnnkitError, match="format 99"):
+        load_checkpoint(tmp_path / "future.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(RnnkitError, match="cannot read checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+    with pytest.raises(RnnkitError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_failed_write_keeps_the_old_checkpoint(tmp_path: Path) -> None:
+    save_checkpoint(tmp_path / "last.pt", {"task": "lm", "v": 1})
+
+    class Unsaveable:
+        def __reduce__(self) -> tuple:
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        save_checkpoint(tmp_path / "last.pt", {"task": "lm", "v": Unsaveable()})
+    assert load_checkpoint(tmp_path / "last.pt")["v"] == 1
+    assert len(list(tmp_path.iterdir())) == 1
