@@ -10,45 +10,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import tiny_lm_config
 from rnnkit.checkpoint import load_checkpoint
-from rnnkit.config import RunConfig, apply_overrides
+from rnnkit.config import RunConfig
 from rnnkit.errors import RnnkitError
 from rnnkit.lm.train import train_lm
-
-TEXT = (
-    "the time traveller (for so it will be convenient to speak of him) was expounding a "
-    "recondite matter to us. his grey eyes shone and twinkled, and his usually pale face "
-    "was flushed and animated. the fire burned brightly, and the soft radiance of the "
-    "incandescent lights in the lilies of silver caught the bubbles that flashed and "
-    "passed in our glasses.\n"
-) * 12
 
 
 def tiny_config(tmp_path: Path, *overrides: str) -> RunConfig:
     """A model and corpus small enough for a test to train in a second."""
-    source = tmp_path / "tiny.txt"
-    source.write_text(TEXT, encoding="utf-8")
-    cfg = RunConfig()
-    apply_overrides(
-        cfg,
-        [
-            f"data.source={source}",
-            "data.batch_size=4",
-            "data.num_steps=16",
-            "model.kind=gru",
-            "model.hidden_size=24",
-            "model.embedding_dim=8",
-            "model.dropout=0.2",
-            "train.epochs=2",
-            "train.optimizer=adam",
-            "train.lr=0.01",
-            "train.threads=1",
-            "generate.length=10",
-            "generate.prefixes=['the ']",
-            *overrides,
-        ],
-    )
-    return cfg
+    return tiny_lm_config(tmp_path, *overrides)
 
 
 def quiet(_: str) -> None:
