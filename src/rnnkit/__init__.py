@@ -3,15 +3,29 @@
 Language models (RNN / GRU / LSTM) on any text, scratch cells identical to `torch.nn`,
 time-series forecasting, and the d2l RNN experiments reproduced with held-out numbers.
 
-The public names are imported lazily (PEP 562) so `rnnkit --help` does not load torch.
+The public names are imported lazily (PEP 562): `rnnkit --help` does not load torch, and
+`rnnkit.load` does not load the training recipe, the distributed module, matplotlib or the
+playground. The `TYPE_CHECKING` block lets type checkers and IDEs see the same names.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rnnkit.errors import RnnkitError
+
+if TYPE_CHECKING:
+    from rnnkit.config import RunConfig, load_preset
+    from rnnkit.forecast.forecaster import Forecaster
+    from rnnkit.lm.evaluate import evaluate
+    from rnnkit.lm.load import LoadedLM, generate, info, load, stream
+    from rnnkit.lm.model import RNNLM
+    from rnnkit.lm.train import train_lm
+    from rnnkit.nn.recurrent import build_rnn
+    from rnnkit.text.batches import BatchIterator
+    from rnnkit.text.corpora import load_corpus
+    from rnnkit.text.vocab import Vocab
 
 __version__ = "0.1.0"
 
@@ -31,9 +45,28 @@ _EXPORTS: dict[str, str] = {
     "stream": "rnnkit.lm.load",
     "evaluate": "rnnkit.lm.evaluate",
     "info": "rnnkit.lm.load",
+    "Forecaster": "rnnkit.forecast.forecaster",
 }
 
-__all__ = ["RnnkitError", "__version__", *_EXPORTS]
+__all__ = [
+    "RNNLM",
+    "BatchIterator",
+    "Forecaster",
+    "LoadedLM",
+    "RnnkitError",
+    "RunConfig",
+    "Vocab",
+    "__version__",
+    "build_rnn",
+    "evaluate",
+    "generate",
+    "info",
+    "load",
+    "load_corpus",
+    "load_preset",
+    "stream",
+    "train_lm",
+]
 
 
 def __getattr__(name: str) -> Any:

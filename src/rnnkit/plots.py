@@ -1,4 +1,8 @@
-"""Figures written into run folders: training curves (and forecasts). Matplotlib, Agg backend."""
+"""Figures written into run folders: training curves and forecasts.
+
+Each plot draws on its own `matplotlib.figure.Figure` and saves it to a file: no pyplot, no
+global backend switch, so a notebook's inline plots are left alone.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 
 def plot_curves(rows: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> Path:
     """Loss and perplexity against epoch, train and validation, from `metrics.jsonl` rows."""
-    fig, (ax_loss, ax_ppl) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    ax_loss, ax_ppl = fig.subplots(1, 2)
     epochs = [r["epoch"] for r in rows]
     for key, label in (("train", "train"), ("val", "validation")):
         loss = [r.get(f"{key}_loss", math.nan) for r in rows]
@@ -34,7 +36,6 @@ def plot_curves(rows: Sequence[dict[str, Any]], path: str | Path, title: str = "
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
@@ -71,7 +72,8 @@ def plot_forecast(
     x_hist = np.arange(n - keep, n)
     x_fut = np.arange(n, n + h)
     panels = min(mu.shape[1], 4)
-    fig, axes = plt.subplots(panels, 1, figsize=(10, 3.2 * panels), squeeze=False)
+    fig = Figure(figsize=(10, 3.2 * panels))
+    axes = fig.subplots(panels, 1, squeeze=False)
     labels = [*time, *future_time]
     for c in range(panels):
         ax = axes[c][0]
@@ -100,5 +102,4 @@ def plot_forecast(
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
