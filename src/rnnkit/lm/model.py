@@ -144,14 +144,14 @@ class RNNLM(nn.Module):
         """The model a `[model]` config table describes, for a vocabulary of `vocab_size`."""
         return cls(
             vocab_size,
-            kind=model_cfg.kind,  # type: ignore[arg-type]
+            kind=model_cfg.kind,
             hidden_size=model_cfg.hidden_size,
             num_layers=model_cfg.num_layers,
             dropout=model_cfg.dropout,
             embedding_dim=model_cfg.embedding_dim,
-            input_mode=model_cfg.input_mode,  # type: ignore[arg-type]
+            input_mode=model_cfg.input_mode,
             tie_weights=model_cfg.tie_weights,
-            impl=model_cfg.impl,  # type: ignore[arg-type]
+            impl=model_cfg.impl,
         )
 
     def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
