@@ -33,15 +33,16 @@ def _run_datasets(args: argparse.Namespace) -> int:
 
 
 def _add_presets(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("presets", help="list the shipped run presets")
+    p = sub.add_parser("presets", help="list the shipped presets and the task each is for")
     p.set_defaults(run=_run_presets)
 
 
 def _run_presets(args: argparse.Namespace) -> int:
-    from rnnkit.config import list_presets, preset_description
+    from rnnkit.config import list_presets, preset_description, preset_task
 
     for name in list_presets():
-        print(f"{name:<16} {preset_description(name)}")
+        task = "forecast" if preset_task(name) == "forecast" else "train"
+        print(f"{name:<20} {task:<9} {preset_description(name)}")
     return 0
 
 
@@ -346,7 +347,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             f"rnnkit serve needs {' and '.join(missing)}; install them with "
             "pip install 'rnnkit[serve]'"
         )
-    from rnnkit.serve.app import run
+    from rnnkit.serve import run
 
     run(
         args.checkpoint,

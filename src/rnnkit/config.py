@@ -342,12 +342,14 @@ def update(cfg: _Config, raw: dict[str, Any]) -> _Config:
 
 
 def _check_task(found: str, wanted: Task, what: str) -> None:
-    if found not in get_args(Task):
-        raise ConfigError(f"{what} has task = {found!r}; choose one of {', '.join(get_args(Task))}")
+    names = {"lm": "language-model", "forecast": "forecasting"}
+    if found not in names:
+        raise ConfigError(f"{what} has task = {found!r}; choose one of {', '.join(names)}")
     if found != wanted:
         command = "rnnkit forecast" if found == "forecast" else "rnnkit train"
         raise ConfigError(
-            f"{what} is a {found!r} config, not a {wanted!r} one; use it with {command}"
+            f"{what} is a {names[found]} config, not a {names[wanted]} one; "
+            f"use it with {command}"
         )
 
 
