@@ -112,7 +112,7 @@ def serving(app: Any) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def en_url(en_run: Path) -> Iterator[str]:
     """A live playground for the English model (default workers and queue)."""
-    from rnnkit.serve.app import create_app
+    from rnnkit.serve import create_app
 
     with serving(create_app(en_run)) as url:
         yield url
@@ -121,7 +121,7 @@ def en_url(en_run: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def word_url(word_run: Path) -> Iterator[str]:
     """A live playground for the word-level model."""
-    from rnnkit.serve.app import create_app
+    from rnnkit.serve import create_app
 
     with serving(create_app(word_run)) as url:
         yield url
@@ -130,7 +130,7 @@ def word_url(word_run: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def zh_url(zh_run: Path) -> Iterator[str]:
     """A live playground for the Chinese model."""
-    from rnnkit.serve.app import create_app
+    from rnnkit.serve import create_app
 
     with serving(create_app(zh_run)) as url:
         yield url

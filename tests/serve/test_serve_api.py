@@ -26,7 +26,7 @@ httpx = pytest.importorskip("httpx", reason="the API tests need httpx")
 import rnnkit  # noqa: E402
 from rnnkit.cli import main  # noqa: E402
 from rnnkit.errors import RnnkitError  # noqa: E402
-from rnnkit.serve.app import create_app, host_warning, run  # noqa: E402
+from rnnkit.serve import create_app, host_warning, run  # noqa: E402
 
 
 def parse_events(text: str) -> list[tuple[str, dict[str, Any]]]:

@@ -27,7 +27,7 @@ sync_api = pytest.importorskip(
 )
 
 import rnnkit  # noqa: E402
-from rnnkit.serve.app import create_app  # noqa: E402
+from rnnkit.serve import create_app  # noqa: E402
 
 CHROMIUM_ARGS = [
     "--headless",

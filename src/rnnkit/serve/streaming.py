@@ -1,0 +1,187 @@
+"""From a validated request to text: the sample plan, the worker bodies and the SSE glue.
+
+A worker body runs on the pool's threads and checks its `cancel` event once per step;
+the event loop only moves the worker's events to the client (`sse_events`) or waits for
+its result (`wait_for_job`), stopping the job when the client goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+import rnnkit
+from rnnkit.errors import RnnkitError
+from rnnkit.lm.generation import normalize_prefix
+from rnnkit.serve.pool import Job
+from rnnkit.serve.schemas import MAX_SEED, StreamRequest
+
+log = logging.getLogger("rnnkit.serve")
+KEEPALIVE_S = 15.0
+Emit = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class SamplePlan:
+    """A validated request turned into what the workers need."""
+
+    prefix: str  # normalised as the training text was
+    seed: int | None
+    num_samples: int
+    level: str
+    unknown: list[str]
+
+    def pieces(self, step: int, tokens: list[str]) -> list[str]:
+        """The text each column grows by: the token, after a space between words."""
+        if self.level != "word":
+            return tokens
+        space = step > 0 or (bool(self.prefix) and not self.prefix[-1].isspace())
+        return [(" " + t) if space else t for t in tokens]
+
+
+def plan_request(lm: rnnkit.LoadedLM, req: StreamRequest, beam: int = 0) -> SamplePlan:
+    """Normalise the prefix, pick the seed (none for beam search) and find unknown tokens."""
+    prefix = normalize_prefix(req.prefix, lm.config.data.normalize)
+    tokens = prefix.split() if lm.level == "word" else list(prefix)
+    known = lm.vocab.token_to_idx
+    seed = None if beam else req.seed
+    if seed is None and not beam:
+        seed = int.from_bytes(os.urandom(8), "little") & MAX_SEED
+    unknown = list(dict.fromkeys(t for t in tokens if t not in known))
+    return SamplePlan(prefix, seed, req.num_samples, lm.level, unknown)
+
+
+def token_stream(lm: rnnkit.LoadedLM, req: StreamRequest, plan: SamplePlan) -> Iterator[list[str]]:
+    """Check the options and set up the sampler (cheap: no forward call happens yet)."""
+    return rnnkit.stream(
+        lm,
+        req.prefix,
+        req.length,
+        temperature=req.temperature,
+        top_k=req.top_k,
+        top_p=req.top_p,
+        num_samples=req.num_samples,
+        seed=plan.seed,
+    )
+
+
+def produce_events(
+    steps: Iterator[list[str]], plan: SamplePlan, emit: Emit
+) -> Callable[[threading.Event], None]:
+    """Worker body for the event stream: one `tokens` event per step, checking `cancel`."""
+
+    def work(cancel: threading.Event) -> None:
+        start, step = time.perf_counter(), 0
+        try:
+            while not cancel.is_set():
+                try:
+                    tokens = next(steps)
+                except StopIteration:
+                    elapsed = time.perf_counter() - start
+                    rate = step * plan.num_samples / elapsed if elapsed > 0 else 0.0
+                    emit("done", {"steps": step, "elapsed_s": elapsed, "tokens_per_s": rate})
+                    return
+                emit("tokens", {"step": step, "tokens": plan.pieces(step, tokens)})
+                step += 1
+        except RnnkitError as exc:
+            emit("error", {"error": str(exc)})
+        except Exception:
+            log.exception("generation failed")
+            emit("error", {"error": "generation failed; the server log has the details"})
+        finally:
+            _close(steps)
+
+    return work
+
+
+def _close(steps: Iterator[list[str]]) -> None:
+    """Close the sampler's generator so its frames (and state tensors) go at once."""
+    close = getattr(steps, "close", None)
+    if close is not None:
+        close()
+
+
+def collect_texts(
+    steps: Iterator[list[str]], plan: SamplePlan
+) -> Callable[[threading.Event], list[str]]:
+    """Worker body for one-shot sampling: the same steps, joined into one text per sample."""
+
+    def work(cancel: threading.Event) -> list[str]:
+        columns = [[plan.prefix] for _ in range(plan.num_samples)]
+        try:
+            for step, tokens in enumerate(steps):
+                if cancel.is_set():
+                    break
+                for column, piece in zip(columns, plan.pieces(step, tokens), strict=True):
+                    column.append(piece)
+        finally:
+            _close(steps)
+        return ["".join(column) for column in columns]
+
+    return work
+
+
+def _sse(event: str, data: dict[str, Any]) -> str:
+    """One server-sent event: its name and its data as one line of JSON."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+class EventStream(StreamingResponse):
+    """An event-stream response that stops its job however the response ends."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, content: AsyncIterator[str], job: Job) -> None:
+        super().__init__(content, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        self.job = job
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the response; stop the job whether it ended, failed or the client left."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.job.stop()
+
+
+async def sse_events(start: dict[str, Any], queue: asyncio.Queue) -> AsyncIterator[str]:
+    """`start`, then the worker's events as they come (several per chunk when they pile up)."""
+    yield _sse("start", start)
+    while True:
+        try:
+            kind, data = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_S)
+        except asyncio.TimeoutError:
+            yield ": waiting\n\n"  # a comment line keeps proxies (and disconnect checks) awake
+            continue
+        chunk = [_sse(kind, data)]
+        while kind == "tokens" and not queue.empty():
+            kind, data = queue.get_nowait()
+            chunk.append(_sse(kind, data))
+        yield "".join(chunk)
+        if kind != "tokens":
+            return
+
+
+async def wait_for_job(job: Job, request: Request) -> Any:
+    """The job's result, or None when the client leaves first (the job is then stopped)."""
+    result = asyncio.wrap_future(job.future)
+    try:
+        while True:
+            done, _ = await asyncio.wait({result}, timeout=0.2)
+            if done:
+                return result.result()
+            if await request.is_disconnected():
+                return None
+    finally:
+        if not result.done():
+            job.stop()
