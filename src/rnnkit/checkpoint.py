@@ -4,32 +4,45 @@ A checkpoint holds `format_version`, `task` ("lm" or "forecast"), the resolved `
 `model` (state_dict), `optimizer`, `scheduler`, `rng` (torch and data-generator states),
 `vocab` (with counts) or `scaler`, `step`, `epoch` and `metrics`. Only tensors and Python
 builtins, so nothing is unpickled but data.
+
+`write_atomic` is the one atomic file writer of the package (checkpoints, downloaded
+sources, prepared corpora). torch is imported on first use, so that the text modules can
+write atomically without loading it.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import IO, TYPE_CHECKING, Any
 
 from rnnkit.errors import RnnkitError
+
+if TYPE_CHECKING:
+    import torch
 
 FORMAT_VERSION = 1
 
 
-def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
-    """Write `payload` to `path` atomically: a temporary file in the same folder, then
-    `os.replace`, so a crash never leaves a half-written checkpoint under the real name."""
+def write_atomic(path: str | Path, data: bytes | str | Callable[[IO[bytes]], object]) -> Path:
+    """Write `data` to `path` so that a crash never leaves a half-written file under that name.
+
+    `data` is bytes, text (written as UTF-8) or a function that writes to the open binary
+    file. It goes to a temporary file in the same folder (created if missing), which is
+    synced to disk and then renamed over `path` with `os.replace`. On any failure the
+    temporary file is removed and `path` keeps its old content.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format_version": FORMAT_VERSION, **payload}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
+            if callable(data):
+                data(fh)
+            else:
+                fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -37,6 +50,14 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+    """Write `payload` (plus `format_version`) to `path` atomically (see `write_atomic`)."""
+    import torch
+
+    payload = {"format_version": FORMAT_VERSION, **payload}
+    return write_atomic(path, lambda fh: torch.save(payload, fh))
 
 
 def resolve_checkpoint_path(path: str | Path, prefer: str = "best") -> Path:
@@ -61,6 +82,8 @@ def load_checkpoint(
     path: str | Path, prefer: str = "best", map_location: str | torch.device = "cpu"
 ) -> dict[str, Any]:
     """Load a checkpoint dict (run folder or file), checking its format version."""
+    import torch
+
     file = resolve_checkpoint_path(path, prefer)
     try:
         ckpt = torch.load(file, map_location=map_location, weights_only=True)

@@ -1,4 +1,4 @@
-"""Tests for rnnkit.text.batches: sequential and random batch iterators, evaluation batches."""
+"""Tests for rnnkit.text.batches: sequential and random batch iterators."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnkit.errors import RnnkitError
-from rnnkit.text.batches import BatchIterator, eval_batches
+from rnnkit.text.batches import BatchIterator
 from rnnkit.text.corpora import load_corpus
 
 REFERENCE = Path(os.environ.get("RNNKIT_DATA", "/nonexistent")).expanduser()
@@ -129,15 +129,3 @@ def test_too_short_and_bad_arguments() -> None:
         BatchIterator(np.arange(100), 2, 2, "shuffle")  # type: ignore[arg-type]
     with pytest.raises(RnnkitError, match="1-D integer"):
         BatchIterator(np.zeros((10, 2), dtype=np.int64), 2, 2)
-
-
-def test_eval_batches_cover_the_part() -> None:
-    tokens = np.arange(103, dtype=np.uint8)
-    batches = list(eval_batches(tokens, 4, 10))
-    X = torch.cat([x for x, _ in batches], dim=1)
-    Y = torch.cat([y for _, y in batches], dim=1)
-    assert X.shape == (4, 25) and torch.equal(Y, X + 1)
-    assert [x.shape[1] for x, _ in batches] == [10, 10, 5]
-    assert [x.shape for x, _ in eval_batches(np.arange(3), 8, 4)] == [(2, 1)]
-    with pytest.raises(RnnkitError, match="at least 2 tokens"):
-        eval_batches(np.arange(1), 8, 4)

@@ -101,14 +101,14 @@ def test_unfinished_prepare_is_refused_then_redone(
     source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "out"
-    real = prepared._write_atomic
+    real = prepared.write_atomic
 
-    def killed_before_manifest(path: Path, text: str) -> None:
+    def killed_before_manifest(path: Path, data: str) -> Path:
         if path.name == "manifest.json":
             raise KeyboardInterrupt  # the process dies before the manifest is written
-        real(path, text)
+        return real(path, data)
 
-    monkeypatch.setattr(prepared, "_write_atomic", killed_before_manifest)
+    monkeypatch.setattr(prepared, "write_atomic", killed_before_manifest)
     with pytest.raises(KeyboardInterrupt):
         prepare(source, out, quiet=True)
     assert (out / "train.npy").is_file() and not (out / "manifest.json").exists()

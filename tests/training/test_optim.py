@@ -1,14 +1,11 @@
-"""Leaf helpers of the training loops and atomic checkpoints."""
+"""Leaf helpers of the training loops: clipping, LR schedules, optimizers, devices."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from rnnkit.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from rnnkit.errors import RnnkitError
 from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor
 from rnnkit.training.runtime import resolve_device
@@ -59,31 +56,3 @@ def test_adam_uses_the_fused_kernel_and_steps_like_the_plain_one(name: str) -> N
             opt.step()
     for p, q in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
-
-
-def test_checkpoint_is_atomic_plain_and_versioned(tmp_path: Path) -> None:
-    path = save_checkpoint(tmp_path / "last.pt", {"task": "lm", "w": torch.ones(3), "n": [1, 2]})
-    ckpt = load_checkpoint(tmp_path)
-    assert ckpt["format_version"] == FORMAT_VERSION and ckpt["n"] == [1, 2]
-    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary left behind
-    torch.save({"format_version": 99}, tmp_path / "future.pt")
-    with pytest.raises(RnnkitError, match="format 99"):
-        load_checkpoint(tmp_path / "future.pt")
-    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(RnnkitError, match="cannot read checkpoint"):
-        load_checkpoint(tmp_path / "junk.pt")
-    with pytest.raises(RnnkitError, match="does not exist"):
-        load_checkpoint(tmp_path / "missing.pt")
-
-
-def test_failed_write_keeps_the_old_checkpoint(tmp_path: Path) -> None:
-    save_checkpoint(tmp_path / "last.pt", {"task": "lm", "v": 1})
-
-    class Unsaveable:
-        def __reduce__(self) -> tuple:
-            raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError):
-        save_checkpoint(tmp_path / "last.pt", {"task": "lm", "v": Unsaveable()})
-    assert load_checkpoint(tmp_path / "last.pt")["v"] == 1
-    assert len(list(tmp_path.iterdir())) == 1

@@ -13,7 +13,7 @@ from rnnkit.text.tokenize import detokenize, normalize_text, tokenize
 from rnnkit.text.vocab import Vocab
 
 if TYPE_CHECKING:
-    from rnnkit.text.batches import BatchIterator, eval_batches
+    from rnnkit.text.batches import BatchIterator
 
 __all__ = [
     "BatchIterator",
@@ -21,7 +21,6 @@ __all__ = [
     "Vocab",
     "describe_datasets",
     "detokenize",
-    "eval_batches",
     "load_corpus",
     "normalize_text",
     "read_text",
@@ -30,8 +29,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("BatchIterator", "eval_batches"):
-        from rnnkit.text import text
+    if name == "BatchIterator":
+        from rnnkit.text.batches import BatchIterator
 
-        return getattr(text, name)
+        return BatchIterator
     raise AttributeError(f"module 'rnnkit.text' has no attribute {name!r}")

@@ -148,41 +148,6 @@ class BatchIterator:
             yield _long(self.tokens[idx]), _long(self.tokens[idx + 1])
 
 
-def eval_batches(
-    tokens: np.ndarray | torch.Tensor, batch_size: int, num_steps: int
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Sequential batches covering (nearly) every token once, for evaluation.
-
-    Unlike `BatchIterator`, nothing is random and the last batch may be shorter than
-    `num_steps`; with fewer than `batch_size + 1` tokens there are fewer rows. Only the
-    last `< rows` tokens go unpredicted. Carry the state from batch to batch.
-
-    Shape:
-        yields `X (R, t)` and `Y (R, t)` LongTensors with `R <= batch_size`, `t <= num_steps`.
-    """
-    arr = _as_tokens(tokens)
-    if batch_size < 1 or num_steps < 1:
-        raise RnnkitError(
-            f"batch_size and num_steps must be >= 1, got {batch_size} and {num_steps}"
-        )
-    if len(arr) < 2:
-        raise RnnkitError(
-            f"an evaluation part needs at least 2 tokens, this one has {len(arr)}; "
-            "give the validation/test split a larger share"
-        )
-    return _eval_iter(arr, min(batch_size, len(arr) - 1), num_steps)
-
-
-def _eval_iter(
-    arr: np.ndarray, rows: int, num_steps: int
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    row_len = (len(arr) - 1) // rows
-    Xs = arr[: rows * row_len].reshape(rows, row_len)  # (R, L)
-    Ys = arr[1 : 1 + rows * row_len].reshape(rows, row_len)
-    for lo in range(0, row_len, num_steps):
-        yield _long(Xs[:, lo : lo + num_steps]), _long(Ys[:, lo : lo + num_steps])
-
-
 class RankBatches:
     """Rank `rank`'s rows of the batches one process draws with `batch_size * world_size`.
 

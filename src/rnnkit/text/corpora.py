@@ -2,9 +2,9 @@
 
 `load_corpus` reads a source (see `rnnkit.text.sources`), normalises and tokenises it,
 builds the vocabulary on the training part and encodes every part into a compact numpy
-array. Splits (the architecture note): with `max_tokens=N > 0` the first N tokens are the
-training part and the tokens after them are halved into validation and test (the d2l book
-trains on exactly those N); otherwise `split` cuts the whole text contiguously.
+array. Splits: with `max_tokens=N > 0` the first N tokens are the training part and the
+tokens after them are halved into validation and test (the d2l book trains on exactly those
+N); otherwise `split` cuts the whole text contiguously, train then validation then test.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -34,6 +33,7 @@ __all__ = [
     "describe_datasets",
     "load_corpus",
     "read_text",
+    "require_tokens",
     "source_names",
     "split_bounds",
 ]
@@ -65,21 +65,6 @@ class Corpus:
     num_tokens: int
     unk_share: dict[str, float] = field(default_factory=dict)
 
-    def info(self) -> dict[str, Any]:
-        """A JSON-friendly summary (no arrays) for run records."""
-        return {
-            "name": self.name,
-            "sha1": self.sha1,
-            "level": self.level,
-            "normalize": self.normalize,
-            "num_tokens": self.num_tokens,
-            "vocab_size": len(self.vocab),
-            "train_tokens": int(self.train.size),
-            "val_tokens": int(self.val.size),
-            "test_tokens": int(self.test.size),
-            "unk_share": dict(self.unk_share),
-        }
-
 
 def compact_dtype(vocab_size: int) -> type:
     """The smallest numpy integer type holding ids below `vocab_size`."""
@@ -108,6 +93,27 @@ def split_bounds(
     train_end = int(num_tokens * split[0])
     val_end = train_end + int(num_tokens * split[1])
     return 0, train_end, val_end, num_tokens
+
+
+def require_tokens(
+    name: str,
+    level: str,
+    normalize: str,
+    num_tokens: int,
+    train_tokens: int,
+    split: Sequence[float],
+) -> None:
+    """Refuse a text with no tokens, or whose training part (`train_tokens`) is empty."""
+    if num_tokens == 0:
+        raise RnnkitError(
+            f"{name} has no {level} tokens after normalize={normalize!r}; "
+            "check the file or pick another normalize mode"
+        )
+    if train_tokens == 0:
+        raise RnnkitError(
+            f"{name}: the training part is empty ({num_tokens} tokens, split={list(split)}); "
+            "raise the training fraction or max_tokens"
+        )
 
 
 def _unk_share(ids: np.ndarray) -> float:
@@ -159,16 +165,7 @@ def load_corpus(
         num_tokens = len(tokens)
         bounds = split_bounds(num_tokens, max_tokens, split)
         counts = count_tokens(tokens[: bounds[1]])
-    if num_tokens == 0:
-        raise RnnkitError(
-            f"{name} has no {level} tokens after normalize={normalize!r}; "
-            "check the file or pick another normalize mode"
-        )
-    if bounds[1] == 0:
-        raise RnnkitError(
-            f"{name}: the training part is empty ({num_tokens} tokens, split={list(split)}); "
-            "raise the training fraction or max_tokens"
-        )
+    require_tokens(name, level, normalize, num_tokens, bounds[1], split)
     vocab = Vocab.build(counts, min_freq=min_freq)
     ids = vocab.encode(tokens, dtype=compact_dtype(len(vocab)))  # (num_tokens,)
     del tokens, text

@@ -32,7 +32,6 @@ import io
 import json
 import os
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -45,9 +44,18 @@ import numpy as np
 from tqdm import tqdm
 
 from rnnkit import __version__
+from rnnkit.checkpoint import write_atomic
 from rnnkit.errors import RnnkitError
-from rnnkit.text.corpora import Corpus, compact_dtype, split_bounds
-from rnnkit.text.sources import ENCODING_ERRORS, REMOTE, EncodingErrors, read_text, source_names
+from rnnkit.text.corpora import Corpus, compact_dtype, require_tokens, split_bounds
+from rnnkit.text.sources import (
+    REMOTE,
+    EncodingErrors,
+    check_encoding_errors,
+    decode_piece,
+    local_files,
+    read_text,
+    require_text,
+)
 from rnnkit.text.tokenize import NORMALIZERS, Level, NormalizeMode, count_chars, normalize_text
 from rnnkit.text.vocab import Vocab
 
@@ -102,20 +110,11 @@ def _parts(source: str | os.PathLike[str], errors: EncodingErrors) -> tuple[list
         data = text.encode("utf-8")
         return [_Part(name, len(data), data=data)], sha1
     path = Path(name).expanduser()
-    if path.is_file():
-        return [_Part(str(path), path.stat().st_size, path=path)], ""
-    if path.is_dir():
-        files = sorted(
-            (p for p in path.rglob("*.txt") if p.is_file()),
-            key=lambda p: p.relative_to(path).as_posix(),
-        )
-        if not files:
-            raise RnnkitError(f"folder {path} holds no .txt files; add some or give a file")
-        return [_Part(str(p), p.stat().st_size, path=p, newline_at_end=True) for p in files], ""
-    raise RnnkitError(
-        f"unknown source {name!r}: not a named corpus ({', '.join(source_names())}) "
-        "nor an existing file or folder; check the path or run `rnnkit datasets`"
-    )
+    joined = path.is_dir()  # folder files are joined so lines never run together
+    parts = [
+        _Part(str(p), p.stat().st_size, path=p, newline_at_end=joined) for p in local_files(path)
+    ]
+    return parts, ""
 
 
 def _safe_cut(buf: bytes, normalize: str) -> int:
@@ -132,22 +131,6 @@ def _safe_cut(buf: bytes, normalize: str) -> int:
     return int(hits[-1]) + 1 if hits.size else 0
 
 
-def _decode(piece: bytes, part: _Part, offset: int, errors: EncodingErrors) -> str:
-    if b"\x00" in piece:
-        raise RnnkitError(
-            f"{part.name} contains NUL bytes, so it looks binary (or UTF-16), not UTF-8 text; "
-            "give a UTF-8 text file"
-        )
-    try:
-        return str(piece, "utf-8", errors)
-    except UnicodeDecodeError as exc:
-        at, bad = offset + exc.start, piece[exc.start : exc.start + 4]
-        raise RnnkitError(
-            f"{part.name} is not valid UTF-8 at byte offset {at} ({bad!r}); "
-            "convert it to UTF-8 or pass --encoding-errors replace"
-        ) from None
-
-
 def _text_chunks(
     parts: Sequence[_Part],
     start: tuple[int, int],
@@ -161,8 +144,7 @@ def _text_chunks(
     for index in range(start[0], len(parts)):
         part = parts[index]
         offset = start[1] if index == start[0] else 0
-        if part.size == 0:
-            raise RnnkitError(f"{part.name} is empty; give a file with text in it")
+        require_text(part.size, part.name)
         with part.open() as fh:
             last_byte = b""  # the part's last byte so far: does its text end a line?
             if offset > 0:
@@ -183,7 +165,7 @@ def _text_chunks(
                 if cut == 0 and not eof:
                     continue  # a line longer than the chunk with no safe cut: read on
                 piece, buf = buf[:cut], buf[cut:]
-                text = _decode(piece, part, offset, errors)
+                text = decode_piece(piece, part.name, errors, offset)
                 if piece:
                     last_byte = piece[-1:]
                 if eof and part.newline_at_end and last_byte not in (b"\n", b"\r"):
@@ -291,20 +273,6 @@ class _SplitWriter:
             fh.close()
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, sync it, then rename it over `path`."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _ours(path: Path) -> bool:
     """Whether a file in an output folder is one `prepare` writes (or its temporary file)."""
     name = path.name
@@ -367,10 +335,7 @@ def prepare(
         raise RnnkitError(
             f"unknown normalize mode {normalize!r}; use one of {', '.join(NORMALIZERS)}"
         )
-    if encoding_errors not in ENCODING_ERRORS:
-        raise RnnkitError(
-            f"unknown encoding_errors {encoding_errors!r}; use one of {', '.join(ENCODING_ERRORS)}"
-        )
+    check_encoding_errors(encoding_errors)
     if chunk_bytes < 16:
         raise RnnkitError(f"chunk_bytes must be at least 16, got {chunk_bytes}")
     split_bounds(0, max_tokens, split)  # bad split / max_tokens fail before any reading
@@ -406,16 +371,7 @@ def prepare(
     sha1 = sha1 or digest.hexdigest()
     name = os.fspath(source)
     bounds = split_bounds(num_tokens, max_tokens, split)
-    if num_tokens == 0:
-        raise RnnkitError(
-            f"{name} has no {level} tokens after normalize={normalize!r}; "
-            "check the file or pick another normalize mode"
-        )
-    if bounds[1] == 0:
-        raise RnnkitError(
-            f"{name}: the training part is empty ({num_tokens} tokens, split={list(split)}); "
-            "raise the training fraction or max_tokens"
-        )
+    require_tokens(name, level, normalize, num_tokens, bounds[1], split)
 
     # Pass 2: take the tokens after the training part off the counts.
     train_end = bounds[1]
@@ -451,7 +407,7 @@ def prepare(
             f"{name} gave {num_tokens} tokens when counted but {writer.seen} when encoded; "
             "was it modified meanwhile? prepare it again"
         )
-    _write_atomic(out / VOCAB_FILE, vocab.to_json() + "\n")
+    write_atomic(out / VOCAB_FILE, vocab.to_json() + "\n")
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -479,7 +435,7 @@ def prepare(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "rnnkit_version": __version__,
     }
-    _write_atomic(out / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(out / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
 
 

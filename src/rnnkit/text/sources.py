@@ -5,6 +5,10 @@ source is looked up in `$RNNKIT_DATA`, then in the per-user cache (`$XDG_CACHE_H
 or `~/.cache/rnnkit`), and only then downloaded, once, into the cache with its SHA-1
 checked; a mismatching file is never used. `RNNKIT_OFFLINE=1` forbids the download.
 A local path is a UTF-8 text file or a folder of `.txt` files read in sorted order.
+
+The checks on local text live here once, for `read_text` and for the streaming
+`rnnkit.text.prepared`: `local_files` (which files a path names), `require_text` (not
+empty), `check_encoding_errors` and `decode_piece` (NUL bytes, UTF-8 with the byte offset).
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import hashlib
 import io
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from rnnkit.checkpoint import write_atomic
 from rnnkit.errors import RnnkitError
 
 EncodingErrors = Literal["strict", "replace", "ignore"]
@@ -113,17 +117,7 @@ def _download(remote: RemoteFile, dest: Path) -> bytes:
             f"{remote.sha1}; it was discarded: retry later, or supply a verified "
             f"{remote.filename} through RNNKIT_DATA"
         )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{remote.filename}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(dest, data)
     return data
 
 
@@ -175,29 +169,48 @@ def describe_datasets() -> list[tuple[str, str, str]]:
 # --- reading text -----------------------------------------------------------------------
 
 
-def decode_utf8(data: bytes, origin: str, encoding_errors: EncodingErrors = "strict") -> str:
-    """Decode UTF-8 (a leading byte-order mark is dropped), naming `origin` on failure."""
+def check_encoding_errors(encoding_errors: str) -> None:
+    """Refuse an `encoding_errors` value other than `strict`, `replace` or `ignore`."""
     if encoding_errors not in ENCODING_ERRORS:
         raise RnnkitError(
             f"unknown encoding_errors {encoding_errors!r}; use one of {', '.join(ENCODING_ERRORS)}"
         )
-    if not data:
+
+
+def require_text(size: int, origin: str) -> None:
+    """Refuse an empty file (`size` bytes), naming `origin`."""
+    if size == 0:
         raise RnnkitError(f"{origin} is empty; give a file with text in it")
-    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+
+
+def decode_piece(data: bytes, origin: str, encoding_errors: EncodingErrors, offset: int = 0) -> str:
+    """Decode UTF-8 bytes that start `offset` bytes into `origin`, refusing NUL bytes.
+
+    A piece is a whole file or a chunk of one cut on a character boundary; at offset 0 a
+    leading byte-order mark is dropped. An error names `origin` and the byte offset in it.
+    """
     if b"\x00" in data:
         raise RnnkitError(
             f"{origin} contains NUL bytes, so it looks binary (or UTF-16), not UTF-8 text; "
             "give a UTF-8 text file"
         )
+    start = len(codecs.BOM_UTF8) if offset == 0 and data.startswith(codecs.BOM_UTF8) else 0
     try:
-        return str(memoryview(data)[start:], "utf-8", encoding_errors)
+        return str(memoryview(data)[start:], "utf-8", encoding_errors)  # a view: no copy
     except UnicodeDecodeError as exc:
-        offset = start + exc.start
-        bad = data[offset : offset + 4]
+        at = start + exc.start
         raise RnnkitError(
-            f"{origin} is not valid UTF-8 at byte offset {offset} ({bad!r}); convert it to "
-            "UTF-8 or pass encoding_errors='replace'"
+            f"{origin} is not valid UTF-8 at byte offset {offset + at} ({data[at : at + 4]!r}); "
+            "convert it to UTF-8 or read it with encoding_errors 'replace' "
+            "(`--encoding-errors replace` for `rnnkit prepare`)"
         ) from None
+
+
+def decode_utf8(data: bytes, origin: str, encoding_errors: EncodingErrors = "strict") -> str:
+    """Decode a whole UTF-8 file (a leading byte-order mark is dropped), naming `origin`."""
+    check_encoding_errors(encoding_errors)
+    require_text(len(data), origin)
+    return decode_piece(data, origin, encoding_errors)
 
 
 def _python_docs() -> tuple[str, str]:
@@ -228,10 +241,11 @@ def _read_remote(name: str, encoding_errors: EncodingErrors) -> tuple[str, str]:
     return decode_utf8(data, origin, encoding_errors), sha1
 
 
-def _read_path(path: Path, encoding_errors: EncodingErrors) -> tuple[str, str]:
+def local_files(path: Path) -> list[Path]:
+    """The files a local source names: the file itself, or a folder's `.txt` files
+    (recursively, in sorted order of their relative paths)."""
     if path.is_file():
-        data = path.read_bytes()
-        return decode_utf8(data, str(path), encoding_errors), _sha1(data)
+        return [path]
     if path.is_dir():
         files = sorted(
             (p for p in path.rglob("*.txt") if p.is_file()),
@@ -239,19 +253,25 @@ def _read_path(path: Path, encoding_errors: EncodingErrors) -> tuple[str, str]:
         )
         if not files:
             raise RnnkitError(f"folder {path} holds no .txt files; add some or give a file")
-        digest = hashlib.sha1(usedforsecurity=False)
-        parts = []
-        for file in files:
-            data = file.read_bytes()
-            digest.update(data)
-            text = decode_utf8(data, str(file), encoding_errors)
-            # Files are joined so that the last line of one never runs into the next.
-            parts.append(text if text.endswith(("\n", "\r")) else text + "\n")
-        return "".join(parts), digest.hexdigest()
+        return files
     raise RnnkitError(
         f"unknown source {str(path)!r}: not a named corpus ({', '.join(source_names())}) "
         "nor an existing file or folder; check the path or run `rnnkit datasets`"
     )
+
+
+def _read_path(path: Path, encoding_errors: EncodingErrors) -> tuple[str, str]:
+    files = local_files(path)
+    joined = path.is_dir()
+    digest = hashlib.sha1(usedforsecurity=False)
+    parts = []
+    for file in files:
+        data = file.read_bytes()
+        digest.update(data)
+        text = decode_utf8(data, str(file), encoding_errors)
+        # Folder files are joined so that the last line of one never runs into the next.
+        parts.append(text + "\n" if joined and not text.endswith(("\n", "\r")) else text)
+    return "".join(parts), digest.hexdigest()
 
 
 def read_text(

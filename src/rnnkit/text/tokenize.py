@@ -1,7 +1,8 @@
 """Text normalisation and tokenizers: characters (Unicode code points) or words.
 
-`normalize_text` implements the `normalize` modes of the architecture note (`none`, `d2l`,
-`newlines`) plus optional NFC. `tokenize` / `detokenize` turn text into tokens and back.
+`normalize_text` implements the `normalize` modes (`none` keeps the text; `d2l` keeps only
+ASCII letters, lower-cased, as d2l's `read_time_machine`; `newlines` turns line breaks into
+spaces) plus optional NFC. `tokenize` / `detokenize` turn text into tokens and back.
 For corpora of hundreds of megabytes the character level has a vectorised path:
 `iter_char_codes` yields the text as numpy arrays of code points, chunk by chunk, and
 `count_chars` counts them without ever building a Python list of one-character strings.

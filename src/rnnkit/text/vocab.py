@@ -152,22 +152,6 @@ class Vocab:
         ids = [get(t, 0) for t in tokens]
         return np.array(ids, dtype=dtype) if ids else np.zeros(0, dtype=dtype)
 
-    def encode_with_unknowns(
-        self, tokens: Iterable[str], dtype: np.dtype | type = np.int64
-    ) -> tuple[np.ndarray, Counter[str]]:
-        """Like `encode`, and also count the tokens that were not in the vocabulary.
-
-        Returns:
-            `(ids (N,), unknown)` where `unknown` counts each out-of-vocabulary token,
-            so the caller can warn about them.
-        """
-        if isinstance(tokens, str):
-            unknown: Counter[str] = Counter()
-            return self._encode_chars(tokens, dtype, unknown), unknown
-        tokens = list(tokens)
-        unknown = Counter(t for t in tokens if t not in self.token_to_idx)
-        return self.encode(tokens, dtype), unknown
-
     def decode(self, ids: Iterable[int] | np.ndarray) -> list[str]:
         """Map ids (a sequence, numpy array or CPU tensor) back to tokens.
 
@@ -198,9 +182,8 @@ class Vocab:
             self._char_lut = lut
         return self._char_lut
 
-    def _encode_chars(
-        self, text: str, dtype: np.dtype | type, unknown: Counter[str] | None = None
-    ) -> np.ndarray:
+    def _encode_chars(self, text: str, dtype: np.dtype | type) -> np.ndarray:
+        """The vectorised `encode` of a string's characters (code points) through `char_lut`."""
         lut = self.char_lut()
         out = np.empty(len(text), dtype=dtype)
         pos = 0
@@ -208,9 +191,6 @@ class Vocab:
             ids = lut[codes]
             out[pos : pos + codes.size] = ids
             pos += codes.size
-            if unknown is not None and not ids.all():
-                uniq, n = np.unique(codes[ids == 0], return_counts=True)
-                unknown.update({chr(int(c)): int(k) for c, k in zip(uniq, n, strict=True)})
         return out
 
     def to_dict(self) -> dict[str, Any]:
