@@ -1,7 +1,9 @@
-"""RNNForecaster shapes and the Forecaster API: fit, predict with intervals, save, load."""
+"""The forecaster modules' shapes and the Forecaster API: fit, predict with intervals, save,
+load, and the caller's process state left as found."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,44 +11,47 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import wave_values
 from rnnkit.errors import RnnkitError
+from rnnkit.forecast.baselines import naive_forecast
 from rnnkit.forecast.forecaster import Forecaster
-from rnnkit.forecast.model import RNNForecaster
+from rnnkit.forecast.model import (
+    AutoregressiveForecaster,
+    DirectForecaster,
+    build_forecaster,
+)
 from rnnkit.forecast.series import Series, read_csv
 from rnnkit.forecast.train import ForecastConfig, forecast_config
 
 
 @pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
 def test_direct_shapes(kind: str) -> None:
-    m = RNNForecaster(input_size=3, n_targets=2, horizon=4, kind=kind, hidden_size=5)
+    m = DirectForecaster(input_size=3, n_targets=2, horizon=4, kind=kind, hidden_size=5)
     mean, scale, state = m(torch.randn(6, 7, 3))
     assert mean.shape == (6, 4, 2) and scale is not None and scale.shape == (6, 4, 2)
     assert (scale > 0).all()
     h = state[0] if isinstance(state, tuple) else state
     assert h.shape == (1, 6, 5)
+    mean3, scale3, paths = m.forecast(torch.randn(6, 7, 3), 3)
+    assert mean3.shape == (6, 3, 2) and scale3 is not None and paths is None
 
 
 def test_autoregressive_shapes_and_rollout() -> None:
-    m = RNNForecaster(
-        input_size=3, n_targets=1, horizon=4, kind="gru", hidden_size=5, strategy="autoregressive"
-    )
+    m = AutoregressiveForecaster(input_size=3, n_targets=1, kind="gru", hidden_size=5)
     mean, scale, _ = m(torch.randn(2, 7, 3))
     assert mean.shape == (2, 7, 3) and scale is not None and scale.shape == (2, 7, 3)
     gen = torch.Generator().manual_seed(0)
     point, paths = m.rollout(torch.randn(2, 7, 3), 6, samples=10, generator=gen)
     assert point.shape == (2, 6, 3) and paths is not None and paths.shape == (10, 2, 6, 3)
+    mean_c, scale_c, paths_c = m.forecast(torch.randn(2, 7, 3), 6, samples=10, generator=gen)
+    assert mean_c.shape == (2, 6, 1) and scale_c is None
+    assert paths_c is not None and paths_c.shape == (10, 2, 6, 1)
 
 
 def test_rollout_point_path_feeds_back_the_mean() -> None:
     torch.manual_seed(0)
-    m = RNNForecaster(
-        input_size=1,
-        n_targets=1,
-        horizon=1,
-        kind="rnn",
-        hidden_size=4,
-        strategy="autoregressive",
-        likelihood="mse",
+    m = AutoregressiveForecaster(
+        input_size=1, n_targets=1, kind="rnn", hidden_size=4, likelihood="mse"
     )
     x = torch.randn(1, 5, 1)
     point, paths = m.rollout(x, 3)
@@ -60,8 +65,33 @@ def test_rollout_point_path_feeds_back_the_mean() -> None:
     assert torch.allclose(point, torch.cat(manual, 1))
 
 
+def test_training_pairs() -> None:
+    x, future = np.zeros((4, 6, 3)), np.ones((4, 2, 3))
+    d = DirectForecaster(input_size=3, n_targets=2, horizon=2, hidden_size=4)
+    dx, dy = d.training_pairs(x, future)
+    assert dx.shape == (4, 6, 3) and dy.shape == (4, 2, 2)
+    a = AutoregressiveForecaster(input_size=3, n_targets=2, hidden_size=4)
+    ax, ay = a.training_pairs(x, future)
+    assert ax.shape == ay.shape == (4, 7, 3)
+    assert np.array_equal(ay[:, :-1], ax[:, 1:])  # the target is the input shifted by one
+
+
+def test_build_forecaster_picks_the_class() -> None:
+    common = {"input_size": 2, "n_targets": 1, "horizon": 3, "hidden_size": 4, "skip_lookback": 2}
+    direct = build_forecaster("direct", **common)
+    auto = build_forecaster("autoregressive", **common)
+    assert isinstance(direct, DirectForecaster) and isinstance(auto, AutoregressiveForecaster)
+    assert any(k.startswith("skip.") for k in direct.state_dict())
+    assert not any(k.startswith("skip.") for k in auto.state_dict())  # no skip term
+    with pytest.raises(RnnkitError, match="unknown strategy 'sideways'"):
+        build_forecaster("sideways", **common)
+    with pytest.raises(RnnkitError, match="at most 3 steps"):
+        direct.check_horizon(4)
+    auto.check_horizon(1000)
+
+
 def test_seed_init_and_skip() -> None:
-    m = RNNForecaster(
+    m = DirectForecaster(
         input_size=1,
         n_targets=1,
         horizon=3,
@@ -71,13 +101,12 @@ def test_seed_init_and_skip() -> None:
         init_std=0.001,
     )
     assert all(p.abs().max() < 0.01 for p in m.parameters())
-    s = RNNForecaster(input_size=1, n_targets=1, horizon=3, hidden_size=4, skip_lookback=2)
+    s = DirectForecaster(input_size=1, n_targets=1, horizon=3, hidden_size=4, skip_lookback=2)
     assert s(torch.randn(2, 5, 1))[0].shape == (2, 3, 1)
 
 
 def _wave(n: int = 80, channels: int = 1) -> Series:
-    t = np.arange(n)
-    values = np.stack([np.sin(t / 3 + c) + 0.02 * t for c in range(channels)], axis=1)
+    values = wave_values(n, channels)
     return Series("wave", [], values, [f"y{c}" for c in range(channels)], np.zeros((n, 0)))
 
 
@@ -151,3 +180,37 @@ def test_config_errors() -> None:
     cfg = forecast_config("sine")
     assert cfg.model.kind == "rnn" and cfg.model.hidden_size == 16
     assert cfg.series.lookback + cfg.series.horizon == 50 and cfg.train.max_steps == 6000
+
+
+def test_beats_naive_on_a_noiseless_sine() -> None:
+    t = np.arange(120)
+    values = np.sin(2 * np.pi * t / 12)  # period 12
+    history, truth = Series.from_array(values[:-12]), values[-12:, None]
+    cfg = forecast_config(
+        "",
+        series={"lookback": 12, "horizon": 12, "strategy": "direct", "refit": False},
+        model={"kind": "gru", "hidden_size": 16},
+        train={"epochs": 10, "lr": 0.01, "threads": 1, "device": "cpu"},
+    )
+    pred = Forecaster(cfg).fit(history).predict(12)
+    model_mae = np.abs(pred.mean - truth).mean()
+    naive_mae = np.abs(naive_forecast(history.target, 12) - truth).mean()
+    assert model_mae < 0.5 * naive_mae
+
+
+def test_fit_leaves_the_callers_process_as_found(tiny: Callable[..., ForecastConfig]) -> None:
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)  # the config asks for 1
+        random.seed(123)
+        np.random.seed(123)
+        torch.manual_seed(123)
+        py, npy, pt = random.getstate(), np.random.get_state(), torch.get_rng_state()
+        Forecaster(tiny()).fit(_wave())
+        assert torch.get_num_threads() == 3
+        assert random.getstate() == py
+        after = np.random.get_state()
+        assert after[0] == npy[0] and np.array_equal(after[1], npy[1]) and after[2:] == npy[2:]
+        assert torch.equal(torch.get_rng_state(), pt)
+    finally:
+        torch.set_num_threads(threads)

@@ -1,4 +1,4 @@
-"""Series loading, bad input, seasons, scalers and windows."""
+"""Series loading, bad input, seasons and the series config."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ import pytest
 
 from rnnkit.errors import RnnkitError
 from rnnkit.forecast.series import (
-    Scaler,
     Series,
     SeriesConfig,
     fill_missing,
     infer_season,
     load_series,
     read_csv,
-    sliding_windows,
 )
 
 
@@ -86,24 +84,6 @@ def test_infer_season() -> None:
     x = np.sin(2 * np.pi * t / 12) + 0.05 * t
     assert infer_season(x) == 12
     assert infer_season(np.random.default_rng(0).normal(size=200)) == 1
-
-
-def test_scaler_uses_training_part_only() -> None:
-    values = np.arange(10.0).reshape(-1, 1)
-    sc = Scaler.fit(values[:5], "standard")
-    assert sc.offset == [2.0]
-    z = sc.transform(values)
-    assert np.allclose(sc.inverse(z), values)
-    mm = Scaler.fit(values[:5], "minmax")
-    assert mm.transform(values[:5]).min() == 0 and mm.transform(values[:5]).max() == 1
-    assert Scaler.fit(np.ones((4, 1)), "standard").scale == [1.0]  # constant column
-
-
-def test_sliding_windows() -> None:
-    v = np.arange(12.0).reshape(6, 2)
-    w = sliding_windows(v, 4)
-    assert w.shape == (3, 4, 2)
-    assert np.array_equal(w[1], v[1:5])
 
 
 def test_series_config_checks_choices() -> None:

@@ -2,8 +2,10 @@
 the model beside the naive and seasonal naive baselines, and write the run folder:
 `config.json`, `forecast.csv`, `forecast.png`, `metrics.json`, `best.pt`, `last.pt`.
 
-With a checkpoint, it forecasts past the end of the given data without retraining and
-writes `forecast.csv` and `forecast.png`.
+`run_forecast` is the command body: it holds the test part out, runs `backtest` (the seed
+loop and the scores) and `write_forecast_run` (the files). With a checkpoint, it forecasts
+past the end of the given data without retraining and writes `forecast.csv` and
+`forecast.png`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +115,23 @@ def run_forecast(
     )
     cfg.series.source = source
     data = load_series(source, target, time_col, covariates, cfg.series.fill)
+    history, test = _hold_out(cfg, data)
+    season = cfg.series.season or data.season or infer_season(history.target)
+    run_dir = _run_dir(out, source)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    echo(f"run folder: {run_dir}")
+    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2), encoding="utf-8")
+    cfg.series.season = season
+    run = backtest(cfg, history, test, season, seeds, quiet, echo)
+    write_forecast_run(run_dir, run, history, test)
+    summary = _summary_line(source, run.results, run_dir)
+    echo(summary)
+    return {**run.results, "run_dir": str(run_dir), "summary": summary}
+
+
+def _hold_out(cfg: ForecastConfig, data: Series) -> tuple[Series, Series]:
+    """Fix `cfg.series.horizon` and split `data` into history and the last `horizon` points,
+    checking that the history is long enough to train on."""
     season = cfg.series.season or data.season or infer_season(data.target)
     sizes = plan_sizes(cfg.series, len(data), season)
     horizon = sizes["horizon"]
@@ -123,13 +143,33 @@ def run_forecast(
             f"training with lookback {sizes['lookback']} needs at least {needed}; use a longer "
             "series or a smaller --lookback / --horizon"
         )
-    history, test = data.head(len(data) - horizon), data.tail(horizon)
-    season = cfg.series.season or data.season or infer_season(history.target)
-    run_dir = _run_dir(out, source)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    echo(f"run folder: {run_dir}")
-    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2), encoding="utf-8")
+    return data.head(len(data) - horizon), data.tail(horizon)
 
+
+@dataclass
+class Backtest:
+    """What `backtest` produced: the metrics (the `metrics.json` content), the first seed's
+    forecaster and forecast, and the two baselines' forecasts `(H, C)`."""
+
+    results: dict[str, Any]
+    forecaster: Forecaster
+    forecast: Forecast
+    naive: np.ndarray
+    seasonal_naive: np.ndarray
+
+
+def backtest(
+    cfg: ForecastConfig,
+    history: Series,
+    test: Series,
+    season: int,
+    seeds: int,
+    quiet: bool,
+    echo: Callable[[str], None],
+) -> Backtest:
+    """Fit on `history` with `seeds` seeds (`cfg.train.seed`, +1, ...), forecast `test`, and
+    score each fit and the naive and seasonal naive baselines; one line per seed to `echo`."""
+    horizon = len(test)
     truth = test.target  # (H, C)
     scores: dict[str, list[float]] = {k: [] for k in ("mae", "rmse", "smape", "mase", "mse")}
     cov: list[float] = []
@@ -137,7 +177,6 @@ def run_forecast(
     train_loss: list[float] = []
     first: tuple[Forecaster, Forecast] | None = None
     base_seed = cfg.train.seed
-    cfg.series.season = season
     for i in range(seeds):
         cfg_i = ForecastConfig(
             cfg.series, cfg.model, dataclasses.replace(cfg.train, seed=base_seed + i)
@@ -166,7 +205,7 @@ def run_forecast(
     naive = naive_forecast(history.target, horizon)
     snaive = seasonal_naive_forecast(history.target, horizon, season)
     results: dict[str, Any] = {
-        "source": source,
+        "source": cfg.series.source,
         "horizon": horizon,
         "lookback": fc.lookback,
         "season": season,
@@ -179,6 +218,13 @@ def run_forecast(
         "naive": forecast_metrics(truth, naive, history.target, season),
         "seasonal_naive": forecast_metrics(truth, snaive, history.target, season),
     }
+    return Backtest(results, fc, pred, naive, snaive)
+
+
+def write_forecast_run(run_dir: Path, run: Backtest, history: Series, test: Series) -> None:
+    """Write the first seed's `best.pt` / `last.pt`, then `metrics.json`, `forecast.csv`
+    (actual, forecast, interval and both baselines per step) and `forecast.png`."""
+    fc, pred, results = run.forecaster, run.forecast, run.results
     fc.save(run_dir, metrics=results)
     (run_dir / "metrics.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     _write_csv(
@@ -186,16 +232,17 @@ def run_forecast(
         test.time,
         test.target_names,
         {
-            "actual": truth,
+            "actual": test.target,
             "forecast": pred.mean,
             "lower": pred.lower,
             "upper": pred.upper,
-            "naive": naive,
-            "seasonal_naive": snaive,
+            "naive": run.naive,
+            "seasonal_naive": run.seasonal_naive,
         },
     )
     from rnnkit.plots import plot_forecast
 
+    s = fc.config.series
     plot_forecast(
         history.time,
         history.target,
@@ -204,10 +251,15 @@ def run_forecast(
         pred.lower,
         pred.upper,
         run_dir / "forecast.png",
-        truth=truth,
+        truth=test.target,
         names=test.target_names,
-        title=f"{source}: {cfg.model.kind} {cfg.series.strategy}, horizon {horizon}",
+        title=f"{s.source}: {fc.config.model.kind} {s.strategy}, horizon {len(test)}",
     )
+
+
+def _summary_line(source: str, results: dict[str, Any], run_dir: Path) -> str:
+    """The last printed line: the model's scores beside the baselines', and the run folder."""
+    seeds, season = results["seeds"], results["season"]
     model_m, cov_m = results["model"], results["coverage80"]
     pm = "" if seeds == 1 else " ± {:.3g}"
     cov_txt = "n/a" if math.isnan(cov_m["mean"]) else f"{cov_m['mean']:.0%}"
@@ -216,16 +268,14 @@ def run_forecast(
         if source == "sine"
         else ""
     )
-    summary = (
-        f"forecast {source} h={horizon} ({seeds} seed{'s' if seeds > 1 else ''}):"
+    return (
+        f"forecast {source} h={results['horizon']} ({seeds} seed{'s' if seeds > 1 else ''}):"
         f"{mse_txt} MAE {model_m['mae']['mean']:.4g}{pm.format(model_m['mae']['std'])}"
         f" MASE {model_m['mase']['mean']:.3g} | naive MAE {results['naive']['mae']:.4g}"
         f" | seasonal naive (m={season}) MAE {results['seasonal_naive']['mae']:.4g}"
         f" | 80% interval coverage {cov_txt} | fit {results['fit_s']['mean']:.1f} s"
         f" | {run_dir}"
     )
-    echo(summary)
-    return {**results, "run_dir": str(run_dir), "summary": summary}
 
 
 def _forecast_from_checkpoint(

@@ -1,11 +1,12 @@
 """Time series for forecasting: the `series` config table, loading (CSV files and built-in
-sources), missing values, season inference, scalers fit on the training part, differencing
-and sliding windows.
+sources), missing values, season inference and length checks. Scaling, differencing and
+windows (model space) are in `rnnkit.forecast.transforms`.
 
 A `Series` keeps its target columns `(N, C)` and covariate columns `(N, K)` apart, with one
 time label per row. Built-in sources:
 
-- `sine`: `sin(t)` on the seed example's grid (step 10/49), 200 points, horizon 49.
+- `sine`: `sin(t)` on the grid of the PyTorch sine tutorial (step 10/49), 200 points,
+  horizon 49.
 - `noisy-sine`: d2l's `sin(0.01 t) + N(0, 0.2)`, t = 1..1000, trained on the first 600.
 - `sunspots`, `co2`: the datasets statsmodels ships inside its package (the optional
   `rnnkit[ts]` extra), read from its CSV files with no network and no pandas.
@@ -47,7 +48,7 @@ class SeriesConfig:
     `val_size` (0 = min(horizon, a fifth of the history)) is the tail kept out of training
     to pick the best epoch and calibrate the intervals. `init_std > 0` draws every
     parameter from N(0, init_std) and `carry_state` carries the detached state from batch
-    to batch: both reproduce the seed example.
+    to batch: both reproduce the PyTorch sine tutorial (the `sine` source's defaults).
     """
 
     source: str = "sine"
@@ -165,7 +166,8 @@ class Series:
 
 
 def sine_series() -> Series:
-    """`sin(t)` on the seed's grid (`linspace(s, s + 10, 50)` has step 10/49), 200 points."""
+    """`sin(t)` on the PyTorch sine tutorial's grid (`linspace(s, s + 10, 50)` has step
+    10/49), 200 points."""
     t = np.arange(200) * (10.0 / 49.0)
     return Series("sine", [f"{v:.4f}" for v in t], np.sin(t), ["sin"], np.zeros((200, 0)))
 
@@ -406,7 +408,7 @@ def load_series(
 
 
 # ---------------------------------------------------------------------------------------
-# season, scalers, differencing, windows
+# season, length checks
 # ---------------------------------------------------------------------------------------
 
 
@@ -431,55 +433,6 @@ def infer_season(values: np.ndarray, max_lag: int = 0) -> int:
         if acf[k - 1] > acf[k - 2] and acf[k - 1] >= acf[k] and acf[k - 1] > best_val:
             best, best_val = k, float(acf[k - 1])
     return best
-
-
-@dataclass
-class Scaler:
-    """Per-column affine scaling `(x - offset) / scale`, fit on the training part only."""
-
-    kind: str
-    offset: list[float]
-    scale: list[float]
-
-    @classmethod
-    def fit(cls, values: np.ndarray, kind: str) -> Scaler:
-        """Fit on `values (N, C)`: `standard` (mean, std), `minmax` (min, range), `none`."""
-        if kind not in SCALERS:
-            raise RnnkitError(f"unknown scaler {kind!r}; choose one of {', '.join(SCALERS)}")
-        v = np.asarray(values, dtype=np.float64).reshape(len(values), -1)  # (N, C)
-        if kind == "standard":
-            offset, scale = v.mean(axis=0), v.std(axis=0)
-        elif kind == "minmax":
-            offset, scale = v.min(axis=0), v.max(axis=0) - v.min(axis=0)
-        else:
-            offset, scale = np.zeros(v.shape[1]), np.ones(v.shape[1])
-        scale = np.where(scale > 1e-12, scale, 1.0)  # a constant column stays as it is
-        return cls(kind, [float(o) for o in offset], [float(s) for s in scale])
-
-    def transform(self, values: np.ndarray, cols: slice = slice(None)) -> np.ndarray:
-        """Scale `values (..., C')` with the statistics of columns `cols`."""
-        off, sc = np.array(self.offset)[cols], np.array(self.scale)[cols]
-        return (values - off) / sc
-
-    def inverse(self, values: np.ndarray, cols: slice = slice(None)) -> np.ndarray:
-        """Undo `transform` for columns `cols`."""
-        off, sc = np.array(self.offset)[cols], np.array(self.scale)[cols]
-        return values * sc + off
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain builtins (checkpoint friendly)."""
-        return asdict(self)
-
-
-def sliding_windows(values: np.ndarray, length: int) -> np.ndarray:
-    """Every contiguous window of `length` rows, as a copy.
-
-    Shape:
-        values: (N, C). Returns (N - length + 1, length, C).
-    """
-    v = np.ascontiguousarray(values)
-    view = np.lib.stride_tricks.sliding_window_view(v, length, axis=0)  # (M, C, length)
-    return np.ascontiguousarray(view.transpose(0, 2, 1))  # (M, length, C)
 
 
 def check_length(n: int, needed: int, what: str, name: str) -> None:

@@ -8,8 +8,8 @@ Read top to bottom:
 2. `_loss` is the one place the loss is computed.
 3. `train_model` is the explicit loop: shuffled mini-batches of windows, the optimizer,
    clipping, the schedule, an evaluation on the validation windows after every epoch
-   keeping the best parameters, early stopping, and (for the seed example) the state
-   carried from batch to batch and detached.
+   keeping the best parameters, early stopping, and (as in the PyTorch sine tutorial,
+   with `carry_state`) the state carried from batch to batch and detached.
 
 The `Forecaster` wrapper (`fit`, `predict`, `save`, `load`) is in `rnnkit.forecast.forecaster`.
 """
@@ -30,9 +30,7 @@ from torch.nn import functional as F
 from rnnkit.config import CHOICES, ModelConfig, TrainConfig
 from rnnkit.errors import RnnkitError
 from rnnkit.forecast.model import RNNForecaster
-from rnnkit.forecast.series import (
-    SeriesConfig,
-)
+from rnnkit.forecast.series import SeriesConfig
 from rnnkit.training.optim import build_optimizer, build_scheduler, clip_gradients
 from rnnkit.training.runtime import progress
 
@@ -46,8 +44,9 @@ FORECAST_DEFAULTS: dict[str, dict[str, Any]] = {
 
 # Per-source defaults, applied over FORECAST_DEFAULTS and under the caller's settings.
 SOURCE_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
-    # The seed example: nn.RNN(1, 16), N(0, 0.001) init, Adam 0.01, 6,000 iterations of one
-    # 50-point window, next-step MSE, state carried and detached, 49-step feedback rollout.
+    # The PyTorch sine tutorial: nn.RNN(1, 16), N(0, 0.001) init, Adam 0.01, 6,000
+    # iterations of one 50-point window, next-step MSE, state carried and detached, and a
+    # 49-step rollout that feeds each forecast back.
     "sine": {
         "series": {
             "lookback": 1,
@@ -168,10 +167,7 @@ def _val_mse(model: RNNForecaster, xv: Tensor, yv: Tensor, mask: Tensor) -> floa
     """Mean squared error of the point forecast on the validation windows' unseen targets."""
     model.eval()
     with torch.no_grad():
-        if model.strategy == "direct":
-            mean = model(xv)[0]  # (M, H, C)
-        else:
-            mean = model.rollout(xv, yv.shape[1])[0][..., : model.n_targets]  # (M, H, C)
+        mean = model.forecast(xv, yv.shape[1])[0]  # (M, H, C)
     model.train()
     err = (mean - yv) ** 2 * mask  # (M, H, C)
     return float(err.sum() / mask.sum().clamp(min=1))
@@ -189,9 +185,10 @@ def train_model(
     """Fit `model` on training windows; keep the parameters best on validation.
 
     Args:
-        model: a fresh `RNNForecaster` on `device`.
-        train: inputs and targets. direct: (M, L, I) and (M, H, C); autoregressive: the
-            teacher-forced pair (M, L+H-1, I) and (M, L+H-1, I), target = input shifted by one.
+        model: a fresh `DirectForecaster` or `AutoregressiveForecaster` on `device`.
+        train: inputs and targets, as the model's `training_pairs` makes them. direct:
+            (M, L, I) and (M, H, C); autoregressive: the teacher-forced pair (M, L+H-1, I)
+            and (M, L+H-1, I), target = input shifted by one.
         val: inputs (V, L, I), targets (V, H, C) and a mask (V, H, C) of the targets that
             no training window saw.
         series_cfg: batch size and `carry_state`.
@@ -239,7 +236,7 @@ def train_model(
             clip_gradients(model.parameters(), train_cfg.clip)
             opt.step()
             sched.step()
-            if series_cfg.carry_state:  # the seed's loop: state carried, detached
+            if series_cfg.carry_state:  # as the PyTorch sine tutorial: carried, detached
                 state = (
                     tuple(s.detach() for s in new_state)
                     if isinstance(new_state, tuple)
