@@ -55,9 +55,27 @@ def _add_verify(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_verify(args: argparse.Namespace) -> int:
-    from rnnkit.nn.parity import verify
+    from rnnkit.nn.parity import TOLERANCES, verify
 
-    return 0 if verify(dtype=args.dtype) else 1
+    tolerance = TOLERANCES[args.dtype]
+    print(f"parity against torch.nn, {args.dtype}, tolerance {tolerance:g} (max abs difference)")
+    header = (
+        f"{'kind':<5} {'impl':<8} {'layers':>6} {'direction':<10} "
+        f"{'output':>9} {'state':>9} {'grad':>9}  result"
+    )
+    print(header)
+    print("-" * len(header))
+    rows = verify(dtype=args.dtype)
+    for row in rows:
+        direction = "bi" if row.bidirectional else "uni"
+        print(
+            f"{row.kind:<5} {row.impl:<8} {row.num_layers:>6} {direction:<10} "
+            f"{row.output:>9.1e} {row.state:>9.1e} {row.grad:>9.1e}  "
+            f"{'ok' if row.ok(tolerance) else 'MISMATCH'}"
+        )
+    all_ok = all(row.ok(tolerance) for row in rows)
+    print("all match" if all_ok else "MISMATCH: some differences exceed the tolerance")
+    return 0 if all_ok else 1
 
 
 # Flags for the common config keys: flag name -> (table.key, type, help).
@@ -371,9 +389,13 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--level", default="char", choices=["char", "word"])
     p.add_argument("--normalize", default="none", choices=["none", "d2l", "newlines"])
     p.add_argument("--min-freq", type=int, default=1, help="rarer training tokens become <unk>")
+    p.add_argument(
+        "--max-size", type=int, default=0, help="keep at most N vocabulary entries (0 = all)"
+    )
     p.add_argument("--max-tokens", type=int, default=0, help="train on the first N tokens")
     p.add_argument("--split", default="0.9,0.05,0.05", help="train,val,test fractions")
     p.add_argument("--encoding-errors", default="strict", choices=["strict", "replace", "ignore"])
+    p.add_argument("--nfc", action="store_true", help="compose the text to Unicode NFC first")
     p.add_argument("--force", action="store_true", help="replace a finished prepare in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=_run_prepare)
@@ -397,6 +419,8 @@ def _run_prepare(args: argparse.Namespace) -> int:
         max_tokens=args.max_tokens,
         split=split,
         encoding_errors=args.encoding_errors,
+        nfc=args.nfc,
+        max_size=args.max_size,
         force=args.force,
         quiet=args.quiet,
     )

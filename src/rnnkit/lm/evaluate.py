@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.lm.model import RNNLM
 from rnnkit.metrics import bits_per_token, perplexity
 from rnnkit.text.corpora import load_corpus
+from rnnkit.text.prepared import corpus_for
 
 if TYPE_CHECKING:
     from rnnkit.lm.load import LoadedLM
@@ -94,13 +96,18 @@ def evaluate(
         raise RnnkitError(f"split {split!r} is not valid; choose val or test")
     d = lm.config.data
     same = source is None or source == d.source
-    corpus = load_corpus(
-        d.source if same else source,
-        level=d.level,
-        normalize=d.normalize,
-        max_tokens=d.max_tokens if same else 0,
-        split=tuple(d.split) if same else (1.0, 0.0, 0.0),
-    )
+    if same:
+        corpus = corpus_for(copy.deepcopy(d))
+    else:
+        corpus = load_corpus(
+            source,
+            level=d.level,
+            normalize=d.normalize,
+            split=(1.0, 0.0, 0.0),
+            encoding_errors=d.encoding_errors,
+            nfc=d.nfc,
+            word_regex=d.word_regex or None,
+        )
     ids = getattr(corpus, split) if same else corpus.train
     # The corpus built its own vocabulary: map its ids onto the model's through the tokens.
     to_model = np.array([lm.vocab[t] for t in corpus.vocab.idx_to_token], dtype=np.int64)

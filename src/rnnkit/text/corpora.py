@@ -130,6 +130,7 @@ def load_corpus(
     nfc: bool = False,
     min_freq: int = 1,
     word_regex: str | None = None,
+    max_size: int = 0,
 ) -> Corpus:
     """Read, normalise, tokenise, split and encode a corpus.
 
@@ -144,6 +145,7 @@ def load_corpus(
         nfc: compose the text to Unicode NFC first.
         min_freq: rarer training tokens become `<unk>`.
         word_regex: a regex for word tokens (word level only).
+        max_size: keep at most this many vocabulary entries, `<unk>` included (0 = all).
 
     Returns:
         The `Corpus`; the vocabulary comes from the training part only.
@@ -166,7 +168,7 @@ def load_corpus(
         bounds = split_bounds(num_tokens, max_tokens, split)
         counts = count_tokens(tokens[: bounds[1]])
     require_tokens(name, level, normalize, num_tokens, bounds[1], split)
-    vocab = Vocab.build(counts, min_freq=min_freq)
+    vocab = Vocab.build(counts, min_freq=min_freq, max_size=max_size or None)
     ids = vocab.encode(tokens, dtype=compact_dtype(len(vocab)))  # (num_tokens,)
     del tokens, text
     # The three parts are views of one array: no copies.

@@ -46,7 +46,7 @@ from tqdm import tqdm
 from rnnkit import __version__
 from rnnkit.checkpoint import write_atomic
 from rnnkit.errors import RnnkitError
-from rnnkit.text.corpora import Corpus, compact_dtype, require_tokens, split_bounds
+from rnnkit.text.corpora import Corpus, compact_dtype, load_corpus, require_tokens, split_bounds
 from rnnkit.text.sources import (
     REMOTE,
     EncodingErrors,
@@ -311,6 +311,7 @@ def prepare(
     split: Sequence[float] = (0.9, 0.05, 0.05),
     encoding_errors: EncodingErrors = "strict",
     nfc: bool = False,
+    max_size: int = 0,
     force: bool = False,
     quiet: bool = False,
     chunk_bytes: int = CHUNK_BYTES,
@@ -321,7 +322,8 @@ def prepare(
         source: a named corpus, a UTF-8 file, or a folder of `.txt` files (as `load_corpus`).
         out: the folder to write; new, empty, or an unfinished prepare (`force` replaces a
             finished one).
-        level, normalize, min_freq, max_tokens, split, encoding_errors, nfc: as `load_corpus`.
+        level, normalize, min_freq, max_tokens, split, encoding_errors, nfc, max_size: as
+            `load_corpus`.
         force: replace a finished prepare in `out`.
         quiet: no progress bars (they go to stderr, and only to a terminal).
         chunk_bytes: bytes read at a time; memory use is a small multiple of it.
@@ -389,7 +391,7 @@ def prepare(
                 _count(tokens[skip:], tail)
                 for token, n in tail.items():
                     counts[token] -= n
-    vocab = Vocab.build(counts, min_freq=min_freq)
+    vocab = Vocab.build(counts, min_freq=min_freq, max_size=max_size or None)
     del counts, marks
     dtype = compact_dtype(len(vocab))
 
@@ -419,6 +421,7 @@ def prepare(
         "nfc": nfc,
         "encoding_errors": encoding_errors,
         "min_freq": min_freq,
+        "max_size": max_size,
         "max_tokens": max_tokens,
         "split": [float(s) for s in split],
         "num_tokens": num_tokens,
@@ -493,8 +496,9 @@ def load_prepared(folder: str | os.PathLike[str], data: DataConfig | None = None
     Args:
         folder: a folder written by `prepare`.
         data: a data config to bring in line with the folder: its `level`, `normalize`,
-            `max_tokens` and `split` were fixed when preparing, so they replace the config's
-            (the run then records how its data really was made).
+            `max_tokens`, `split` and vocabulary settings were fixed when preparing, so they
+            replace the config's (the run then records how its data really was made; a
+            prepared word-level folder is split on whitespace, so `word_regex` becomes "").
 
     Returns:
         The corpus; `train`, `val` and `test` are `np.memmap` arrays, read on demand.
@@ -517,6 +521,11 @@ def load_prepared(folder: str | os.PathLike[str], data: DataConfig | None = None
     if data is not None:
         data.level, data.normalize = manifest["level"], manifest["normalize"]
         data.max_tokens, data.split = manifest["max_tokens"], list(manifest["split"])
+        data.min_freq = manifest.get("min_freq", 1)
+        data.max_size = manifest.get("max_size", 0)
+        data.nfc = manifest.get("nfc", False)
+        data.encoding_errors = manifest.get("encoding_errors", "strict")
+        data.word_regex = ""
     return Corpus(
         vocab=vocab,
         train=train,
@@ -528,4 +537,26 @@ def load_prepared(folder: str | os.PathLike[str], data: DataConfig | None = None
         normalize=manifest["normalize"],
         num_tokens=int(manifest["num_tokens"]),
         unk_share=dict(manifest["unk_share"]),
+    )
+
+
+def corpus_for(data: DataConfig) -> Corpus:
+    """The corpus a `[data]` table names.
+
+    A folder written by `prepare` is memory-mapped, never read whole (its settings replace
+    the table's, see `load_prepared`); anything else is read by `load_corpus`.
+    """
+    if looks_prepared(data.source):
+        return load_prepared(data.source, data=data)
+    return load_corpus(
+        data.source,
+        level=data.level,
+        normalize=data.normalize,
+        max_tokens=data.max_tokens,
+        split=tuple(data.split),
+        encoding_errors=data.encoding_errors,
+        nfc=data.nfc,
+        min_freq=data.min_freq,
+        word_regex=data.word_regex or None,
+        max_size=data.max_size,
     )
