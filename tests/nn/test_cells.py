@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 from torch import Tensor, nn
@@ -120,10 +122,38 @@ def test_cell_gradcheck(name: str) -> None:
     assert torch.autograd.gradcheck(f, (x, h))
 
 
+def raised(call: Callable[[], object]) -> BaseException:
+    """The exception `call` raises (the test fails if it raises none)."""
+    with pytest.raises(Exception) as info:  # any type: the caller compares
+        call()
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("GRUCell", (torch.randn(B, T, IN),)),  # 3-D input
+        ("GRUCell", (torch.randn(B, IN + 1),)),  # input width
+        ("RNNCell", (torch.randn(IN + 1),)),  # unbatched input width
+        ("GRUCell", (torch.randn(B, IN), torch.zeros(B, H + 1))),  # hidden size
+        ("RNNCell", (torch.randn(B, IN), torch.zeros(B + 1, H))),  # batch size
+        ("LSTMCell", (torch.randn(B, IN), (torch.zeros(B, H + 1), torch.zeros(B, H + 1)))),
+    ],
+)
+def test_cell_errors_are_torchs(name: str, args: tuple) -> None:
+    """A mistake torch's cell reports raises the same exception type here."""
+    expected = raised(lambda: getattr(nn, name)(IN, H)(*args))
+    got = raised(lambda: getattr(rnn, name)(IN, H)(*args))
+    assert type(got) is type(expected), (got, expected)
+
+
 def test_cell_errors() -> None:
-    with pytest.raises(
-        rnn.RnnkitError if hasattr(rnn, "RnnkitError") else ValueError, match="relu"
-    ):
+    with pytest.raises(ValueError, match="relu") as info:
         rnn.RNNCell(IN, H, nonlinearity="sigmoid")
-    with pytest.raises(RnnkitError, match="positive"):
+    assert not isinstance(info.value, RnnkitError)
+    with pytest.raises(ValueError, match="positive"):
         rnn.GRUCell(0, H)
+    with pytest.raises(RuntimeError, match="4 input features, got 3"):
+        rnn.GRUCell(4, H)(torch.randn(B, 3))
+    with pytest.raises(RuntimeError, match=r"2 tensor\(s\) of shape \(2, 4\)"):
+        rnn.LSTMCell(IN, H)(torch.randn(B, IN), (torch.zeros(B, H),))

@@ -21,6 +21,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.nn import IMPLS, build_rnn
 from rnnkit.nn.fused import FusedGRU, FusedLSTM, FusedRNN
 from rnnkit.nn.parity import compare
+from rnnkit.nn.state import detach
 
 TORCH = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 FUSED = {"rnn": FusedRNN, "gru": FusedGRU, "lstm": FusedLSTM}
@@ -177,9 +178,7 @@ def test_truncated_bptt_two_batches(kind: str) -> None:
             x = F.one_hot(ids, IN).double() if one_hot else ids
             output, state = core(x, state)
             (output * torch.randn(output.shape, generator=gen, dtype=output.dtype)).sum().backward()
-            state = (
-                state.detach() if isinstance(state, Tensor) else tuple(s.detach() for s in state)
-            )
+            state = detach(state)
             outputs.append(output.detach())
         grads = {name: p.grad.clone() for name, p in core.named_parameters()}
         results.append((outputs, state, grads))
@@ -274,36 +273,32 @@ def test_unbatched_input_and_no_grad() -> None:
 
 
 def test_clear_errors() -> None:
-    with pytest.raises(RnnkitError, match="bias"):
+    """Constructor mistakes are ValueErrors, forward-time sizes RuntimeErrors, as in torch."""
+    with pytest.raises(ValueError, match="bias") as info:
         FusedRNN(IN, H, bias=False)
-    with pytest.raises(RnnkitError, match="nonlinearity"):
+    assert not isinstance(info.value, RnnkitError)
+    with pytest.raises(ValueError, match="nonlinearity"):
         FusedRNN(IN, H, nonlinearity="gelu")
     core = FusedLSTM(IN, H, batch_first=True)
-    with pytest.raises(RnnkitError, match=r"\[0, 5\)"):
+    with pytest.raises(RuntimeError, match=r"\[0, 5\)"):
         core(torch.tensor([[0, 5]]))
-    with pytest.raises(RnnkitError, match="input features"):
+    with pytest.raises(RuntimeError, match="input features"):
         core(torch.randn(B, T, IN + 1))
-    with pytest.raises(RnnkitError, match="float64"):
+    with pytest.raises(ValueError, match="float64"):
         core(torch.randn(B, T, IN, dtype=torch.float64))
-    with pytest.raises(RnnkitError, match=r"\(h, c\)"):
+    with pytest.raises(RuntimeError, match=r"\(h, c\)"):
         core(torch.randn(B, T, IN), torch.zeros(1, B, H))
-    with pytest.raises(RnnkitError, match="shape"):
+    with pytest.raises(RuntimeError, match="shape"):
         core(torch.randn(B, T, IN), (torch.zeros(2, B, H), torch.zeros(2, B, H)))
-    with pytest.raises(RnnkitError, match="token ids"):
+    with pytest.raises(ValueError, match="token ids"):
         core(torch.randn(B, T, IN, 1))
-
-
-@pytest.fixture
-def slow(request: pytest.FixtureRequest) -> None:
-    """Skip unless the run selects slow tests (`pytest -m slow`)."""
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("slow; run with pytest -m slow")
+    with pytest.raises(RuntimeError, match=r"empty batch \(B = 0\)"):
+        core(torch.randn(0, T, IN))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
 @pytest.mark.parametrize("vocab", [28, 1028])
-@pytest.mark.usefixtures("slow")
 def test_float32_parity_at_d2l_size(kind: str, vocab: int) -> None:
     """The d2l shapes themselves: H = 256, batch 32, 35 steps, 2 layers, one-hot ids."""
     sizes = {"input_size": vocab, "hidden_size": 256}
@@ -344,7 +339,7 @@ def test_single_step_without_grad_matches_torch(kind: str, ids: bool, batch_firs
 @pytest.mark.parametrize("kind", ["rnn", "lstm"])
 def test_language_model_trains_the_same_with_either_core(kind: str) -> None:
     """d2l's loop in small: one-hot RNNLM, SGD with clipping, state carried and detached."""
-    from rnnkit.lm.model import RNNLM, detach_state
+    from rnnkit.lm.model import RNNLM
 
     losses = []
     reference = None
@@ -365,7 +360,7 @@ def test_language_model_trains_the_same_with_either_core(kind: str) -> None:
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
-            state = detach_state(state)
+            state = detach(state)
             trace.append(loss.item())
         losses.append(trace)
     assert losses[0] == pytest.approx(losses[1], abs=1e-10)

@@ -8,6 +8,7 @@ x direction x initial state x batch_first, in float64 (1e-10) and float32 (1e-5)
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -16,9 +17,11 @@ from torch import Tensor, nn
 
 import rnnkit.nn as rnn
 from rnnkit.errors import RnnkitError
+from rnnkit.nn.fused import FusedGRU, FusedLSTM, FusedRNN
 
 TORCH = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 SCRATCH = {"rnn": rnn.RNN, "gru": rnn.GRU, "lstm": rnn.LSTM}
+FUSED = {"rnn": FusedRNN, "gru": FusedGRU, "lstm": FusedLSTM}
 IN, H, B, T = 3, 4, 2, 5
 
 
@@ -262,9 +265,71 @@ def test_build_rnn_errors_list_valid_keys(kwargs: dict[str, str], words: list[st
         assert word in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_layers": 0}, "num_layers must be at least 1, got 0"),
+        ({"dropout": 1.0}, r"dropout must be in \[0, 1\), got 1.0"),
+        ({"hidden_size": 0}, "must be positive"),
+    ],
+)
+@pytest.mark.parametrize("impl", ["torch", "scratch", "fused"])
+def test_build_rnn_refuses_bad_sizes_as_rnnkit_errors(
+    impl: str, kwargs: dict[str, object], message: str
+) -> None:
+    """User config reaches build_rnn: its mistakes read as one-line RnnkitErrors, any impl."""
+    arguments = {"input_size": IN, "hidden_size": H, "num_layers": 2} | kwargs
+    with pytest.raises(RnnkitError, match=message):
+        rnn.build_rnn("gru", impl, **arguments)  # type: ignore[arg-type]
+
+
+def raised(call: Callable[[], object]) -> BaseException:
+    """The exception `call` raises (the test fails if it raises none)."""
+    with pytest.raises(Exception) as info:  # any type: the caller compares
+        call()
+    return info.value
+
+
+# mistake -> (constructor arguments, input shape, initial state shape or None)
+MISTAKES: dict[str, tuple[dict[str, object], tuple[int, ...], tuple[int, ...] | None]] = {
+    "dropout out of range": ({"dropout": 1.5}, (B, T, IN), None),
+    "dropout negative": ({"dropout": -0.1}, (B, T, IN), None),
+    "no layers": ({"num_layers": 0}, (B, T, IN), None),
+    "hidden size 0": ({"hidden_size": 0}, (B, T, IN), None),
+    "input width": ({}, (B, T, IN + 1), None),
+    "input rank": ({}, (B, T, IN, 1), None),
+    "empty sequence": ({}, (B, 0, IN), None),
+    "state layers": ({}, (B, T, IN), (1, B, H)),
+    "unbatched input, batched state": ({}, (T, IN), (2, B, H)),
+}
+
+
+@pytest.mark.parametrize("impl", ["scratch", "fused"])
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+@pytest.mark.parametrize("mistake", list(MISTAKES))
+def test_errors_are_torchs(impl: str, kind: str, mistake: str) -> None:
+    """A mistake `torch.nn` reports raises the same exception type here (not RnnkitError)."""
+    kwargs, shape, state_shape = MISTAKES[mistake]
+    x = torch.randn(shape)
+    hx = None if state_shape is None else torch.zeros(state_shape)
+    if hx is not None and kind == "lstm":
+        hx = (hx, hx)
+    arguments = {"input_size": IN, "hidden_size": H, "num_layers": 2, "batch_first": True}
+    arguments |= kwargs
+    ours = {"scratch": SCRATCH, "fused": FUSED}[impl][kind]
+    expected = raised(lambda: TORCH[kind](**arguments)(x, hx))
+    got = raised(lambda: ours(**arguments)(x, hx))
+    assert type(got) is type(expected), (got, expected)
+
+
 def test_bad_initial_state_is_a_clear_error() -> None:
     core = rnn.GRU(IN, H, num_layers=2, batch_first=True)
-    with pytest.raises(RnnkitError, match=r"\(2, 2, 4\)"):
+    with pytest.raises(RuntimeError, match=r"\(2, 2, 4\)"):
         core(torch.randn(B, T, IN), torch.zeros(1, B, H))
-    with pytest.raises(RnnkitError, match="input features"):
+    with pytest.raises(RuntimeError, match="input features"):
         core(torch.randn(B, T, IN + 1))
+    with pytest.raises(RuntimeError, match=r"a state of 1 tensor\(s\), got 2"):
+        core(torch.randn(B, T, IN), (torch.zeros(2, B, H), torch.zeros(2, B, H)))
+    with pytest.raises(ValueError, match="nonlinearity") as info:
+        rnn.RNN(IN, H, nonlinearity="gelu")
+    assert not isinstance(info.value, RnnkitError)

@@ -21,17 +21,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.errors import RnnkitError
+from rnnkit.nn.state import State, parts
 
 Activation = Callable[[Tensor], Tensor]
 
 NONLINEARITIES: dict[str, Activation] = {"tanh": torch.tanh, "relu": torch.relu}
+"""The activations of an Elman RNN by name, for the scratch and the fused cores alike."""
 
 
 def activation_for(nonlinearity: str) -> Activation:
-    """The activation function called `nonlinearity` ("tanh" or "relu")."""
+    """The activation function called `nonlinearity` ("tanh" or "relu"); ValueError if unknown."""
     if nonlinearity not in NONLINEARITIES:
-        raise RnnkitError(
+        raise ValueError(
             f"unknown nonlinearity {nonlinearity!r}; choose one of {sorted(NONLINEARITIES)}"
         )
     return NONLINEARITIES[nonlinearity]
@@ -79,9 +80,9 @@ def lstm_step(
 
 
 def check_sizes(input_size: int, hidden_size: int) -> None:
-    """Refuse sizes a recurrent layer cannot have."""
+    """Refuse sizes a recurrent layer cannot have (ValueError, as torch.nn's stacks)."""
     if input_size <= 0 or hidden_size <= 0:
-        raise RnnkitError(
+        raise ValueError(
             f"input_size and hidden_size must be positive, got {input_size} and {hidden_size}"
         )
 
@@ -90,6 +91,7 @@ class _CellBase(nn.Module):
     """Parameters, initialisation and unbatched-input handling shared by the three cells."""
 
     num_chunks: int = 1
+    state_parts: int = 1
 
     def __init__(
         self,
@@ -126,17 +128,42 @@ class _CellBase(nn.Module):
         extra = f"{self.input_size}, {self.hidden_size}"
         return extra if self.bias else extra + ", bias=False"
 
-    def _batched(self, x: Tensor) -> tuple[Tensor, bool]:
-        """Give a 1-D (unbatched) input a batch dimension, as torch's cells accept both."""
-        if x.dim() not in (1, 2):
-            raise RnnkitError(
-                f"{type(self).__name__} expects input (B, {self.input_size}) or "
-                f"({self.input_size},), got shape {tuple(x.shape)}"
-            )
-        return (x.unsqueeze(0), True) if x.dim() == 1 else (x, False)
+    def _batched(self, x: Tensor, hx: State | None) -> tuple[Tensor, tuple[Tensor, ...], bool]:
+        """The input and state parts with a batch dimension, zeros for a missing state, and
+        whether the input was unbatched (torch's cells accept both).
 
-    def _zeros(self, x: Tensor) -> Tensor:
-        return x.new_zeros(x.shape[0], self.hidden_size)  # (B, H)
+        Raises what torch's cells raise: ValueError for an input that is not 1-D or 2-D,
+        RuntimeError for sizes that do not fit.
+
+        Shape:
+            x: (B, I) or (I,). hx: h or (h, c), each (B, H) or (H,), or None.
+            Returns x (B, I), the state parts (B, H) each, and the flag.
+        """
+        name = type(self).__name__
+        if x.dim() not in (1, 2):
+            raise ValueError(
+                f"{name} expects input (B, {self.input_size}) or ({self.input_size},), got "
+                f"shape {tuple(x.shape)}"
+            )
+        if x.shape[-1] != self.input_size:
+            raise RuntimeError(
+                f"{name} expects {self.input_size} input features, got {x.shape[-1]}"
+            )
+        unbatched = x.dim() == 1
+        x = x.unsqueeze(0) if unbatched else x  # (B, I)
+        count = self.state_parts
+        if hx is None:
+            zeros = x.new_zeros(x.shape[0], self.hidden_size)  # (B, H)
+            return x, (zeros,) * count, unbatched
+        given = parts(hx)
+        given = tuple(part.unsqueeze(0) for part in given) if unbatched else given
+        shape = (x.shape[0], self.hidden_size)
+        if len(given) != count or any(tuple(part.shape) != shape for part in given):
+            raise RuntimeError(
+                f"{name} expects a state of {count} tensor(s) of shape {shape} (B, H) for an "
+                f"input of shape {tuple(x.shape)}, got {[tuple(p.shape) for p in given]}"
+            )
+        return x, given, unbatched
 
 
 class RNNCell(_CellBase):
@@ -168,8 +195,7 @@ class RNNCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, unbatched = self._batched(input)  # (B, I)
-        h = self._zeros(x) if hx is None else (hx.unsqueeze(0) if unbatched else hx)  # (B, H)
+        x, (h,), unbatched = self._batched(input, hx)  # (B, I), (B, H)
         gi = F.linear(x, self.weight_ih, self.bias_ih)  # (B, H)
         h = rnn_step(gi, h, self.weight_hh, self.bias_hh, self._activation)
         return h.squeeze(0) if unbatched else h
@@ -199,8 +225,7 @@ class GRUCell(_CellBase):
     num_chunks = 3
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, unbatched = self._batched(input)  # (B, I)
-        h = self._zeros(x) if hx is None else (hx.unsqueeze(0) if unbatched else hx)  # (B, H)
+        x, (h,), unbatched = self._batched(input, hx)  # (B, I), (B, H)
         gi = F.linear(x, self.weight_ih, self.bias_ih)  # (B, 3H)
         h = gru_step(gi, h, self.weight_hh, self.bias_hh)
         return h.squeeze(0) if unbatched else h
@@ -227,15 +252,12 @@ class LSTMCell(_CellBase):
     """
 
     num_chunks = 4
+    state_parts = 2
 
     def forward(
         self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
     ) -> tuple[Tensor, Tensor]:
-        x, unbatched = self._batched(input)  # (B, I)
-        if hx is None:
-            h, c = self._zeros(x), self._zeros(x)  # (B, H) each
-        else:
-            h, c = (hx[0].unsqueeze(0), hx[1].unsqueeze(0)) if unbatched else hx
+        x, (h, c), unbatched = self._batched(input, hx)  # (B, I), (B, H) each
         gi = F.linear(x, self.weight_ih, self.bias_ih)  # (B, 4H)
         h, c = lstm_step(gi, h, c, self.weight_hh, self.bias_hh)
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)

@@ -33,19 +33,16 @@ registers it as `IMPLS["fused"]`, which `build_rnn(kind, impl="fused")` does on 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from rnnkit.errors import RnnkitError
-from rnnkit.nn.cells import activation_for, check_sizes, gru_step, lstm_step, rnn_step
-from rnnkit.nn.recurrent import IMPLS, State
-
-NONLINEARITIES: tuple[str, ...] = ("tanh", "relu")
+from rnnkit.nn.recurrent import IMPLS
+from rnnkit.nn.stack import GRUKind, LayerState, LSTMKind, RNNKind, StackBase
+from rnnkit.nn.state import State, map_parts
 
 # ---------------------------------------------------------------------------------------
 # shared pieces: input projection, gradients of the input side and of W_hh
@@ -467,37 +464,14 @@ class _LSTMLayer(torch.autograd.Function):
 # ---------------------------------------------------------------------------------------
 
 
-def _dropout(x: Tensor, p: float, tdim: int) -> Tensor:
-    """Dropout between layers, drawing the mask in torch's time-major order.
+class FusedRecurrent(StackBase):
+    """The fused implementation: each layer is one hand-written autograd `Function`.
 
-    `torch.nn` draws its mask over a time-major (T, B, F) tensor; drawing ours the same way
-    gives the same mask under the same seed, whatever the layout.
-
-    Shape:
-        x: (B, T, F) if tdim == 1 else (T, B, F). Returns the same.
-    """
-    if tdim == 0:
-        return F.dropout(x, p, training=True)
-    mask = x.new_empty(x.shape[1], x.shape[0], x.shape[2]).bernoulli_(1.0 - p)  # (T, B, F)
-    return x * mask.transpose(0, 1) / (1.0 - p)  # (B, T, F)
-
-
-class FusedRecurrent(nn.Module):
-    """Layers x directions of fused recurrent layers; the base of the three fused cores.
-
-    Subclasses set `mode` ("rnn", "gru" or "lstm"), `num_chunks` (gates per cell) and
-    `state_parts` (1 for h, 2 for h and c).
-
-    Args:
-        input_size: features per step, I (the vocabulary size for token-id input).
-        hidden_size: state size, H.
-        num_layers: stacked layers, L.
-        bias: must be True (the fused layers always carry biases).
-        batch_first: (B, T, ...) tensors instead of (T, B, ...).
-        dropout: dropout on the outputs of every layer but the last, in training only.
-        bidirectional: add a reverse direction (D = 2), run on the time-flipped sequence.
-        device: where the parameters live.
-        dtype: the parameters' dtype.
+    The parameters, checks and the layers x directions loop are `StackBase`'s; the kind
+    (`RNNKind`, `GRUKind`, `LSTMKind`) gives `step`, used for single steps without
+    autograd, and the subclass the layer `Function` (`_function`). `bias` must be True.
+    The layers work in the caller's layout; the reverse direction runs on the time-flipped
+    sequence.
 
     Shape:
         input: (B, T, I) floats or (B, T) token ids in [0, I) (time-major without
@@ -506,238 +480,71 @@ class FusedRecurrent(nn.Module):
         ((T, B, D*H) without batch_first), and the final state shaped like hx.
     """
 
-    mode: str = "rnn"
-    num_chunks: int = 1
-    state_parts: int = 1
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__()
-        check_sizes(input_size, hidden_size)
-        if num_layers < 1:
-            raise RnnkitError(f"num_layers must be at least 1, got {num_layers}")
-        if not 0.0 <= dropout < 1.0:
-            raise RnnkitError(f"dropout must be in [0, 1), got {dropout}")
-        if not bias:
-            raise RnnkitError(
-                f"{type(self).__name__} always has biases; for bias=False use impl='torch' "
-                "or impl='scratch'"
-            )
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.bias = bias
-        self.batch_first = batch_first
-        self.dropout = float(dropout)
-        self.bidirectional = bidirectional
-        self.num_directions = 2 if bidirectional else 1
-        factory = {"device": device, "dtype": dtype}
-        gates = self.num_chunks * hidden_size
-        self._suffixes: list[list[str]] = []
-        for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * self.num_directions
-            suffixes = []
-            for direction in range(self.num_directions):
-                suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
-                # Registered in torch's order, so one seed gives both the same weights.
-                shapes = ((gates, layer_input), (gates, hidden_size), (gates,), (gates,))
-                for name, shape in zip(
-                    ("weight_ih", "weight_hh", "bias_ih", "bias_hh"), shapes, strict=True
-                ):
-                    param = nn.Parameter(torch.empty(shape, **factory))  # type: ignore[arg-type]
-                    self.register_parameter(name + suffix, param)
-                suffixes.append(suffix)
-            self._suffixes.append(suffixes)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Uniform(-1/sqrt(H), 1/sqrt(H)) for every parameter, in torch's order."""
-        stdv = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            nn.init.uniform_(weight, -stdv, stdv)
-
-    def layer_weights(self, layer: int, direction: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """`(weight_ih, weight_hh, bias_ih, bias_hh)` of one layer and direction."""
-        suffix = self._suffixes[layer][direction]
-        return tuple(  # type: ignore[return-value]
-            getattr(self, name + suffix)
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-        )
-
-    def extra_repr(self) -> str:
-        extra = f"{self.input_size}, {self.hidden_size}"
-        defaults = {"num_layers": 1, "batch_first": False, "dropout": 0.0}
-        defaults["bidirectional"] = False
-        for name, default in defaults.items():
-            value = getattr(self, name)
-            if value != default:
-                extra += f", {name}={value}"
-        return extra
-
-    def _layer(
-        self, x: Tensor, state: tuple[Tensor | None, ...], index: tuple[int, int], ids: bool
-    ) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """Run layer `index = (layer, direction)` over `x`; returns its output and state.
-
-        Shape:
-            x: (B, T, I) floats or (B, T) ids, time-major without batch_first. state
-            parts: (B, H) or None. Returns (.., H) in the layout of x and the final state
-            parts, (B, H) each.
-        """
-        raise NotImplementedError
+    bias_optional = False
+    _function: type[torch.autograd.Function]
 
     def forward(self, input: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
         where = input.device.type
         if not torch.is_autocast_enabled(where):
-            return self._forward(input, hx)
+            return super().forward(input, hx)
         # Under autocast (train.precision = "bf16") the fused layers keep to the weights'
         # dtype: their hand-written products need one dtype throughout.
         dtype = self.weight_hh_l0.dtype
         if input.is_floating_point():
             input = input.to(dtype)
-        if isinstance(hx, Tensor):
-            hx = hx.to(dtype)
-        elif hx is not None:
-            hx = tuple(part.to(dtype) for part in hx)  # type: ignore[assignment]
+        hx = map_parts(hx, lambda part: part.to(dtype))
         with torch.autocast(where, enabled=False):
-            return self._forward(input, hx)
+            return super().forward(input, hx)
 
-    def _forward(self, input: Tensor, hx: State | None) -> tuple[Tensor, State]:
-        ids = not input.is_floating_point()
-        unbatched = not ids and input.dim() == 2
-        if input.dim() != (2 if ids else 3) and not unbatched:
-            raise RnnkitError(
-                f"{type(self).__name__} expects (B, T, {self.input_size}) floats or (B, T) "
-                f"token ids, got {input.dtype} of shape {tuple(input.shape)}"
-            )
-        # Work in the caller's layout, so nothing is transposed: time is dimension `tdim`.
-        tdim = 1 if self.batch_first else 0
-        x = input.unsqueeze(1 - tdim) if unbatched else input  # (B, T, ...) or (T, B, ...)
-        steps, batch = x.shape[tdim], x.shape[1 - tdim]
-        if steps == 0 or batch == 0:
-            raise RnnkitError(f"{type(self).__name__} got an empty input {tuple(input.shape)}")
-        if ids:
-            x = self._check_ids(x)
-        else:
-            self._check_features(x)
-        initial = self._initial_state(hx, batch, unbatched)  # parts (D*L, B, H) or None
-
-        # One step without autograd (sampling, token by token): the plain cell update costs
-        # less than setting up a fused layer.
-        single = steps == 1 and not torch.is_grad_enabled()
-        run = self._single_step if single else self._layer
-        finals: list[tuple[Tensor, ...]] = []
-        layer_input = x.contiguous()  # (B, T, I)
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction in range(self.num_directions):
-                k = layer * self.num_directions + direction
-                state = tuple(None if part is None else part[k] for part in initial)
-                reverse = direction == 1 and not single
-                seq = layer_input.flip(tdim) if reverse else layer_input
-                out, final = run(seq, state, (layer, direction), ids and layer == 0)
-                outputs.append(out.flip(tdim) if reverse else out)  # (B, T, H)
-                finals.append(final)
-            layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, -1)
-            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
-                layer_input = _dropout(layer_input, self.dropout, tdim)  # (B, T, D*H)
-
-        output = layer_input  # (B, T, D*H)
-        parts = [torch.stack([f[j] for f in finals]) for j in range(self.state_parts)]
-        if unbatched:
-            output = output.squeeze(1 - tdim)  # (T, D*H)
-            parts = [p.squeeze(1) for p in parts]  # (D*L, H)
-        return output, (parts[0] if self.state_parts == 1 else (parts[0], parts[1]))
-
-    def _single_step(
-        self, x: Tensor, state: tuple[Tensor | None, ...], index: tuple[int, int], ids: bool
+    def _layer(
+        self, x: Tensor, state: LayerState, index: tuple[int, int], ids: bool
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """`_layer` for one time step, with the plain cell update of `rnnkit.nn.cells`.
+        tdim = 1 if self.batch_first else 0
+        if x.shape[tdim] == 1 and not torch.is_grad_enabled():
+            # One step without autograd (sampling, token by token): the plain cell update
+            # costs less than setting up a fused layer.
+            return self._stepwise(x, state, index, ids, tdim)
+        reverse = index[1] == 1
+        seq = x.flip(tdim) if reverse else x
+        weights = self.layer_weights(*index)
+        out, *final = self._function.apply(seq, *state, *weights, ids, tdim, *self._options())
+        return (out.flip(tdim) if reverse else out), tuple(final)
 
-        Shape:
-            x: (B, 1, I) floats or (B, 1) ids, (1, B, ...) without batch_first. state
-            parts: (B, H) or None. Returns (B, 1, H) (or (1, B, H)) and the state parts.
+    def _options(self) -> tuple[bool, ...]:
+        """The arguments of `_function` after `ids, tdim`."""
+        return ()
+
+    def _check_input(self, x: Tensor, ids: bool) -> Tensor:
+        """Refuse an empty batch, float input of the wrong width or dtype and token ids
+        outside [0, input_size); returns the input contiguous (ids as int64).
+
+        The range check of ids runs on CPU only: on an accelerator it would wait for the
+        device.
         """
         tdim = 1 if self.batch_first else 0
-        w_ih, w_hh, b_ih, b_hh = self.layer_weights(*index)
-        x_t = x.select(tdim, 0)  # (B, I) or (B,)
-        # For token ids, gi is a column of W_ih (plus bias): one-hot times W_ih^T.
-        gi = F.embedding(x_t, w_ih.t()) + b_ih if ids else F.linear(x_t, w_ih, b_ih)  # (B, G*H)
-        zeros = gi.new_zeros(gi.shape[0], self.hidden_size)  # (B, H)
-        parts = tuple(zeros if part is None else part for part in state)
-        final = self._cell(gi, parts, w_hh, b_hh)  # (B, H) each
-        return final[0].unsqueeze(tdim), final
-
-    def _cell(
-        self, gi: Tensor, state: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor
-    ) -> tuple[Tensor, ...]:
-        """One cell update from the input projection `gi (B, G*H)`; state parts (B, H)."""
-        raise NotImplementedError
-
-    def _check_features(self, x: Tensor) -> None:
-        """Refuse float input of the wrong width or dtype."""
-        weight = self.weight_ih_l0
-        if x.shape[-1] != self.input_size:
-            raise RnnkitError(
-                f"{type(self).__name__} expects {self.input_size} input features, "
-                f"got {x.shape[-1]}; pass input_size={x.shape[-1]} or reshape the input"
-            )
-        if x.dtype != weight.dtype:
-            raise RnnkitError(
-                f"{type(self).__name__} has {weight.dtype} weights but got {x.dtype} "
-                f"input; convert one of them (e.g. core.to({x.dtype}))"
-            )
-
-    def _check_ids(self, x: Tensor) -> Tensor:
-        """Token ids as int64, refusing ids outside [0, input_size).
-
-        The range check runs on CPU only: on an accelerator it would wait for the device.
-        """
+        if x.shape[1 - tdim] == 0:
+            raise RuntimeError(f"{type(self).__name__} got an empty batch (B = 0)")
+        if not ids:
+            super()._check_input(x, ids)
+            weight = self.weight_ih_l0
+            if x.dtype != weight.dtype:
+                raise ValueError(
+                    f"{type(self).__name__} has {weight.dtype} weights but got {x.dtype} "
+                    f"input; convert one of them (e.g. core.to({x.dtype}))"
+                )
+            return x.contiguous()
         x = x.long().contiguous()
         if x.device.type == "cpu":
             low, high = (int(v) for v in torch.aminmax(x))
             if low < 0 or high >= self.input_size:
-                raise RnnkitError(
+                raise RuntimeError(
                     f"token ids must be in [0, {self.input_size}) (input_size), got ids from "
                     f"{low} to {high}"
                 )
         return x
 
-    def _initial_state(
-        self, hx: State | None, batch: int, unbatched: bool
-    ) -> tuple[Tensor | None, ...]:
-        """The initial state as a tuple of parts, each (D*L, B, H), or Nones for zeros."""
-        if hx is None:
-            return (None,) * self.state_parts
-        parts = (hx,) if isinstance(hx, Tensor) else tuple(hx)
-        if len(parts) != self.state_parts:
-            raise RnnkitError(
-                f"{type(self).__name__} expects a state of {self.state_parts} tensor(s), "
-                f"got {len(parts)}; an LSTM takes (h, c), the others take h"
-            )
-        if unbatched:
-            parts = tuple(p.unsqueeze(1) for p in parts)  # (D*L, 1, H)
-        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
-        for part in parts:
-            if tuple(part.shape) != shape:
-                raise RnnkitError(
-                    f"{type(self).__name__} expects an initial state of shape {shape} "
-                    f"(D*L, B, H), got {tuple(part.shape)}"
-                )
-        return parts
 
-
-class FusedRNN(FusedRecurrent):
+class FusedRNN(RNNKind, FusedRecurrent):
     """Fused multi-layer Elman RNN, a drop-in twin of `torch.nn.RNN` for training speed.
 
     Each layer runs `h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`, act = tanh or relu.
@@ -747,59 +554,13 @@ class FusedRNN(FusedRecurrent):
         hx: (D*L, B, H). Returns output (B, T, D*H) and h_n (D*L, B, H).
     """
 
-    mode = "rnn"
-    num_chunks = 1
-    state_parts = 1
+    _function = _RNNLayer
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        nonlinearity: str = "tanh",
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        if nonlinearity not in NONLINEARITIES:
-            raise RnnkitError(
-                f"unknown nonlinearity {nonlinearity!r}; choose one of {list(NONLINEARITIES)}"
-            )
-        self.nonlinearity = nonlinearity
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            device,
-            dtype,
-        )
-
-    def extra_repr(self) -> str:
-        extra = super().extra_repr()
-        return extra if self.nonlinearity == "tanh" else extra + ", nonlinearity='relu'"
-
-    def _layer(
-        self, x: Tensor, state: tuple[Tensor | None, ...], index: tuple[int, int], ids: bool
-    ) -> tuple[Tensor, tuple[Tensor, ...]]:
-        weights = self.layer_weights(*index)
-        relu = self.nonlinearity == "relu"
-        out, h = _RNNLayer.apply(x, state[0], *weights, ids, int(self.batch_first), relu)
-        return out, (h,)
-
-    def _cell(
-        self, gi: Tensor, state: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor
-    ) -> tuple[Tensor, ...]:
-        return (rnn_step(gi, state[0], w_hh, b_hh, activation_for(self.nonlinearity)),)
+    def _options(self) -> tuple[bool, ...]:
+        return (self.nonlinearity == "relu",)
 
 
-class FusedGRU(FusedRecurrent):
+class FusedGRU(GRUKind, FusedRecurrent):
     """Fused multi-layer GRU (gate order r, z, n), a drop-in twin of `torch.nn.GRU`.
 
     Shape:
@@ -807,24 +568,10 @@ class FusedGRU(FusedRecurrent):
         hx: (D*L, B, H). Returns output (B, T, D*H) and h_n (D*L, B, H).
     """
 
-    mode = "gru"
-    num_chunks = 3
-    state_parts = 1
-
-    def _layer(
-        self, x: Tensor, state: tuple[Tensor | None, ...], index: tuple[int, int], ids: bool
-    ) -> tuple[Tensor, tuple[Tensor, ...]]:
-        weights = self.layer_weights(*index)
-        out, h = _GRULayer.apply(x, state[0], *weights, ids, int(self.batch_first))
-        return out, (h,)
-
-    def _cell(
-        self, gi: Tensor, state: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor
-    ) -> tuple[Tensor, ...]:
-        return (gru_step(gi, state[0], w_hh, b_hh),)
+    _function = _GRULayer
 
 
-class FusedLSTM(FusedRecurrent):
+class FusedLSTM(LSTMKind, FusedRecurrent):
     """Fused multi-layer LSTM (gate order i, f, g, o), a drop-in twin of `torch.nn.LSTM`.
 
     No `proj_size`.
@@ -835,21 +582,7 @@ class FusedLSTM(FusedRecurrent):
         (D*L, B, H).
     """
 
-    mode = "lstm"
-    num_chunks = 4
-    state_parts = 2
-
-    def _layer(
-        self, x: Tensor, state: tuple[Tensor | None, ...], index: tuple[int, int], ids: bool
-    ) -> tuple[Tensor, tuple[Tensor, ...]]:
-        weights = self.layer_weights(*index)
-        out, h, c = _LSTMLayer.apply(x, *state, *weights, ids, int(self.batch_first))
-        return out, (h, c)
-
-    def _cell(
-        self, gi: Tensor, state: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor
-    ) -> tuple[Tensor, ...]:
-        return lstm_step(gi, state[0], state[1], w_hh, b_hh)
+    _function = _LSTMLayer
 
 
 IMPLS["fused"] = {"rnn": FusedRNN, "gru": FusedGRU, "lstm": FusedLSTM}

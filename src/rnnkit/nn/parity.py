@@ -4,7 +4,7 @@ For each kind (rnn, gru, lstm), 1 to 3 layers and both directions, a candidate c
 fused, ...) gets the weights of its `torch.nn` twin through `load_state_dict`; both run the
 same input and initial state, and the outputs, final states and gradients (of every
 parameter, of the input and of the initial state) are compared by largest absolute
-difference.
+difference. `verify` returns the rows; `rnnkit verify` prints them as a table.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from rnnkit.errors import RnnkitError
 from rnnkit.nn.recurrent import KINDS, available_impls, build_rnn
+from rnnkit.nn.state import from_parts, parts
 
 DTYPES: dict[str, torch.dtype] = {"float64": torch.float64, "float32": torch.float32}
 TOLERANCES: dict[str, float] = {"float64": 1e-10, "float32": 1e-5}
@@ -23,7 +24,10 @@ TOLERANCES: dict[str, float] = {"float64": 1e-10, "float32": 1e-5}
 
 @dataclass
 class ParityRow:
-    """The largest absolute differences between one candidate core and torch."""
+    """The largest absolute differences between one candidate core and torch.
+
+    `tolerance` is the one of the dtype compared in (`TOLERANCES`).
+    """
 
     kind: str
     impl: str
@@ -32,10 +36,12 @@ class ParityRow:
     output: float
     state: float
     grad: float
+    tolerance: float = TOLERANCES["float64"]
 
-    def ok(self, tolerance: float) -> bool:
-        """Whether every difference is within `tolerance`."""
-        return max(self.output, self.state, self.grad) <= tolerance
+    def ok(self, tolerance: float | None = None) -> bool:
+        """Whether every difference is within `tolerance` (default: the row's own)."""
+        limit = self.tolerance if tolerance is None else tolerance
+        return max(self.output, self.state, self.grad) <= limit
 
 
 def _max_diff(a: list[Tensor], b: list[Tensor]) -> float:
@@ -48,8 +54,8 @@ def _run(
     """Outputs, final state parts and gradients (input, state, parameters by name order)."""
     x = x.clone().requires_grad_(True)
     state = tuple(s.clone().requires_grad_(True) for s in state)
-    output, final = core(x, state[0] if len(state) == 1 else state)  # (B, T, D*H)
-    finals = [final] if isinstance(final, Tensor) else list(final)
+    output, final = core(x, from_parts(state))  # (B, T, D*H)
+    finals = list(parts(final))
     # Random weights on every output, so each element reaches the gradient differently.
     loss = sum((t * w).sum() for t, w in zip([output, *finals], weights, strict=True))
     params = [p for _, p in sorted(core.named_parameters())]
@@ -107,18 +113,20 @@ def compare(
         output=_max_diff(ref[0], cand[0]),
         state=_max_diff(ref[1], cand[1]),
         grad=_max_diff(ref[2], cand[2]),
+        tolerance=TOLERANCES.get(str(dtype).removeprefix("torch."), TOLERANCES["float32"]),
     )
 
 
-def verify(dtype: str = "float64", impls: tuple[str, ...] | None = None) -> bool:
-    """Print a parity table of the given implementations against torch; True if all agree.
+def verify(dtype: str = "float64", impls: tuple[str, ...] | None = None) -> list[ParityRow]:
+    """Compare the given implementations with torch: every kind, 1 to 3 layers, both
+    directions. Prints nothing; `row.ok()` tells whether a row is within the tolerance.
 
     Args:
         dtype: "float64" (tolerance 1e-10) or "float32" (tolerance 1e-5).
         impls: the implementations to check; None means every registered one but torch.
 
     Returns:
-        False when any difference exceeds the tolerance.
+        One row per impl, kind, layer count and direction, in that order.
     """
     if dtype not in DTYPES:
         raise RnnkitError(f"unknown dtype {dtype!r}; choose one of {list(DTYPES)}")
@@ -128,28 +136,10 @@ def verify(dtype: str = "float64", impls: tuple[str, ...] | None = None) -> bool
     for impl in impls:
         if impl not in registered:
             raise RnnkitError(f"unknown impl {impl!r}; choose one of {registered}")
-    tolerance = TOLERANCES[dtype]
-
-    print(f"parity against torch.nn, {dtype}, tolerance {tolerance:g} (max abs difference)")
-    header = (
-        f"{'kind':<5} {'impl':<8} {'layers':>6} {'direction':<10} "
-        f"{'output':>9} {'state':>9} {'grad':>9}  result"
-    )
-    print(header)
-    print("-" * len(header))
-    all_ok = True
-    for impl in impls:
-        for kind in KINDS:
-            for num_layers in (1, 2, 3):
-                for bidirectional in (False, True):
-                    row = compare(kind, impl, num_layers, bidirectional, DTYPES[dtype])
-                    ok = row.ok(tolerance)
-                    all_ok &= ok
-                    direction = "bi" if bidirectional else "uni"
-                    print(
-                        f"{kind:<5} {impl:<8} {num_layers:>6} {direction:<10} "
-                        f"{row.output:>9.1e} {row.state:>9.1e} {row.grad:>9.1e}  "
-                        f"{'ok' if ok else 'MISMATCH'}"
-                    )
-    print("all match" if all_ok else "MISMATCH: some differences exceed the tolerance")
-    return all_ok
+    return [
+        compare(kind, impl, num_layers, bidirectional, DTYPES[dtype])
+        for impl in impls
+        for kind in KINDS
+        for num_layers in (1, 2, 3)
+        for bidirectional in (False, True)
+    ]

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import math
 from collections.abc import Callable
 from typing import Literal
 
@@ -36,9 +35,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.errors import RnnkitError
-from rnnkit.nn.cells import activation_for, check_sizes, gru_step, lstm_step, rnn_step
+from rnnkit.nn.cells import check_sizes
+from rnnkit.nn.stack import GRUKind, LayerState, LSTMKind, RNNKind, StackBase, check_stack_args
+from rnnkit.nn.state import State as State  # re-exported: rnnkit.nn.state is its home
 
-State = Tensor | tuple[Tensor, Tensor]
 Kind = Literal["rnn", "gru", "lstm"]
 Impl = Literal["torch", "scratch", "fused"]
 
@@ -105,12 +105,12 @@ class TorchLSTM(nn.LSTM):
 # ---------------------------------------------------------------------------------------
 
 
-class RecurrentStack(nn.Module):
-    """Layers x directions of one cell type, run step by step; the base of RNN, GRU and LSTM.
+class RecurrentStack(StackBase):
+    """The scratch implementation: each layer runs its kind's `step` through time.
 
-    Subclasses set `num_chunks` (gates per cell) and `state_parts` (1 for h, 2 for h and c)
-    and implement `step`. The parameters of layer `l`, direction `d` are named as torch
-    names them and returned by `layer_weights(l, d)`.
+    The parameters, checks and the layers x directions loop are `StackBase`'s; the kind
+    (`RNNKind`, `GRUKind`, `LSTMKind`) gives `step`. The layers work batch-first whatever
+    the caller's layout.
 
     Shape:
         input: (B, T, I) if batch_first else (T, B, I); floats, or token ids without the
@@ -119,196 +119,21 @@ class RecurrentStack(nn.Module):
         state, shaped like hx.
     """
 
-    num_chunks: int = 1
-    state_parts: int = 1
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__()
-        check_sizes(input_size, hidden_size)
-        if num_layers < 1:
-            raise RnnkitError(f"num_layers must be at least 1, got {num_layers}")
-        if not 0.0 <= dropout < 1.0:
-            raise RnnkitError(f"dropout must be in [0, 1), got {dropout}")
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.bias = bias
-        self.batch_first = batch_first
-        self.dropout = float(dropout)
-        self.bidirectional = bidirectional
-        self.num_directions = 2 if bidirectional else 1
-        factory = {"device": device, "dtype": dtype}
-        gates = self.num_chunks * hidden_size
-        self._weight_names: list[list[tuple[str, str, str, str]]] = []
-        for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * self.num_directions
-            names_per_direction = []
-            for direction in range(self.num_directions):
-                suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
-                names = (
-                    f"weight_ih{suffix}",
-                    f"weight_hh{suffix}",
-                    f"bias_ih{suffix}",
-                    f"bias_hh{suffix}",
-                )
-                # Registered in torch's order, so one seed gives both the same weights.
-                self.register_parameter(
-                    names[0], nn.Parameter(torch.empty(gates, layer_input, **factory))
-                )
-                self.register_parameter(
-                    names[1], nn.Parameter(torch.empty(gates, hidden_size, **factory))
-                )
-                if bias:
-                    self.register_parameter(names[2], nn.Parameter(torch.empty(gates, **factory)))
-                    self.register_parameter(names[3], nn.Parameter(torch.empty(gates, **factory)))
-                names_per_direction.append(names)
-            self._weight_names.append(names_per_direction)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Uniform(-1/sqrt(H), 1/sqrt(H)) for every parameter, in torch's order."""
-        stdv = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            nn.init.uniform_(weight, -stdv, stdv)
-
-    def layer_weights(
-        self, layer: int, direction: int
-    ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
-        """`(weight_ih, weight_hh, bias_ih, bias_hh)` of one layer and direction."""
-        w_ih, w_hh, b_ih, b_hh = self._weight_names[layer][direction]
-        if not self.bias:
-            return getattr(self, w_ih), getattr(self, w_hh), None, None
-        return getattr(self, w_ih), getattr(self, w_hh), getattr(self, b_ih), getattr(self, b_hh)
-
-    def step(
-        self, gi: Tensor, state: tuple[Tensor, ...], weight_hh: Tensor, bias_hh: Tensor | None
-    ) -> tuple[Tensor, ...]:
-        """One time step from the input projection `gi (B, G*H)`; state parts are (B, H)."""
-        raise NotImplementedError
-
-    def extra_repr(self) -> str:
-        extra = f"{self.input_size}, {self.hidden_size}"
-        defaults = {
-            "num_layers": 1,
-            "bias": True,
-            "batch_first": False,
-            "dropout": 0.0,
-            "bidirectional": False,
-        }
-        for name, default in defaults.items():
-            value = getattr(self, name)
-            if value != default:
-                extra += f", {name}={value}"
-        return extra
-
-    def forward(self, input: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
-        ids = not input.is_floating_point()
-        unbatched = not ids and input.dim() == 2
-        if input.dim() != (2 if ids else 3) and not unbatched:
-            raise RnnkitError(
-                f"{type(self).__name__} expects (B, T, {self.input_size}) floats or (B, T) "
-                f"token ids, got {input.dtype} of shape {tuple(input.shape)}"
-            )
-        if unbatched:
-            x = input.unsqueeze(0)  # (1, T, I)
-        else:
-            x = input if self.batch_first else input.transpose(0, 1)  # (B, T, ...)
-        batch, steps = x.shape[0], x.shape[1]
-        if steps == 0:
-            raise RnnkitError(f"{type(self).__name__} got an empty sequence (T = 0)")
-        if not ids and x.shape[-1] != self.input_size:
-            raise RnnkitError(
-                f"{type(self).__name__} expects {self.input_size} input features, "
-                f"got {x.shape[-1]}; pass input_size={x.shape[-1]} or reshape the input"
-            )
-        initial = self._initial_state(hx, x, batch, unbatched)  # parts (D*L, B, H)
-
-        finals: list[tuple[Tensor, ...]] = []
-        layer_input = x
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction in range(self.num_directions):
-                w_ih, w_hh, b_ih, b_hh = self.layer_weights(layer, direction)
-                if layer == 0 and ids:
-                    # one_hot(x) @ W_ih^T is row x of W_ih^T: a lookup, no one-hot tensor.
-                    gi = F.embedding(layer_input, w_ih.t())  # (B, T, G*H)
-                    if b_ih is not None:
-                        gi = gi + b_ih
-                else:
-                    gi = F.linear(layer_input, w_ih, b_ih)  # (B, T, G*H)
-                k = layer * self.num_directions + direction
-                state = tuple(part[k] for part in initial)  # (B, H) each
-                out, state = self._scan(gi, state, w_hh, b_hh, reverse=direction == 1)
-                outputs.append(out)
-                finals.append(state)
-            layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, -1)  # (B, T, D*H)
-            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
-                layer_input = F.dropout(layer_input, self.dropout, training=True)
-
-        output = layer_input  # (B, T, D*H)
-        parts = [
-            torch.stack([f[i] for f in finals]) for i in range(self.state_parts)
-        ]  # (D*L, B, H)
-        if unbatched:
-            output, parts = output.squeeze(0), [p.squeeze(1) for p in parts]  # (T, D*H), (D*L, H)
-        elif not self.batch_first:
-            output = output.transpose(0, 1)  # (T, B, D*H)
-        return output, (parts[0] if self.state_parts == 1 else (parts[0], parts[1]))
-
-    def _scan(
-        self,
-        gi: Tensor,
-        state: tuple[Tensor, ...],
-        weight_hh: Tensor,
-        bias_hh: Tensor | None,
-        reverse: bool,
+    def _layer(
+        self, x: Tensor, state: LayerState, index: tuple[int, int], ids: bool
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """Run `step` over the time axis of `gi (B, T, G*H)`; returns `(B, T, H)` and the state."""
-        steps = gi.shape[1]
-        hs: list[Tensor] = [gi] * steps  # placeholders, each overwritten below
-        for t in reversed(range(steps)) if reverse else range(steps):
-            state = self.step(gi[:, t], state, weight_hh, bias_hh)
-            hs[t] = state[0]
-        return torch.stack(hs, 1), state  # (B, T, H)
+        return self._stepwise(x, state, index, ids, tdim=1)
 
-    def _initial_state(
-        self, hx: State | None, x: Tensor, batch: int, unbatched: bool
-    ) -> tuple[Tensor, ...]:
-        """The initial state as a tuple of parts, each (D*L, B, H)."""
-        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
-        if hx is None:
-            dtype = self.layer_weights(0, 0)[0].dtype
-            zeros = torch.zeros(shape, dtype=dtype, device=x.device)
-            return (zeros,) * self.state_parts
-        parts = (hx,) if isinstance(hx, Tensor) else tuple(hx)
-        if len(parts) != self.state_parts:
-            raise RnnkitError(
-                f"{type(self).__name__} expects a state of {self.state_parts} tensor(s), "
-                f"got {len(parts)}; an LSTM takes (h, c), the others take h"
-            )
-        if unbatched:
-            parts = tuple(p.unsqueeze(1) for p in parts)  # (D*L, 1, H)
-        for part in parts:
-            if tuple(part.shape) != shape:
-                raise RnnkitError(
-                    f"{type(self).__name__} expects an initial state of shape {shape} "
-                    f"(D*L, B, H), got {tuple(part.shape)}"
-                )
-        return parts
+    def _time_dim(self) -> int:
+        return 1
+
+    def _dropout(self, x: Tensor, tdim: int) -> Tensor:
+        # The mask is drawn over the batch-first tensor (not in torch's time-major order),
+        # as it always was here, so that seeded scratch runs stay the same.
+        return F.dropout(x, self.dropout, training=True)
 
 
-class RNN(RecurrentStack):
+class RNN(RNNKind, RecurrentStack):
     """Multi-layer Elman RNN, the scratch twin of `torch.nn.RNN`.
 
     Each layer and direction runs `h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`,
@@ -320,47 +145,8 @@ class RNN(RecurrentStack):
         hx: (D*L, B, H). Returns output (T, B, D*H) or (B, T, D*H), and h_n (D*L, B, H).
     """
 
-    num_chunks = 1
-    state_parts = 1
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        nonlinearity: str = "tanh",
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        self.nonlinearity = nonlinearity
-        self._activation = activation_for(nonlinearity)
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            device,
-            dtype,
-        )
-
-    def step(
-        self, gi: Tensor, state: tuple[Tensor, ...], weight_hh: Tensor, bias_hh: Tensor | None
-    ) -> tuple[Tensor, ...]:
-        return (rnn_step(gi, state[0], weight_hh, bias_hh, self._activation),)
-
-    def extra_repr(self) -> str:
-        extra = super().extra_repr()
-        return extra if self.nonlinearity == "tanh" else extra + ", nonlinearity='relu'"
-
-
-class GRU(RecurrentStack):
+class GRU(GRUKind, RecurrentStack):
     """Multi-layer GRU, the scratch twin of `torch.nn.GRU` (gate order r, z, n; see `GRUCell`).
 
     Shape:
@@ -368,16 +154,8 @@ class GRU(RecurrentStack):
         hx: (D*L, B, H). Returns output (T, B, D*H) or (B, T, D*H), and h_n (D*L, B, H).
     """
 
-    num_chunks = 3
-    state_parts = 1
 
-    def step(
-        self, gi: Tensor, state: tuple[Tensor, ...], weight_hh: Tensor, bias_hh: Tensor | None
-    ) -> tuple[Tensor, ...]:
-        return (gru_step(gi, state[0], weight_hh, bias_hh),)
-
-
-class LSTM(RecurrentStack):
+class LSTM(LSTMKind, RecurrentStack):
     """Multi-layer LSTM, the scratch twin of `torch.nn.LSTM` (gate order i, f, g, o; see
     `LSTMCell`). No `proj_size`.
 
@@ -386,14 +164,6 @@ class LSTM(RecurrentStack):
         hx: (h_0, c_0), each (D*L, B, H). Returns output (T, B, D*H) or (B, T, D*H), and
         (h_n, c_n), each (D*L, B, H).
     """
-
-    num_chunks = 4
-    state_parts = 2
-
-    def step(
-        self, gi: Tensor, state: tuple[Tensor, ...], weight_hh: Tensor, bias_hh: Tensor | None
-    ) -> tuple[Tensor, ...]:
-        return lstm_step(gi, state[0], state[1], weight_hh, bias_hh)
 
 
 # ---------------------------------------------------------------------------------------
@@ -457,11 +227,11 @@ def build_rnn(
     cores = IMPLS[impl]
     if kind not in cores:
         raise RnnkitError(f"unknown kind {kind!r} for impl {impl!r}; choose one of {sorted(cores)}")
-    if not 0.0 <= dropout < 1.0:
-        raise RnnkitError(f"dropout must be in [0, 1), got {dropout}")
-    check_sizes(input_size, hidden_size)
-    if num_layers < 1:
-        raise RnnkitError(f"num_layers must be at least 1, got {num_layers}")
+    try:  # the stacks' own checks, here for every impl (torch's differ) and as RnnkitError
+        check_sizes(input_size, hidden_size)
+        check_stack_args(num_layers, dropout)
+    except ValueError as exc:
+        raise RnnkitError(str(exc)) from None
     return cores[kind](
         input_size=input_size,
         hidden_size=hidden_size,
