@@ -189,10 +189,68 @@ def test_user_errors_are_one_line_with_exit_2(
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_bad_generate_options(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    for extra in (["--length", "0"], ["--top-p", "0"], ["--temperature", "-1"]):
-        assert main(["generate", "--checkpoint", str(run_dir), *extra]) == 2
-        assert capsys.readouterr().err.startswith("rnnkit: error: ")
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--length", "0"], "--length must be an integer in [1, 100000], got 0"),
+        (["--top-p", "0"], "--top-p must be a number in (0, 1], got 0.0 (1 keeps every token)"),
+        (["--temperature", "-1"], "--temperature must be a number in [0, inf), got -1.0"),
+        (["--top-k", "-1"], "--top-k must be an integer in [0, 2147483647], got -1"),
+        (["--num-samples", "-3"], "--num-samples must be an integer in [1, 1024], got -3"),
+        (["--beam", "-1"], "--beam must be an integer in [0, 1024], got -1"),
+        (
+            ["--beam", "2", "--num-samples", "3"],
+            "--num-samples must be an integer in [1, 2] when --beam is 2, got 3",
+        ),
+    ],
+)
+def test_bad_generate_options(
+    run_dir: Path, extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["generate", "--checkpoint", str(run_dir), *extra]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"rnnkit: error: {message}") and err.count("\n") == 1
+
+
+def test_negative_num_samples_fails_as_a_command(run_dir: Path) -> None:
+    argv = ["generate", "--checkpoint", str(run_dir), "--num-samples", "-3", "--seed", "0"]
+    result = subprocess.run(
+        [sys.executable, "-m", "rnnkit", *argv], capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0 and result.stdout == ""
+    assert result.stderr == (
+        "rnnkit: error: --num-samples must be an integer in [1, 1024], got -3\n"
+    )
+
+
+def test_generate_prints_what_the_library_returns(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import rnnkit
+
+    source = tmp_path / "fox.txt"
+    source.write_text(TEXT, encoding="utf-8")
+    words = tmp_path / "words"
+    argv = ["train", str(source), "--out", str(words), "--level", "word", "--epochs", "1"]
+    argv += ["--batch-size", "4", "--num-steps", "8", "--hidden-size", "16", "--threads", "1"]
+    assert main([*argv, "--quiet", "--set", "generate.length=3"]) == 0
+    capsys.readouterr()
+    for folder, prefix in ((run_dir, "the "), (words, "the quick"), (words, "the "), (words, "")):
+        for extra in ([], ["--num-samples", "2"], ["--beam", "2"]):
+            argv = ["generate", "--checkpoint", str(folder), "--prefix", prefix, "--length", "6"]
+            assert main([*argv, "--seed", "5", *extra]) == 0
+            out = capsys.readouterr().out
+            num_samples = 2 if "--num-samples" in extra else 1
+            expected = rnnkit.generate(
+                rnnkit.load(folder),
+                prefix,
+                6,
+                seed=5,
+                num_samples=num_samples,
+                beam=2 if "--beam" in extra else 0,
+            )
+            texts = [line for line in out.splitlines() if not line.startswith("--- sample")]
+            assert texts == expected, (folder.name, prefix, extra)
 
 
 def test_module_entry_point() -> None:

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from rnnkit.config import RunConfig, load_preset
     from rnnkit.forecast.forecaster import Forecaster
     from rnnkit.lm.evaluate import evaluate
-    from rnnkit.lm.load import LoadedLM, generate, info, load, stream
+    from rnnkit.lm.generation import generate, stream
+    from rnnkit.lm.load import LoadedLM, info, load
     from rnnkit.lm.model import RNNLM
     from rnnkit.lm.train import train_lm
     from rnnkit.nn.recurrent import build_rnn
@@ -41,8 +42,8 @@ _EXPORTS: dict[str, str] = {
     "train_lm": "rnnkit.lm.train",
     "LoadedLM": "rnnkit.lm.load",
     "load": "rnnkit.lm.load",
-    "generate": "rnnkit.lm.load",
-    "stream": "rnnkit.lm.load",
+    "generate": "rnnkit.lm.generation",
+    "stream": "rnnkit.lm.generation",
     "evaluate": "rnnkit.lm.evaluate",
     "info": "rnnkit.lm.load",
     "Forecaster": "rnnkit.forecast.forecaster",

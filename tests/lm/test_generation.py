@@ -1,19 +1,74 @@
-"""Tests for `rnnkit.lm.generation`: stateful greedy / sampling / top-k / top-p / beam search."""
+"""Tests for `rnnkit.lm.generation` and `rnnkit.lm.sampling_options`: stateful greedy /
+sampling / top-k / top-p / beam search, the options' checks, and joining tokens to a prefix."""
 
 from __future__ import annotations
 
 import itertools
 import math
 import warnings
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import torch
 from torch import Tensor, nn
 
-from rnnkit.errors import RnnkitError
-from rnnkit.lm.generation import beam_search, generate, sample_next, stream, warm_up
+import rnnkit
+from rnnkit.config import RunConfig
+from rnnkit.errors import ConfigError, RnnkitError
+from rnnkit.lm.generation import (
+    beam_search,
+    generate_text,
+    join_steps,
+    sample_next,
+    stream_tokens,
+    text_pieces,
+    warm_up,
+)
+from rnnkit.lm.load import LoadedLM
+from rnnkit.lm.model import RNNLM
+from rnnkit.lm.sampling_options import (
+    LIMITS,
+    Bound,
+    SamplingOptionError,
+    SamplingOptions,
+    check_sampling,
+    random_seed,
+)
+from rnnkit.text.vocab import Vocab
 
 CHARS = list("abcdefgh ")
+
+
+def generate(
+    model: nn.Module,
+    vocab: Any,
+    prefix: str = "",
+    length: int = 100,
+    *,
+    level: str = "char",
+    generator: torch.Generator | None = None,
+    device: Any = None,
+    **fields: Any,
+) -> list[str]:
+    """`generate_text` with the options written out as keyword arguments (shorter tests)."""
+    options = SamplingOptions(prefix, length, **fields)
+    return generate_text(model, vocab, options, level=level, generator=generator, device=device)
+
+
+def stream(
+    model: nn.Module,
+    vocab: Any,
+    prefix: str = "",
+    length: int = 100,
+    *,
+    level: str = "char",
+    generator: torch.Generator | None = None,
+    **fields: Any,
+) -> Iterator[list[str]]:
+    """`stream_tokens` with the options written out as keyword arguments."""
+    options = SamplingOptions(prefix, length, **fields)
+    return stream_tokens(model, vocab, options, level=level, generator=generator)
 
 
 class TinyVocab:
@@ -247,10 +302,10 @@ def test_model_mode_grad_and_global_rng_untouched(model, vocab) -> None:
     ],
 )
 def test_validation(model, vocab, kwargs, match) -> None:
-    with pytest.raises(RnnkitError, match=match):
+    with pytest.raises(ConfigError, match=match):
         generate(model, vocab, "ab", **{"length": 3, **kwargs})
     if "beam" not in kwargs:
-        with pytest.raises(RnnkitError, match=match):
+        with pytest.raises(ConfigError, match=match):
             stream(model, vocab, "ab", **{"length": 3, **kwargs})  # raised on call
 
 
@@ -283,3 +338,129 @@ def test_real_rnnlm_and_vocab(kind: str, input_mode: str) -> None:
     samples = generate(lm, real_vocab, "", 8, num_samples=3, seed=0)
     assert samples == generate(lm, real_vocab, "", 8, num_samples=3, seed=0)
     assert all(s[0] in "the imrvl" for s in samples)  # first tokens: counted ones only
+
+
+# --------------------------------------------------------------------------- SamplingOptions
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"length": 0}, "length must be an integer in [1, 100000], got 0"),
+        ({"length": 2.5}, "length must be an integer in [1, 100000], got 2.5"),
+        ({"length": True}, "length must be an integer in [1, 100000], got True"),
+        (
+            {"temperature": -0.1},
+            "temperature must be a number in [0, inf), got -0.1 (0 = greedy)",
+        ),
+        ({"temperature": math.inf}, "temperature must be a number in [0, inf), got inf"),
+        ({"top_k": -1}, "top_k must be an integer in [0, 2147483647], got -1"),
+        ({"top_p": 0.0}, "top_p must be a number in (0, 1], got 0.0 (1 keeps every token)"),
+        ({"top_p": "1"}, "top_p must be a number in (0, 1], got '1'"),
+        ({"num_samples": -3}, "num_samples must be an integer in [1, 1024], got -3"),
+        ({"beam": 1025}, "beam must be an integer in [0, 1024], got 1025"),
+        (
+            {"beam": 2, "num_samples": 3},
+            "num_samples must be an integer in [1, 2] when beam is 2, got 3",
+        ),
+        ({"seed": 1.0}, "seed must be an integer or None, got 1.0"),
+        ({"prefix": None}, "prefix must be a string, got None"),
+    ],
+)
+def test_bad_options_name_the_option_its_range_and_the_value(
+    fields: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SamplingOptionError) as info:
+        SamplingOptions(**fields)
+    assert str(info.value).startswith(message)
+    assert isinstance(info.value, ConfigError) and "\n" not in str(info.value)
+    assert info.value.option == ("num_samples" if len(fields) > 1 else next(iter(fields)))
+
+
+def test_entry_points_tighten_the_limits_and_spell_the_names() -> None:
+    tight = LIMITS.tighten(length=2000, prefix=10, seed=Bound(0, 99), top_p=5.0)
+    assert tight.length == Bound(1, 2000) and tight.prefix == Bound(None, 10)
+    assert tight.top_p == LIMITS.top_p  # a wider bound leaves the range as it was
+    flag = lambda name: "--" + name.replace("_", "-")  # noqa: E731
+    cases = [
+        ({"length": 2001}, tight, str, "length must be an integer in [1, 2000], got 2001"),
+        ({"seed": -1}, tight, str, "seed must be an integer in [0, 99] or None, got -1"),
+        ({"prefix": "x" * 11}, tight, str, "prefix must be a string of at most 10 characters"),
+        ({"num_samples": -3}, LIMITS, flag, "--num-samples must be an integer in [1, 1024]"),
+        ({"beam": 2, "num_samples": 3}, LIMITS, flag, "--num-samples must be an integer in [1, 2]"),
+    ]
+    for values, limits, spell, message in cases:
+        with pytest.raises(SamplingOptionError, match=message.replace("[", r"\[")):
+            check_sampling(values, limits, spell)
+    options = SamplingOptions.checked({"length": 2000, "seed": 5}, tight)
+    assert options == SamplingOptions(length=2000, seed=5)
+    with pytest.raises(TypeError, match="no sampling option named 'lenght'"):
+        LIMITS.tighten(lenght=5)
+
+
+def test_options_are_frozen_and_random_seeds_fit_json() -> None:
+    options = SamplingOptions("ab", 5)
+    with pytest.raises(AttributeError):
+        options.length = 6  # type: ignore[misc]
+    seeds = {random_seed() for _ in range(20)}
+    assert len(seeds) == 20 and all(0 <= s < 2**53 for s in seeds)
+
+
+# --------------------------------------------------------------------------- joining
+
+
+def test_text_pieces_put_one_space_between_words() -> None:
+    assert text_pieces("ab", 0, ["c", "d"], "char") == ["c", "d"]
+    assert text_pieces("the", 0, ["time"], "word") == [" time"]
+    assert text_pieces("the ", 0, ["time"], "word") == ["time"]
+    assert text_pieces("", 0, ["time"], "word") == ["time"]
+    assert text_pieces("", 1, ["time"], "word") == [" time"]
+    steps = [("time", "a"), ("machine", "b")]
+    assert join_steps("the", steps, "word", 2) == ["the time machine", "the a b"]
+    assert join_steps("the\n", steps, "word", 2) == ["the\ntime machine", "the\na b"]
+    assert join_steps("ab", [("c",), ("d",)], "char", 1) == ["abcd"]
+    assert join_steps("ab", [], "char", 2) == ["ab", "ab"]
+
+
+# --------------------------------------------------------------------------- on a LoadedLM
+
+
+@pytest.fixture
+def loaded() -> LoadedLM:
+    """A LoadedLM without training: d2l-normalised characters."""
+    vocab = Vocab.build("the time traveller ")
+    config = RunConfig()
+    config.data.normalize = "d2l"
+    torch.manual_seed(0)
+    model = RNNLM(len(vocab), kind="gru", hidden_size=8, num_layers=1).eval()
+    return LoadedLM(model=model, vocab=vocab, config=config)
+
+
+def test_public_generate_and_stream_take_keywords_or_options(loaded: LoadedLM) -> None:
+    assert rnnkit.generate is rnnkit.lm.generation.generate
+    texts = rnnkit.generate(loaded, "The  Time", 12, num_samples=3, seed=4, top_k=5)
+    assert all(t.startswith("the time") for t in texts)  # normalised as in training
+    options = SamplingOptions("The  Time", 12, num_samples=3, seed=4, top_k=5)
+    assert rnnkit.generate(loaded, options=options) == texts
+    steps = list(rnnkit.stream(loaded, options=options))
+    assert join_steps("the time", steps, "char", 3) == texts
+    beams = rnnkit.generate(loaded, "the", 6, beam=3, num_samples=2)
+    options = SamplingOptions("the", 6, beam=3, num_samples=2)
+    assert rnnkit.generate(loaded, options=options) == beams
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda lm: rnnkit.generate(lm, "x", options=SamplingOptions()), "not both .*prefix"),
+        (lambda lm: rnnkit.stream(lm, seed=1, options=SamplingOptions()), "not both .*seed"),
+        (lambda lm: rnnkit.generate(lm, options={"length": 3}), "must be a SamplingOptions"),
+        (lambda lm: rnnkit.stream(lm, options=SamplingOptions(beam=2)), "beam search"),
+        (lambda lm: rnnkit.stream(lm, seed=1, generator=torch.Generator()), "seed or generator"),
+        (lambda lm: rnnkit.generate(lm, num_samples=-3), r"num_samples .* \[1, 1024\], got -3"),
+        (lambda lm: rnnkit.stream(lm, top_p=2), r"top_p must be a number in \(0, 1\], got 2"),
+    ],
+)
+def test_public_api_errors(loaded: LoadedLM, call: Any, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        call(loaded)

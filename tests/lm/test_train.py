@@ -1,11 +1,16 @@
-"""The language-model training loop: run folder, exact resume, NaN guard, Ctrl-C, stop rules."""
+"""The language-model training loop: run folder, exact resume, NaN guard, Ctrl-C, stop rules,
+and a run that leaves the caller's process (global generators, threads, SIGINT) as it found it."""
 
 from __future__ import annotations
 
 import json
+import random
 import signal
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -15,6 +20,7 @@ from rnnkit.checkpoint import load_checkpoint
 from rnnkit.config import RunConfig
 from rnnkit.errors import RnnkitError
 from rnnkit.lm.train import train_lm
+from rnnkit.training.runtime import Interrupt
 
 
 def tiny_config(tmp_path: Path, *overrides: str) -> RunConfig:
@@ -173,3 +179,85 @@ def test_early_stopping(tmp_path: Path) -> None:
     assert result.stopped_by == "patience"
     assert len(result.history) < 60
     assert result.best["val_loss"] == min(r["val_loss"] for r in result.history)
+
+
+def test_data_settings_reach_the_training_corpus(tmp_path: Path) -> None:
+    """data.min_freq (like max_size, nfc, word_regex, encoding_errors) shapes the vocabulary."""
+    plain = tiny_config(tmp_path, "train.max_steps=2", "generate.every=0")
+    train_lm(plain, out=tmp_path / "plain", quiet=True, echo=quiet)
+    capped = tiny_config(tmp_path, "train.max_steps=2", "generate.every=0", "data.min_freq=40")
+    train_lm(capped, out=tmp_path / "capped", quiet=True, echo=quiet)
+    tokens = {
+        name: load_checkpoint(tmp_path / name / "last.pt")["vocab"]["idx_to_token"]
+        for name in ("plain", "capped")
+    }
+    assert set(tokens["capped"]) < set(tokens["plain"])
+
+
+def global_rng_states() -> tuple[Any, ...]:
+    """The caller-visible global generators: Python, NumPy, torch (CPU)."""
+    return random.getstate(), np.random.get_state(), torch.get_rng_state()
+
+
+def assert_same_rng_states(a: tuple[Any, ...], b: tuple[Any, ...]) -> None:
+    assert a[0] == b[0]
+    for x, y in zip(a[1], b[1], strict=True):  # ('MT19937', keys, pos, has_gauss, gauss)
+        assert np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y
+    assert torch.equal(a[2], b[2])
+
+
+def test_train_lm_leaves_the_callers_rng_and_threads_as_found(tmp_path: Path) -> None:
+    random.seed(123)
+    np.random.seed(123)
+    torch.manual_seed(123)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the run sets train.threads=1
+    try:
+        before = global_rng_states()
+        cfg = tiny_config(tmp_path, "train.epochs=1")
+        train_lm(cfg, out=tmp_path / "run", quiet=True, echo=quiet)
+        assert_same_rng_states(global_rng_states(), before)
+        assert torch.get_num_threads() == 2
+        # Also when the run fails after seeding and building its model.
+        with pytest.raises(RnnkitError, match="another model or optimizer"):
+            train_lm(
+                tiny_config(tmp_path, "model.hidden_size=32"),
+                resume=tmp_path / "run",
+                quiet=True,
+                echo=quiet,
+            )
+        assert_same_rng_states(global_rng_states(), before)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_seeded_runs_do_not_depend_on_the_callers_rng(tmp_path: Path) -> None:
+    cfg = tiny_config(tmp_path, "train.max_steps=20")
+    torch.manual_seed(1)
+    a = train_lm(cfg, out=tmp_path / "a", quiet=True, echo=quiet)
+    torch.manual_seed(2)
+    random.seed(2)
+    np.random.seed(2)
+    b = train_lm(cfg, out=tmp_path / "b", quiet=True, echo=quiet)
+    assert a.history
+    assert [(r["train_loss"], r["val_loss"]) for r in a.history] == [
+        (r["train_loss"], r["val_loss"]) for r in b.history
+    ]
+
+
+def test_interrupt_flags_the_first_ctrl_c_and_restores_the_old_handler() -> None:
+    def mine(signum: int, frame: FrameType | None) -> None:
+        """The caller's own handler."""
+
+    old = signal.signal(signal.SIGINT, mine)
+    try:
+        with Interrupt() as interrupt:
+            assert signal.getsignal(signal.SIGINT) is not mine
+            signal.raise_signal(signal.SIGINT)
+            assert interrupt.hit
+            with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C aborts at once
+                signal.raise_signal(signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is mine
+    finally:
+        signal.signal(signal.SIGINT, old)

@@ -25,8 +25,14 @@ httpx = pytest.importorskip("httpx", reason="the API tests need httpx")
 
 import rnnkit  # noqa: E402
 from rnnkit.cli import main  # noqa: E402
-from rnnkit.errors import RnnkitError  # noqa: E402
+from rnnkit.errors import ConfigError, RnnkitError  # noqa: E402
+from rnnkit.lm.sampling_options import (  # noqa: E402
+    LIMITS,
+    SamplingOptionError,
+    check_sampling,
+)
 from rnnkit.serve import create_app, host_warning, run  # noqa: E402
+from rnnkit.serve.schemas import PLAYGROUND_LIMITS  # noqa: E402
 
 
 def parse_events(text: str) -> list[tuple[str, dict[str, Any]]]:
@@ -216,30 +222,53 @@ def test_unknown_prefix_tokens_are_reported(zh_url: str) -> None:
 # --------------------------------------------------------------------------- validation
 
 
+SEED_RANGE = "[0, 9007199254740991]"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"length": 0}, "length must be an integer in [1, 2000], got 0"),
+        ({"length": 10**6}, "length must be an integer in [1, 2000], got 1000000"),
+        ({"length": "50"}, "length must be an integer in [1, 2000], got '50'"),
+        ({"length": 5.5}, "length must be an integer in [1, 2000], got 5.5"),
+        ({"temperature": -0.1}, "temperature must be a number in [0, 10], got -0.1 (0 = greedy)"),
+        ({"temperature": 11}, "temperature must be a number in [0, 10], got 11 (0 = greedy)"),
+        ({"top_k": -1}, "top_k must be an integer in [0, 100000], got -1 (0 keeps every token)"),
+        ({"top_p": 0}, "top_p must be a number in (0, 1], got 0 (1 keeps every token)"),
+        ({"top_p": 1.5}, "top_p must be a number in (0, 1], got 1.5 (1 keeps every token)"),
+        ({"num_samples": 0}, "num_samples must be an integer in [1, 8], got 0"),
+        ({"num_samples": 9}, "num_samples must be an integer in [1, 8], got 9"),
+        ({"seed": -1}, f"seed must be an integer in {SEED_RANGE} or None, got -1"),
+        ({"seed": True}, f"seed must be an integer in {SEED_RANGE} or None, got True"),
+        ({"seed": 2**53}, f"seed must be an integer in {SEED_RANGE} or None, got {2**53}"),
+        (
+            {"prefix": "x" * 2001},
+            "prefix must be a string of at most 2000 characters, got 2001 characters",
+        ),
+        ({"prefix": 12}, "prefix must be a string of at most 2000 characters, got 12"),
+    ],
+)
+@pytest.mark.parametrize("endpoint", ["stream", "generate"])
+def test_bad_options_are_clear_422s(
+    en_url: str, endpoint: str, body: dict[str, Any], message: str
+) -> None:
+    res = httpx.post(f"{en_url}/api/{endpoint}", json={"prefix": "the ", **body})
+    assert res.status_code == 422
+    assert res.json()["error"] == message
+    field = next(iter(body))
+    assert res.json()["detail"] == [{"loc": ["body", field], "msg": message, "type": "value_error"}]
+
+
 @pytest.mark.parametrize(
     ("body", "field", "words"),
     [
-        ({"length": 0}, "length", "greater than or equal to 1"),
-        ({"length": 10**6}, "length", "less than or equal to 2000"),
-        ({"length": "50"}, "length", "valid integer"),
-        ({"length": 5.5}, "length", "valid integer"),
-        ({"temperature": -0.1}, "temperature", "greater than or equal to 0"),
-        ({"temperature": 11}, "temperature", "less than or equal to 10"),
-        ({"top_k": -1}, "top_k", "greater than or equal to 0"),
-        ({"top_p": 0}, "top_p", "greater than 0"),
-        ({"top_p": 1.5}, "top_p", "less than or equal to 1"),
-        ({"num_samples": 0}, "num_samples", "greater than or equal to 1"),
-        ({"num_samples": 9}, "num_samples", "less than or equal to 8"),
-        ({"seed": -1}, "seed", "greater than or equal to 0"),
-        ({"seed": True}, "seed", "valid integer"),
-        ({"prefix": "x" * 2001}, "prefix", "at most 2000 characters"),
-        ({"prefix": 12}, "prefix", "valid string"),
         ({"checkpoint": "/etc/passwd"}, "checkpoint", "the fields are prefix, length"),
         ({"path": "../../secret.pt"}, "path", "Extra inputs are not permitted"),
     ],
 )
 @pytest.mark.parametrize("endpoint", ["stream", "generate"])
-def test_bad_options_are_clear_422s(
+def test_unknown_fields_are_clear_422s(
     en_url: str, endpoint: str, body: dict[str, Any], field: str, words: str
 ) -> None:
     res = httpx.post(f"{en_url}/api/{endpoint}", json={"prefix": "the ", **body})
@@ -252,11 +281,19 @@ def test_bad_options_are_clear_422s(
 
 def test_beam_rules_and_malformed_bodies(en_url: str) -> None:
     res = httpx.post(f"{en_url}/api/generate", json={"beam": 2, "num_samples": 3})
-    assert res.status_code == 422 and "num_samples (3) exceeds beam (2)" in res.json()["error"]
+    assert res.status_code == 422
+    assert res.json()["error"] == (
+        "num_samples must be an integer in [1, 2] when beam is 2, got 3 (at most one per beam)"
+    )
     res = httpx.post(f"{en_url}/api/stream", json={"beam": 2})
     assert res.status_code == 422 and res.json()["error"].startswith("beam: Extra inputs")
+    res = httpx.post(f"{en_url}/api/stream", json={"beam": 2, "num_samples": 3})
+    assert res.status_code == 422 and res.json()["error"].startswith("beam: Extra inputs")
     res = httpx.post(f"{en_url}/api/generate", json={"beam": 17})
-    assert res.status_code == 422 and "less than or equal to 16" in res.json()["error"]
+    assert res.status_code == 422
+    assert res.json()["error"] == (
+        "beam must be an integer in [0, 16], got 17 (0 samples instead of beam search)"
+    )
     bad_json = httpx.post(
         f"{en_url}/api/stream", content=b'{"length": ', headers={"content-type": "application/json"}
     )
@@ -268,7 +305,71 @@ def test_beam_rules_and_malformed_bodies(en_url: str) -> None:
         content=b'{"temperature": NaN}',
         headers={"content-type": "application/json"},
     )
-    assert nan.status_code == 422 and nan.json()["error"].startswith("temperature: ")
+    assert nan.status_code == 422
+    assert nan.json()["error"] == "temperature must be a number in [0, 10], got nan (0 = greedy)"
+
+
+MESSAGE = re.compile(
+    r"(?P<name>[-\w]+) must be (?P<what>an integer|a number) in (?P<range>.+?)"
+    r"(?: when (?:--)?beam is \d+)?, got (?P<got>\S+)(?: \((?P<hint>.+)\))?"
+)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("length", 0),
+        ("length", 200_000),
+        ("temperature", -0.5),
+        ("top_k", -1),
+        ("top_p", 1.5),
+        ("num_samples", -3),
+        ("num_samples", 2000),
+        ("beam", -1),
+        ("beam", 3),  # with num_samples 4: at most one sample per beam
+    ],
+)
+def test_a_bad_option_reads_the_same_everywhere(
+    en_url: str, en_run: Path, capsys: pytest.CaptureFixture[str], field: str, value: Any
+) -> None:
+    """Python, `rnnkit generate` and the playground: one check, one message format; only the
+    spelling of the name and the range (the playground's is tighter) differ."""
+    bad = {field: value, "num_samples": 4} if field == "beam" and value > 0 else {field: value}
+    with pytest.raises(ConfigError) as python:
+        rnnkit.generate(rnnkit.load(en_run), "the ", **{"length": 5, **bad})
+    flags = [f"--{name.replace('_', '-')}={v}" for name, v in bad.items()]
+    assert main(["generate", "--checkpoint", str(en_run), "--length", "5", *flags]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("rnnkit: error: ") and err.count("\n") == 1
+    cli = err.removeprefix("rnnkit: error: ").rstrip("\n")
+    for endpoint in ("generate",) if "beam" in bad else ("generate", "stream"):
+        res = httpx.post(f"{en_url}/api/{endpoint}", json={"prefix": "the ", "length": 5, **bad})
+        assert res.status_code == 422
+        web = res.json()["error"]
+        bad_field = "num_samples" if len(bad) > 1 else field
+        assert res.json()["detail"][0]["loc"] == ["body", bad_field]
+        expected = [
+            (str(python.value), check(bad, LIMITS)),
+            (cli, check(bad, LIMITS, lambda name: "--" + name.replace("_", "-"))),
+            (web, check(bad, PLAYGROUND_LIMITS)),
+        ]
+        parts = []
+        for got, want in expected:
+            assert got == want
+            match = MESSAGE.fullmatch(got)
+            assert match, got
+            parts.append(match.groupdict())
+        assert parts[0]["name"] == parts[2]["name"] == bad_field
+        assert parts[1]["name"] == "--" + bad_field.replace("_", "-")
+        assert len({(p["what"], p["got"], p["hint"]) for p in parts}) == 1
+        assert parts[0]["range"] == parts[1]["range"]  # the playground's may be tighter
+
+
+def check(values: dict[str, Any], limits: Any, spell: Callable[[str], str] = str) -> str:
+    """The message `check_sampling` gives for `values`."""
+    with pytest.raises(SamplingOptionError) as info:
+        check_sampling(values, limits, spell)
+    return str(info.value)
 
 
 def test_body_size_limit(en_url: str) -> None:

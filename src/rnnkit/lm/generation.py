@@ -13,38 +13,54 @@ Several samples advance together as one batch (batch on dim 1 of the state). Eve
 draw comes from a private `torch.Generator` (passed in, or seeded per call), never from the
 global RNG, so concurrent callers stay reproducible.
 
-Public entry points: `stream` (yields the new tokens step by step) and `generate` (whole
-strings, one per sample; `beam > 0` switches to beam search). `sample_next`, `warm_up` and
-`beam_search` are the building blocks.
+Public entry points, on a `LoadedLM` (`rnnkit.generate`, `rnnkit.stream`): `generate`
+(whole strings, one per sample; `beam > 0` switches to beam search) and `stream` (the new
+tokens step by step). Their options are a `SamplingOptions` (`rnnkit.lm.sampling_options`).
+On a bare model and vocabulary: `generate_text` and `stream_tokens`. `sample_next`,
+`warm_up` and `beam_search` are the building blocks; `text_pieces` / `join_steps` are the
+one way new tokens are joined onto a prefix.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Literal, Protocol, TypeAlias
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
 import torch
 from torch import Tensor, nn
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError, RnnkitError
 from rnnkit.lm.model import RNNLM
+from rnnkit.lm.sampling_options import SamplingOptions, random_seed
 from rnnkit.lm.stepper import Stepper
-from rnnkit.text.tokenize import detokenize, tokenize
+from rnnkit.text.tokenize import tokenize
+
+if TYPE_CHECKING:
+    from rnnkit.lm.load import LoadedLM
 
 Level = Literal["char", "word"]
 State: TypeAlias = Tensor | tuple[Tensor, ...] | None
 DeviceLike: TypeAlias = str | torch.device | None
 
-MAX_LENGTH = 100_000
-MAX_SAMPLES = 1024
-MAX_BEAM = 1024
 _LEVELS = ("char", "word")
 
-__all__ = ["beam_search", "generate", "sample_next", "stream", "warm_up"]
+__all__ = [
+    "beam_search",
+    "generate",
+    "generate_text",
+    "join_steps",
+    "normalize_prefix",
+    "sample_next",
+    "stream",
+    "stream_tokens",
+    "text_pieces",
+    "unknown_tokens",
+    "warm_up",
+]
 
 
 class VocabLike(Protocol):
@@ -61,57 +77,25 @@ class VocabLike(Protocol):
 # --------------------------------------------------------------------------- checks
 
 
-def _check_int(name: str, value: Any, low: int, high: int, fix: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise RnnkitError(f"{name} must be an integer from {low} to {high}, got {value!r}; {fix}")
-
-
-def _validate(
-    length: int,
-    level: str,
-    temperature: float,
-    top_k: int,
-    top_p: float,
-    num_samples: int,
-    beam: int,
-    seed: int | None,
-    generator: torch.Generator | None,
-) -> None:
-    """Raise `RnnkitError` on the first bad option (one line: the problem and the fix)."""
-    _check_int("length", length, 1, MAX_LENGTH, "ask for fewer tokens or call again")
+def _check_call(options: SamplingOptions, level: str, generator: torch.Generator | None) -> None:
+    """What `SamplingOptions` cannot check: the model's level and seed-or-generator."""
+    if not isinstance(options, SamplingOptions):
+        raise ConfigError(f"options must be a SamplingOptions, got {type(options).__name__}")
     if level not in _LEVELS:
-        raise RnnkitError(f"unknown level {level!r}; choose one of {', '.join(_LEVELS)}")
-    if isinstance(temperature, bool) or not (
-        isinstance(temperature, (int, float)) and 0 <= temperature < math.inf
-    ):
-        raise RnnkitError(
-            f"temperature must be a finite number >= 0 (0 = greedy), got {temperature!r}"
-        )
-    _check_int("top_k", top_k, 0, 2**31 - 1, "use 0 to keep every token")
-    if isinstance(top_p, bool) or not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
-        raise RnnkitError(f"top_p must be in (0, 1], got {top_p!r}; use 1 to keep every token")
-    _check_int("num_samples", num_samples, 1, MAX_SAMPLES, "ask for fewer samples")
-    _check_int("beam", beam, 0, MAX_BEAM, "use 0 to sample instead of beam search")
-    if beam > 0 and num_samples > beam:
-        raise RnnkitError(
-            f"num_samples ({num_samples}) exceeds the beam width ({beam}); "
-            "ask for at most beam samples or widen the beam"
-        )
-    if seed is not None and generator is not None:
-        raise RnnkitError("pass either seed or generator, not both")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise RnnkitError(f"seed must be an integer, got {seed!r}")
+        raise ConfigError(f"unknown level {level!r}; choose one of {', '.join(_LEVELS)}")
+    if options.seed is not None and generator is not None:
+        raise ConfigError("pass either seed or generator, not both")
 
 
 # --------------------------------------------------------------------------- set-up
 
 
 def _make_generator(seed: int | None, generator: torch.Generator | None) -> torch.Generator:
-    """The caller's generator, or a fresh CPU one (seeded from `os.urandom` when seed is None)."""
+    """The caller's generator, or a fresh CPU one (seeded by `random_seed` when seed is None)."""
     if generator is not None:
         return generator
     if seed is None:
-        seed = int.from_bytes(os.urandom(8), "little")
+        seed = random_seed()
     return torch.Generator().manual_seed(seed % 2**64)
 
 
@@ -147,10 +131,15 @@ def normalize_prefix(prefix: str, mode: str) -> str:
     return prefix
 
 
+def unknown_tokens(vocab: VocabLike, text: str, level: str) -> list[str]:
+    """The tokens of `text` (split at `level`) missing from the vocabulary, once each, in order."""
+    known = vocab.token_to_idx
+    return list(dict.fromkeys(t for t in tokenize(text, level) if t not in known))
+
+
 def _encode_prefix(vocab: VocabLike, prefix: str, level: Level) -> list[int]:
     """Token ids of the prefix; unknown tokens warn once (naming them) and become `<unk>`."""
-    tokens = tokenize(prefix, level)
-    unknown = list(dict.fromkeys(t for t in tokens if t not in vocab.token_to_idx))
+    unknown = unknown_tokens(vocab, prefix, level)
     if unknown:
         shown = ", ".join(repr(t) for t in unknown[:20])
         more = f" and {len(unknown) - 20} more" if len(unknown) > 20 else ""
@@ -159,7 +148,7 @@ def _encode_prefix(vocab: VocabLike, prefix: str, level: Level) -> list[int]:
             UserWarning,
             stacklevel=3,
         )
-    return [vocab.token_to_idx.get(t, vocab.unk) for t in tokens]
+    return [vocab.token_to_idx.get(t, vocab.unk) for t in tokenize(prefix, level)]
 
 
 def _unigram_logits(vocab: VocabLike) -> Tensor:
@@ -342,7 +331,41 @@ def _state_device(state: State, model: nn.Module) -> torch.device:
     return _model_device(model, None)
 
 
-# --------------------------------------------------------------------------- public API
+# --------------------------------------------------------------------------- joining
+
+
+def text_pieces(prefix: str, step: int, tokens: Sequence[str], level: str) -> list[str]:
+    """What each sample's text grows by at `step`: its new token, after one space between words.
+
+    At word level no space goes before the first new word when the prefix is empty or ends
+    in whitespace. `prefix + pieces of steps 0, 1, ...` is the text `generate` returns.
+
+    Shape:
+        tokens (B,) -> pieces (B,), one per sample
+    """
+    if level != "word":
+        return list(tokens)
+    if step > 0 or (prefix and not prefix[-1].isspace()):
+        return [" " + token for token in tokens]
+    return list(tokens)
+
+
+def join_steps(
+    prefix: str, steps: Iterable[Sequence[str]], level: str, num_samples: int
+) -> list[str]:
+    """One text per sample: the prefix, verbatim, then each step's `text_pieces`.
+
+    Shape:
+        steps: T steps of (num_samples,) tokens -> (num_samples,) texts
+    """
+    texts = [[prefix] for _ in range(num_samples)]
+    for step, tokens in enumerate(steps):
+        for text, piece in zip(texts, text_pieces(prefix, step, tokens, level), strict=True):
+            text.append(piece)
+    return ["".join(text) for text in texts]
+
+
+# --------------------------------------------------------------------------- on a model
 
 
 def _first_step(
@@ -358,88 +381,76 @@ def _first_step(
     return warm_up(model, prefix.unsqueeze(0).repeat(batch, 1), None)  # (B, V)
 
 
-def stream(
+def stream_tokens(
     model: nn.Module,
     vocab: VocabLike,
-    prefix: str = "",
-    length: int = 100,
+    options: SamplingOptions,
     *,
     level: Level = "char",
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    num_samples: int = 1,
-    seed: int | None = None,
     generator: torch.Generator | None = None,
     device: DeviceLike = None,
 ) -> Iterator[list[str]]:
     """Generate text token by token, yielding the new tokens of every sample at each step.
 
-    The prefix is fed once; then each step is one single-token forward call carrying the
-    state, all samples advancing as one batch. An empty prefix starts from a token drawn
-    from the training unigram distribution (`vocab.counts`, zero-count specials excluded;
-    temperature and the filters apply to it as to any step, so greedy takes the most
-    frequent token). Prefix tokens missing from the vocabulary trigger a warning naming
-    them and are read as `<unk>`. Options are checked when `stream` is called, before the
-    first token. The model is in eval mode and under no-grad only during its own forward
-    calls; its previous mode is restored after each.
+    The prefix (`options.prefix`, as the model reads it: already normalised) is fed once;
+    then each step is one single-token forward call carrying the state, all samples
+    advancing as one batch. An empty prefix starts from a token drawn from the training
+    unigram distribution (`vocab.counts`, zero-count specials excluded; temperature and the
+    filters apply to it as to any step, so greedy takes the most frequent token). Prefix
+    tokens missing from the vocabulary trigger a warning naming them and are read as
+    `<unk>`. Everything is checked on the call, before the first token. The model is in
+    eval mode and under no-grad only during its own forward calls.
 
     Args:
         model: `forward(tokens (B, T), state) -> (logits (B, T, V), state)`.
         vocab: the training vocabulary (`token_to_idx`, `idx_to_token`, `counts`, `unk`).
-        prefix: text to continue; tokenized at `level`.
-        length: how many new tokens, 1 to 100,000.
+        options: what to generate; `beam` must be 0 (beam search is `generate_text`).
         level: `"char"` or `"word"`, as the model was trained.
-        temperature: 0 = greedy (d2l's `predict_ch8`); otherwise divides the logits.
-        top_k: keep only the `top_k` most likely tokens (0 = all).
-        top_p: nucleus sampling mass in (0, 1] (1 = all).
-        num_samples: samples drawn side by side, 1 to 1024.
-        seed: seeds a private generator; `None` seeds it from `os.urandom`.
-        generator: a generator to draw from instead (not together with `seed`).
+        generator: a generator to draw from instead of one seeded by `options.seed`.
         device: where the token ids go; defaults to the model's device, which must match.
 
     Yields:
-        `length` lists, each with one new token per sample.
+        `options.length` lists, each with one new token per sample.
 
     Raises:
         RnnkitError: a bad option, or an empty prefix with a vocabulary without counts.
     """
-    _validate(length, level, temperature, top_k, top_p, num_samples, 0, seed, generator)
-    rng = _make_generator(seed, generator)
+    _check_call(options, level, generator)
+    if options.beam:
+        raise ConfigError(
+            f"stream does not run beam search (beam is {options.beam}); "
+            "use generate for beam > 0, or beam 0 to stream samples"
+        )
+    rng = _make_generator(options.seed, generator)
     where = _model_device(model, device)
-    ids = _encode_prefix(vocab, prefix, level)
+    ids = _encode_prefix(vocab, options.prefix, level)
     unigram = None if ids else _unigram_logits(vocab)
-    return _stream(
-        model, vocab, ids, unigram, length, temperature, top_k, top_p, num_samples, rng, where
-    )
+    return _sample_steps(model, vocab, ids, unigram, options, rng, where)
 
 
-def _stream(
+def _sample_steps(
     model: nn.Module,
     vocab: VocabLike,
     ids: list[int],
     unigram: Tensor | None,
-    length: int,
-    temperature: float,
-    top_k: int,
-    top_p: float,
-    num_samples: int,
+    options: SamplingOptions,
     rng: torch.Generator,
     device: torch.device,
 ) -> Iterator[list[str]]:
-    """The sampling loop behind `stream`, once the options are checked."""
-    logits, state = _first_step(model, ids, num_samples, device)
+    """The sampling loop behind `stream_tokens` and `generate_text`, once everything is checked."""
+    batch = options.num_samples
+    logits, state = _first_step(model, ids, batch, device)
     if logits is None:
         assert unigram is not None
-        logits = unigram.expand(num_samples, -1)  # (B, V)
+        logits = unigram.expand(batch, -1)  # (B, V)
     # An RNNLM steps through `Stepper` (plain tensor ops, no module calls); other models
     # through their forward call, one token at a time.
-    stepper = Stepper(model, state, num_samples) if isinstance(model, RNNLM) else None
+    stepper = Stepper(model, state, batch) if isinstance(model, RNNLM) else None
     idx_to_token = vocab.idx_to_token
-    for step in range(length):
-        token = sample_next(logits, temperature, top_k, top_p, rng)  # (B,)
+    for step in range(options.length):
+        token = sample_next(logits, options.temperature, options.top_k, options.top_p, rng)  # (B,)
         yield [idx_to_token[i] for i in token.tolist()]
-        if step + 1 < length:
+        if step + 1 < options.length:
             token = token.to(device)
             if stepper is not None:
                 with torch.no_grad():
@@ -448,21 +459,87 @@ def _stream(
                 logits, state = _forward(model, token.unsqueeze(1), state)  # (B, V)
 
 
-def _join(prefix: str, new_tokens: Sequence[str], level: Level) -> str:
-    """The user's prefix, verbatim, followed by the new tokens (spaces between words)."""
-    text = detokenize(new_tokens, level)
-    if level == "word" and prefix and text and not prefix[-1].isspace():
-        return f"{prefix} {text}"
-    return prefix + text
+def generate_text(
+    model: nn.Module,
+    vocab: VocabLike,
+    options: SamplingOptions,
+    *,
+    level: Level = "char",
+    generator: torch.Generator | None = None,
+    device: DeviceLike = None,
+) -> list[str]:
+    """Continue `options.prefix` by `options.length` tokens; one string per sample.
+
+    Without beam search this is exactly what `stream_tokens` yields with the same
+    arguments, joined by `join_steps`: the prefix verbatim, then the new tokens (with
+    spaces at word level). With `options.beam > 0` it runs a deterministic beam search of
+    that width over `length`-token continuations, scored by total log-probability, and
+    returns the best `num_samples` beams, best first; temperature, top-k, top-p, seed and
+    generator are then ignored. An empty prefix starts the beams from the most frequent
+    training tokens, scored by their unigram log-probability.
+
+    Args:
+        model: `forward(tokens (B, T), state) -> (logits (B, T, V), state)`.
+        vocab: the training vocabulary.
+        options: what to generate; `options.prefix` as the model reads it (normalised).
+        level: `"char"` or `"word"`, as the model was trained.
+        generator: a generator to draw from instead of one seeded by `options.seed`.
+        device: see `stream_tokens`.
+
+    Returns:
+        `options.num_samples` strings (beam search gives fewer only when fewer distinct
+        continuations exist, e.g. `length=1` over a tiny vocabulary).
+
+    Raises:
+        RnnkitError: a bad option, or an empty prefix with a vocabulary without counts.
+    """
+    _check_call(options, level, generator)
+    where = _model_device(model, device)
+    ids = _encode_prefix(vocab, options.prefix, level)
+    if options.beam == 0:
+        # The very loop `stream_tokens` runs, so the two agree token for token.
+        unigram = None if ids else _unigram_logits(vocab)
+        rng = _make_generator(options.seed, generator)
+        steps = _sample_steps(model, vocab, ids, unigram, options, rng, where)
+        return join_steps(options.prefix, steps, level, options.num_samples)
+
+    logits, state = _first_step(model, ids, 1, where)
+    first = _unigram_logits(vocab) if logits is None else logits[0].log_softmax(dim=-1)  # (V,)
+    beams, _ = beam_search(model, first, state, options.length, options.beam)  # (K, length)
+    best = beams[: options.num_samples]  # (K', length), best first
+    steps = [[vocab.idx_to_token[i] for i in column] for column in best.T.tolist()]
+    return join_steps(options.prefix, steps, level, best.size(0))
+
+
+# --------------------------------------------------------------------------- on a LoadedLM
+
+_DEFAULTS = SamplingOptions()
+
+
+def _options(options: SamplingOptions | None, given: dict[str, Any]) -> SamplingOptions:
+    """`options`, or the options built from the keyword arguments; never both."""
+    if options is None:
+        return SamplingOptions(**given)
+    if not isinstance(options, SamplingOptions):
+        raise ConfigError(f"options must be a SamplingOptions, got {type(options).__name__}")
+    changed = [name for name, value in given.items() if value != getattr(_DEFAULTS, name)]
+    if changed:
+        raise ConfigError(
+            f"pass options= or the keyword arguments, not both (also got {', '.join(changed)})"
+        )
+    return options
+
+
+def _for_model(lm: LoadedLM, options: SamplingOptions) -> SamplingOptions:
+    """The options with the prefix normalised as the training text was (`data.normalize`)."""
+    return replace(options, prefix=normalize_prefix(options.prefix, lm.config.data.normalize))
 
 
 def generate(
-    model: nn.Module,
-    vocab: VocabLike,
+    lm: LoadedLM,
     prefix: str = "",
     length: int = 100,
     *,
-    level: Level = "char",
     temperature: float = 1.0,
     top_k: int = 0,
     top_p: float = 1.0,
@@ -470,58 +547,71 @@ def generate(
     beam: int = 0,
     seed: int | None = None,
     generator: torch.Generator | None = None,
-    device: DeviceLike = None,
+    options: SamplingOptions | None = None,
 ) -> list[str]:
-    """Continue `prefix` by `length` tokens; one string per sample, the prefix included.
+    """Continue `prefix` by `length` tokens; one string (prefix included) per sample.
 
-    Without `beam` this is exactly what `stream` yields with the same arguments, joined:
-    the prefix verbatim, then the new tokens (with spaces at word level). With `beam > 0`
-    it runs a deterministic beam search of that width over `length`-token continuations,
-    scored by total log-probability, and returns the best `num_samples` beams, best first
-    (`num_samples <= beam`); temperature, top-k, top-p, seed and generator are then
-    ignored. An empty prefix starts the beams from the most frequent training tokens,
-    scored by their unigram log-probability.
+    The prefix is normalised as the training text was (`data.normalize`). The keyword
+    arguments are the fields of `SamplingOptions` (which checks them); or pass one as
+    `options` instead. `beam > 0` runs beam search (see `generate_text`).
+
+        rnnkit.generate(lm, "The ", 200, temperature=0.8, seed=0)     # -> list[str]
+        rnnkit.generate(lm, options=SamplingOptions("The ", 200, beam=4, num_samples=2))
 
     Args:
-        model: `forward(tokens (B, T), state) -> (logits (B, T, V), state)`.
-        vocab: the training vocabulary.
-        prefix: text to continue.
-        length: how many new tokens, 1 to 100,000.
-        level: `"char"` or `"word"`.
-        temperature: 0 = greedy; see `stream`.
-        top_k: see `stream`.
-        top_p: see `stream`.
-        num_samples: how many strings, 1 to 1024.
-        beam: beam width (0 = sample; 1 = greedy by beam search), up to 1024.
-        seed: seeds a private generator.
-        generator: a generator to draw from instead.
-        device: see `stream`.
-
-    Returns:
-        `num_samples` strings (beam search gives fewer only when fewer distinct
-        continuations exist, e.g. `length=1` over a tiny vocabulary).
+        lm: a model from `rnnkit.load`.
+        generator: a generator to draw from instead of one seeded by `seed`.
+        options: all the other arguments at once (leave those at their defaults).
 
     Raises:
-        RnnkitError: a bad option, or an empty prefix with a vocabulary without counts.
+        ConfigError: a bad option (the message names it, its range and the value given).
     """
-    _validate(length, level, temperature, top_k, top_p, num_samples, beam, seed, generator)
-    where = _model_device(model, device)
-    ids = _encode_prefix(vocab, prefix, level)
-    if beam == 0:
-        # The very loop `stream` runs, so the two agree token for token.
-        unigram = None if ids else _unigram_logits(vocab)
-        rng = _make_generator(seed, generator)
-        columns = _stream(
-            model, vocab, ids, unigram, length, temperature, top_k, top_p, num_samples, rng, where
-        )
-        per_sample: list[list[str]] = [[] for _ in range(num_samples)]
-        for step_tokens in columns:
-            for tokens, token in zip(per_sample, step_tokens, strict=True):
-                tokens.append(token)
-        return [_join(prefix, tokens, level) for tokens in per_sample]
+    given = {
+        "prefix": prefix,
+        "length": length,
+        "temperature": temperature,
+        "top_k": top_k,
+        "top_p": top_p,
+        "num_samples": num_samples,
+        "beam": beam,
+        "seed": seed,
+    }
+    checked = _for_model(lm, _options(options, given))
+    return generate_text(
+        lm.model, lm.vocab, checked, level=lm.level, generator=generator, device=lm.device
+    )
 
-    logits, state = _first_step(model, ids, 1, where)
-    first = _unigram_logits(vocab) if logits is None else logits[0].log_softmax(dim=-1)  # (V,)
-    beams, _ = beam_search(model, first, state, length, beam)  # (K, length)
-    best = beams[:num_samples].tolist()
-    return [_join(prefix, [vocab.idx_to_token[i] for i in row], level) for row in best]
+
+def stream(
+    lm: LoadedLM,
+    prefix: str = "",
+    length: int = 100,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    num_samples: int = 1,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    options: SamplingOptions | None = None,
+) -> Iterator[list[str]]:
+    """Yield the new tokens of every sample (a list of `num_samples` strings) step by step.
+
+    Joined with `join_steps`, the steps give what `generate` returns for the same
+    arguments. Options are checked on the call, before the first token; see `generate`.
+
+        for tokens in rnnkit.stream(lm, "The ", seed=0): ...
+    """
+    given = {
+        "prefix": prefix,
+        "length": length,
+        "temperature": temperature,
+        "top_k": top_k,
+        "top_p": top_p,
+        "num_samples": num_samples,
+        "seed": seed,
+    }
+    checked = _for_model(lm, _options(options, given))
+    return stream_tokens(
+        lm.model, lm.vocab, checked, level=lm.level, generator=generator, device=lm.device
+    )

@@ -1,15 +1,15 @@
-"""Trained language models: `load`, `generate`, `stream` and `info`.
+"""Trained language models: `load` (a `LoadedLM`) and `info`.
 
     lm = rnnkit.load("runs/demo")            # best.pt of a run folder, or a .pt file
     rnnkit.generate(lm, "The ", length=200, temperature=0.8, seed=0)   # -> list[str]
     for tokens in rnnkit.stream(lm, "The ", seed=0): ...               # one list per step
 
-Each call takes its own `seed` or `torch.Generator`, never the global RNG.
+`generate` and `stream` live in `rnnkit.lm.generation`; each call takes its own `seed` or
+`torch.Generator`, never the global RNG.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,6 @@ import torch
 from rnnkit.checkpoint import load_checkpoint, resolve_checkpoint_path
 from rnnkit.config import RunConfig
 from rnnkit.errors import RnnkitError
-from rnnkit.lm.generation import generate as _generate
-from rnnkit.lm.generation import normalize_prefix
-from rnnkit.lm.generation import stream as _stream
 from rnnkit.lm.model import RNNLM
 from rnnkit.text.vocab import Vocab
 from rnnkit.training.runtime import count_parameters, resolve_device
@@ -75,68 +72,6 @@ def load(path: str | Path, device: str = "cpu") -> LoadedLM:
         best=ckpt.get("best_metrics", {}),
         corpus=ckpt.get("corpus", {}),
         path=resolve_checkpoint_path(path),
-    )
-
-
-def generate(
-    lm: LoadedLM,
-    prefix: str = "",
-    length: int = 100,
-    *,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    num_samples: int = 1,
-    beam: int = 0,
-    seed: int | None = None,
-    generator: torch.Generator | None = None,
-) -> list[str]:
-    """Continue `prefix` by `length` tokens; one string (prefix included) per sample.
-
-    The prefix is normalised as the training text was (`data.normalize`)."""
-    return _generate(
-        lm.model,
-        lm.vocab,
-        normalize_prefix(prefix, lm.config.data.normalize),
-        length,
-        level=lm.level,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        num_samples=num_samples,
-        beam=beam,
-        seed=seed,
-        generator=generator,
-        device=lm.device,
-    )
-
-
-def stream(
-    lm: LoadedLM,
-    prefix: str = "",
-    length: int = 100,
-    *,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    num_samples: int = 1,
-    seed: int | None = None,
-    generator: torch.Generator | None = None,
-) -> Iterator[list[str]]:
-    """Yield the new tokens of every sample (a list of `num_samples` strings) step by step."""
-    return _stream(
-        lm.model,
-        lm.vocab,
-        normalize_prefix(prefix, lm.config.data.normalize),
-        length,
-        level=lm.level,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        num_samples=num_samples,
-        seed=seed,
-        generator=generator,
-        device=lm.device,
     )
 
 

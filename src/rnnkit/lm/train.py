@@ -17,36 +17,53 @@ epoch's batch order from that state and skips the finished batches, so 2 epochs 
 Under torchrun (`torchrun --nproc-per-node N -m rnnkit train ...`) the same loop runs in N
 processes through `rnnkit.training.distributed`: DDP averages the gradients, each rank takes its own
 rows of every batch, validation is shared and summed, and only rank 0 writes the run folder.
+
+The pieces, in the order `train_lm` uses them:
+
+    _setup             checkpoint, run folder, seed, data, model, optimizer -> _Run, TrainState
+    _train_epochs      the epoch loop and its stop rules, under Ctrl-C and collective guards
+      _train_epoch     the batches of one epoch (or the rest of one, after a resume)
+        _train_step    one optimizer step
+      _evaluate_and_checkpoint   metrics row, last.pt / best.pt, curves
+      _write_samples   samples.txt
+    _summarize         the interrupted checkpoint and the `done (<reason>): ...` line
+
+`TrainState` is everything the loop changes; it writes itself into a checkpoint and restores
+itself from one. `train_lm` seeds inside a private scope, so the caller's global generators
+(torch, Python, NumPy) and torch's thread count come back as they were.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import signal
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from rnnkit.checkpoint import load_checkpoint, save_checkpoint
+from rnnkit.checkpoint import load_checkpoint
 from rnnkit.config import RunConfig, to_json
 from rnnkit.errors import RnnkitError
 from rnnkit.lm.evaluate import evaluate_tokens
-from rnnkit.lm.generation import generate, normalize_prefix
+from rnnkit.lm.generation import generate_text, normalize_prefix
 from rnnkit.lm.model import RNNLM
+from rnnkit.lm.sampling_options import SamplingOptions
 from rnnkit.metrics import perplexity
-from rnnkit.plots import plot_curves
-from rnnkit.text.batches import rank_batches
-from rnnkit.text.corpora import Corpus, load_corpus
-from rnnkit.text.prepared import load_prepared, looks_prepared
+from rnnkit.text.batches import BatchIterator, RankBatches, rank_batches
+from rnnkit.text.corpora import Corpus
+from rnnkit.text.prepared import corpus_for as corpus_for_data
 from rnnkit.text.vocab import Vocab
 from rnnkit.training.distributed import (
+    DistContext,
     agree,
     close_distributed,
     collective_errors,
@@ -57,13 +74,18 @@ from rnnkit.training.distributed import (
     wrap_model,
 )
 from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor
+from rnnkit.training.run_folder import RunFolder
 from rnnkit.training.runtime import (
+    Interrupt,
     count_parameters,
     progress,
     resolve_device,
     seed_everything,
     set_threads,
 )
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 State = torch.Tensor | tuple[torch.Tensor, ...]
 
@@ -89,7 +111,7 @@ def detach(state: State | None) -> State | None:
 
 
 def training_loss(
-    net: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor, state: State | None, bf16: bool
+    net: nn.Module, X: torch.Tensor, Y: torch.Tensor, state: State | None, bf16: bool
 ) -> tuple[torch.Tensor, State]:
     """Mean cross-entropy of one batch and the model's final state, the forward pass under
     bf16 autocast when `bf16` (train.precision; weights, gradients and optimizer stay float32).
@@ -105,14 +127,14 @@ def training_loss(
 
 
 def state_to_list(state: State | None) -> list[torch.Tensor]:
-    """A hidden state as a plain list of tensors (checkpoint friendly)."""
+    """A hidden state as a plain list of CPU tensors, each (L, B, H) (checkpoint friendly)."""
     if state is None:
         return []
     return [s.detach().cpu() for s in (state if isinstance(state, tuple) else (state,))]
 
 
 def state_from_list(items: list[torch.Tensor], device: torch.device) -> State | None:
-    """Inverse of `state_to_list`."""
+    """Inverse of `state_to_list`, on `device`."""
     if not items:
         return None
     tensors = tuple(t.to(device) for t in items)
@@ -120,21 +142,12 @@ def state_from_list(items: list[torch.Tensor], device: torch.device) -> State | 
 
 
 def corpus_for(cfg: RunConfig) -> Corpus:
-    """Load the corpus a config names.
+    """Load the corpus a config names (`rnnkit.text.prepared.corpus_for` of its `[data]`).
 
     A folder written by `rnnkit prepare` is memory-mapped, never read whole; its level,
     normalize, split and max_tokens were fixed when preparing and replace the config's.
     """
-    d = cfg.data
-    if looks_prepared(d.source):
-        return load_prepared(d.source, data=d)
-    return load_corpus(
-        d.source,
-        level=d.level,
-        normalize=d.normalize,
-        max_tokens=d.max_tokens,
-        split=tuple(d.split),
-    )
+    return corpus_for_data(cfg.data)
 
 
 def default_run_dir(cfg: RunConfig) -> Path:
@@ -143,28 +156,138 @@ def default_run_dir(cfg: RunConfig) -> Path:
     return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-class _Interrupt:
-    """Turns the first Ctrl-C into a flag the loop checks after each step."""
+@dataclass
+class TrainState:
+    """Where a run stands: everything the loop changes, saved in and restored from checkpoints.
 
-    def __init__(self) -> None:
-        self.hit = False
-        self._old: Any = None
+    Attributes:
+        epoch_rng: the data generator's state at the start of the current epoch (a uint8
+            tensor); the epoch's batch order is replayed from it on resume.
+        loss_sum: 0-dim float64 on the device, this rank's summed token losses of the epoch.
+        epoch, step, batch_in_epoch: finished epochs, optimizer steps, batches of this epoch.
+        elapsed_s: forward, backward and optimizer time of all sessions (budget, schedule).
+        wall_before: wall-clock seconds of the earlier sessions of a resumed run.
+        wall_start: `time.perf_counter()` when this session's loop started.
+        tokens_done, epoch_train_s: this rank's tokens and training seconds of the epoch.
+        carried: the hidden state carried between batches, h or (h, c), each (L, B, H).
+        best, bad_evals: the best metrics row and the evaluations since it (patience).
+        history: the metrics rows so far (`metrics.jsonl`).
+    """
 
-    def __enter__(self) -> _Interrupt:
-        try:
-            self._old = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not in the main thread: leave Ctrl-C alone
-            self._old = None
-        return self
+    epoch_rng: torch.Tensor
+    loss_sum: torch.Tensor
+    epoch: int = 0
+    step: int = 0
+    batch_in_epoch: int = 0
+    elapsed_s: float = 0.0
+    wall_before: float = 0.0
+    wall_start: float = field(default_factory=time.perf_counter)
+    tokens_done: int = 0
+    epoch_train_s: float = 0.0
+    carried: State | None = None
+    best: dict[str, Any] = field(default_factory=dict)
+    bad_evals: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
 
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.hit:  # a second Ctrl-C aborts at once
-            raise KeyboardInterrupt
-        self.hit = True
+    @classmethod
+    def fresh(cls, data_gen: torch.Generator, device: torch.device) -> TrainState:
+        """The state before the first step."""
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        return cls(epoch_rng=data_gen.get_state(), loss_sum=loss_sum)
 
-    def __exit__(self, *exc: object) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+    def wall_s(self) -> float:
+        """Wall-clock seconds of the whole run, earlier sessions included."""
+        return self.wall_before + (time.perf_counter() - self.wall_start)
+
+    def begin_epoch(self, data_gen: torch.Generator) -> int:
+        """Rewind the data generator to the epoch's start; a fresh epoch also zeroes its sums
+        and the carried state. Returns how many batches of the epoch are already done."""
+        data_gen.set_state(self.epoch_rng)
+        if self.batch_in_epoch == 0:
+            self.loss_sum.zero_()
+            self.tokens_done, self.epoch_train_s, self.carried = 0, 0.0, None
+        return self.batch_in_epoch
+
+    def end_epoch(self, steps_per_epoch: int, data_gen: torch.Generator) -> bool:
+        """Count the epoch as done if all its batches were; returns whether they were."""
+        finished = self.batch_in_epoch >= steps_per_epoch
+        if finished:
+            self.epoch += 1
+            self.batch_in_epoch = 0
+            self.epoch_rng = data_gen.get_state()
+        return finished
+
+    def record(self, row: dict[str, Any]) -> bool:
+        """Add a metrics row to the history; returns whether it is the best so far."""
+        self.history.append(row)
+        improved = not self.best or row["val_loss"] < self.best["val_loss"]
+        if improved:
+            self.best = dict(row)
+            self.bad_evals = 0
+        else:
+            self.bad_evals += 1
+        return improved
+
+    def to_checkpoint(self, ctx: DistContext, schedule: str) -> dict[str, Any]:
+        """The checkpoint entries of the state (every rank must call it: it gathers the ranks'
+        own hidden states, dropout generators and sums into `world_size` and `ranks`)."""
+        loss_sum = float(self.loss_sum.item())
+        return {
+            "scheduler": {"schedule": schedule, "step": self.step, "elapsed_s": self.elapsed_s},
+            "rng": {"torch": torch.get_rng_state(), "data_epoch_start": self.epoch_rng},
+            "progress": {
+                "epoch": self.epoch,
+                "step": self.step,
+                "batch_in_epoch": self.batch_in_epoch,
+                "elapsed_s": self.elapsed_s,
+                "wall_s": self.wall_s(),
+                "loss_sum": loss_sum,
+                "tokens_done": self.tokens_done,
+                "epoch_train_s": self.epoch_train_s,
+                "bad_evals": self.bad_evals,
+            },
+            "carried_state": state_to_list(self.carried),
+            "step": self.step,
+            "epoch": self.epoch,
+            "best_metrics": self.best,
+            **rank_states(ctx, state_to_list(self.carried), loss_sum, self.tokens_done),
+        }
+
+    def restore(self, ckpt: dict[str, Any], ctx: DistContext, where: object) -> None:
+        """Continue from `ckpt`, restoring torch's global generator too; under torchrun each
+        rank takes its own entry (refused when the number of processes differs)."""
+        device = self.loss_sum.device
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        self.epoch_rng = ckpt["rng"]["data_epoch_start"]
+        p = ckpt["progress"]
+        self.epoch, self.step, self.batch_in_epoch = p["epoch"], p["step"], p["batch_in_epoch"]
+        self.elapsed_s, self.wall_before = p["elapsed_s"], p["wall_s"]
+        self.loss_sum += p["loss_sum"]
+        self.tokens_done, self.epoch_train_s = p["tokens_done"], p["epoch_train_s"]
+        self.carried = state_from_list(ckpt["carried_state"], device)
+        mine = my_rank_state(ckpt, ctx, where)
+        if mine is not None:  # each rank continues its own streams, dropout and sums
+            torch.set_rng_state(mine["torch_rng"])
+            self.carried = state_from_list(mine["carried_state"], device)
+            self.loss_sum.fill_(mine["loss_sum"])
+            self.tokens_done = mine["tokens_done"]
+        self.best, self.bad_evals = ckpt.get("best_metrics", {}), p["bad_evals"]
+
+
+@dataclass
+class _Run:
+    """What a run trains with: built once by `_setup`, never reassigned."""
+
+    cfg: RunConfig
+    ctx: DistContext
+    folder: RunFolder
+    corpus: Corpus
+    data_gen: torch.Generator
+    batches: BatchIterator | RankBatches
+    model: RNNLM
+    net: nn.Module  # `model`, or `model` inside DDP; `model` is what gets saved
+    optimizer: torch.optim.Optimizer
+    total_steps: int
 
 
 def train_lm(
@@ -176,336 +299,352 @@ def train_lm(
 ) -> TrainResult:
     """Train a language model as `config` says; write the run folder; return its history.
 
+    The caller's global generators (torch, Python, NumPy) and torch's thread count are
+    restored on return, so the run leaves the process as it found it.
+
     Args:
         config: the resolved run configuration.
         out: run folder (default `runs/<preset or source>-<timestamp>`; the resumed folder
             with `resume`).
         resume: a run folder (or `last.pt`) to continue from.
         quiet: no progress bar.
-        echo: where the readable lines go (stdout by default).
+        echo: where the readable lines go (stdout by default; rank 0 alone prints).
     """
-    cfg = config
-    tc, dc, gc = cfg.train, cfg.data, cfg.generate
-    set_threads(tc.threads)
-    ctx = init_distributed(resolve_device(tc.device))  # one process unless under torchrun
-    device = ctx.device
-    if not ctx.is_main:  # rank 0 alone prints, shows the bar and writes the run folder
-        echo, quiet = _silent, True
+    threads = torch.get_num_threads()
+    try:
+        set_threads(config.train.threads)
+        ctx = init_distributed(resolve_device(config.train.device))  # one process w/o torchrun
+        try:
+            with _private_global_rng(ctx.device):
+                run, state = _setup(config, ctx, out, resume, echo)
+                stopped_by = _train_epochs(run, state, quiet or not ctx.is_main)
+                _summarize(run, state, stopped_by)
+        finally:
+            close_distributed(ctx)
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+    interrupted = stopped_by == "interrupt"
+    return TrainResult(run.folder.path, state.history, state.best, stopped_by, interrupted)
+
+
+@contextmanager
+def _private_global_rng(device: torch.device) -> Iterator[None]:
+    """A scope to seed and draw in: the global torch (CPU, and every GPU when `device` is
+    CUDA), Python and NumPy generators come back as they were on leaving it."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    gpus = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=gpus):
+            yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
+def _setup(
+    cfg: RunConfig,
+    ctx: DistContext,
+    out: str | Path | None,
+    resume: str | Path | None,
+    echo: Callable[[str], None],
+) -> tuple[_Run, TrainState]:
+    """Open the checkpoint and the run folder, seed, load the data, build the model and the
+    optimizer; restore them and the state when resuming; write config.json."""
+    tc, dc = cfg.train, cfg.data
     ckpt = load_checkpoint(resume, prefer="last") if resume is not None else None
     if ckpt is not None and ckpt.get("task") != "lm":
         raise RnnkitError(f"{resume} is a {ckpt.get('task')!r} checkpoint, not a language model")
-
-    run_dir = Path(out) if out is not None else (Path(resume) if resume else default_run_dir(cfg))
-    if run_dir.suffix == ".pt":
-        run_dir = run_dir.parent
-    if ckpt is None and (run_dir / "last.pt").exists():
-        raise RnnkitError(
-            f"run folder {run_dir} already holds a run; continue it with --resume {run_dir} "
-            "or choose another --out"
-        )
+    folder = RunFolder(_run_dir(cfg, out, resume, resuming=ckpt is not None), ctx, echo)
     seed_everything(tc.seed)
 
     # Data: the vocabulary is the checkpoint's when resuming, so ids never shift.
     corpus = corpus_for(cfg)
-    vocab = corpus.vocab
-    if ckpt is not None:
-        saved = Vocab.from_dict(ckpt["vocab"])
-        if saved.idx_to_token != vocab.idx_to_token:
-            raise RnnkitError(
-                f"the corpus {dc.source} no longer gives the vocabulary of {resume}; "
-                "resume needs the same data settings"
-            )
+    saved_vocab = Vocab.from_dict(ckpt["vocab"]) if ckpt is not None else corpus.vocab
+    if saved_vocab.idx_to_token != corpus.vocab.idx_to_token:
+        raise RnnkitError(
+            f"the corpus {dc.source} no longer gives the vocabulary of {resume}; "
+            "resume needs the same data settings"
+        )
     data_gen = torch.Generator().manual_seed(tc.seed)
     batches = rank_batches(
         corpus.train, dc.batch_size, dc.num_steps, dc.sampling, data_gen, ctx.rank, ctx.world_size
     )
-    steps_per_epoch = len(batches)
 
     # Model and optimisation.
-    model = RNNLM.from_config(cfg.model, len(vocab)).to(device)
-    net = wrap_model(model, ctx, tc.seed)  # DDP under torchrun; `model` is what gets saved
+    model = RNNLM.from_config(cfg.model, len(corpus.vocab)).to(ctx.device)
+    net = wrap_model(model, ctx, tc.seed)  # DDP under torchrun
     optimizer = build_optimizer(model.parameters(), tc.optimizer, tc.lr, tc.weight_decay)
-    total_steps = tc.epochs * steps_per_epoch
+    total_steps = tc.epochs * len(batches)
     if tc.max_steps > 0:
         total_steps = min(total_steps, tc.max_steps)
     lr_factor(tc.schedule, 0, total_steps, tc.warmup_steps)  # an unknown schedule fails here
 
-    def set_lr() -> None:
-        """The schedule is a function of the step and, under a time budget, of elapsed_s."""
-        fraction = elapsed_s / tc.time_budget if tc.time_budget > 0 else 0.0
-        factor = lr_factor(tc.schedule, step, total_steps, tc.warmup_steps, fraction)
-        for group in optimizer.param_groups:
-            group["lr"] = tc.lr * factor
-
-    # Where the run stands; restored from the checkpoint when resuming.
-    epoch, step, batch_in_epoch = 0, 0, 0
-    elapsed_s, wall_before = 0.0, 0.0
-    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-    tokens_done = 0
-    epoch_train_s = 0.0
-    carried: State | None = None
-    best: dict[str, Any] = {}
-    bad_evals = 0
-    history: list[dict[str, Any]] = []
-    epoch_rng = data_gen.get_state()
+    run = _Run(cfg, ctx, folder, corpus, data_gen, batches, model, net, optimizer, total_steps)
+    state = TrainState.fresh(data_gen, ctx.device)
     if ckpt is not None:
-        saved_cfg = RunConfig.from_dict(ckpt["config"])
-        if saved_cfg.model != cfg.model or saved_cfg.train.optimizer != tc.optimizer:
-            raise RnnkitError(
-                f"{resume} was trained with another model or optimizer; resume keeps "
-                "[model] and train.optimizer as they were (change epochs, lr, budget freely)"
-            )
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        for group in optimizer.param_groups:  # the resumed config's decay wins
-            group["weight_decay"] = tc.weight_decay
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        epoch_rng = ckpt["rng"]["data_epoch_start"]
-        p = ckpt["progress"]
-        epoch, step, batch_in_epoch = p["epoch"], p["step"], p["batch_in_epoch"]
-        elapsed_s, wall_before = p["elapsed_s"], p["wall_s"]
-        loss_sum += p["loss_sum"]
-        tokens_done, epoch_train_s = p["tokens_done"], p["epoch_train_s"]
-        carried = state_from_list(ckpt["carried_state"], device)
-        mine = my_rank_state(ckpt, ctx, resume)  # refuses another number of processes
-        if mine is not None:  # each rank continues its own streams, dropout and sums
-            torch.set_rng_state(mine["torch_rng"])
-            carried = state_from_list(mine["carried_state"], device)
-            loss_sum.fill_(mine["loss_sum"])
-            tokens_done = mine["tokens_done"]
-        best, bad_evals = ckpt.get("best_metrics", {}), p["bad_evals"]
-        history = _read_history(run_dir / "metrics.jsonl")
+        _resume(run, state, ckpt, resume)
+    folder.write_config(to_json(cfg))
+    _announce(run)
+    return run, state
 
-    if ctx.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(to_json(cfg) + "\n", encoding="utf-8")
-    echo(f"run folder: {run_dir}")
+
+def _run_dir(
+    cfg: RunConfig, out: str | Path | None, resume: str | Path | None, resuming: bool
+) -> Path:
+    """The run folder: `out`, else the resumed one, else a fresh timestamped one; a new run
+    refuses a folder that already holds one."""
+    run_dir = Path(out) if out is not None else (Path(resume) if resume else default_run_dir(cfg))
+    if run_dir.suffix == ".pt":
+        run_dir = run_dir.parent
+    if not resuming and (run_dir / "last.pt").exists():
+        raise RnnkitError(
+            f"run folder {run_dir} already holds a run; continue it with --resume {run_dir} "
+            "or choose another --out"
+        )
+    return run_dir
+
+
+def _resume(run: _Run, state: TrainState, ckpt: dict[str, Any], where: object) -> None:
+    """Load the weights, optimizer and state of `ckpt`; the history from metrics.jsonl."""
+    tc = run.cfg.train
+    saved = RunConfig.from_dict(ckpt["config"])
+    if saved.model != run.cfg.model or saved.train.optimizer != tc.optimizer:
+        raise RnnkitError(
+            f"{where} was trained with another model or optimizer; resume keeps "
+            "[model] and train.optimizer as they were (change epochs, lr, budget freely)"
+        )
+    run.model.load_state_dict(ckpt["model"])
+    run.optimizer.load_state_dict(ckpt["optimizer"])
+    for group in run.optimizer.param_groups:  # the resumed config's decay wins
+        group["weight_decay"] = tc.weight_decay
+    state.restore(ckpt, run.ctx, where)
+    state.history = run.folder.read_metrics()
+
+
+def _announce(run: _Run) -> None:
+    """The readable lines that open a run: folder, corpus, model, unknown-token shares."""
+    corpus, m, echo = run.corpus, run.cfg.model, run.folder.echo
+    echo(f"run folder: {run.folder.path}")
     echo(
-        f"corpus {corpus.name} (sha1 {corpus.sha1[:12]}): {corpus.num_tokens:,} {dc.level} tokens, "
-        f"vocab {len(vocab):,}, train/val/test {len(corpus.train):,}/{len(corpus.val):,}/"
-        f"{len(corpus.test):,}; model {cfg.model.kind} {cfg.model.num_layers}x"
-        f"{cfg.model.hidden_size} ({cfg.model.impl}), {count_parameters(model):,} parameters, "
-        f"{steps_per_epoch} batches/epoch, {torch.get_num_threads()} threads, {device}"
+        f"corpus {corpus.name} (sha1 {corpus.sha1[:12]}): {corpus.num_tokens:,} "
+        f"{run.cfg.data.level} tokens, vocab {len(corpus.vocab):,}, train/val/test "
+        f"{len(corpus.train):,}/{len(corpus.val):,}/{len(corpus.test):,}; model {m.kind} "
+        f"{m.num_layers}x{m.hidden_size} ({m.impl}), {count_parameters(run.model):,} parameters, "
+        f"{len(run.batches)} batches/epoch, {torch.get_num_threads()} threads, {run.ctx.device}"
     )
     for name in ("val", "test"):
         share = corpus.unk_share.get(name, 0.0)
         if share > 0:
             echo(f"note: {share:.2%} of the {name} tokens are not in the vocabulary (<unk>)")
 
-    def checkpoint_payload(metrics: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "task": "lm",
-            "config": cfg.to_dict(),
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": {"schedule": tc.schedule, "step": step, "elapsed_s": elapsed_s},
-            "rng": {"torch": torch.get_rng_state(), "data_epoch_start": epoch_rng},
-            "vocab": vocab.to_dict(),
-            "corpus": {
-                "name": corpus.name,
-                "sha1": corpus.sha1,
-                "level": corpus.level,
-                "normalize": corpus.normalize,
-                "num_tokens": int(corpus.num_tokens),
-                "split_sizes": [len(corpus.train), len(corpus.val), len(corpus.test)],
-            },
-            "progress": {
-                "epoch": epoch,
-                "step": step,
-                "batch_in_epoch": batch_in_epoch,
-                "elapsed_s": elapsed_s,
-                "wall_s": wall_before + (time.perf_counter() - wall_start),
-                "loss_sum": float(loss_sum.item()),
-                "tokens_done": tokens_done,
-                "epoch_train_s": epoch_train_s,
-                "bad_evals": bad_evals,
-            },
-            "carried_state": state_to_list(carried),
-            "step": step,
-            "epoch": epoch,
-            "metrics": metrics,
-            "best_metrics": best,
-            **rank_states(ctx, state_to_list(carried), loss_sum.item(), tokens_done),
-        }
 
-    def save(name: str, metrics: dict[str, Any]) -> None:
-        """Every rank builds the checkpoint (it gathers their states); rank 0 writes it."""
-        payload = checkpoint_payload(metrics)
-        if ctx.is_main:
-            save_checkpoint(run_dir / name, payload)
+def _train_epochs(run: _Run, state: TrainState, quiet: bool) -> str:
+    """Train epoch after epoch, evaluating and sampling as the config says, until a stop rule
+    holds; returns it: epochs, max_steps, time_budget, patience or interrupt.
 
-    def params_finite() -> bool:
-        return all(bool(torch.isfinite(p).all()) for p in model.parameters())
-
-    def evaluate_and_save(partial: bool) -> dict[str, Any]:
-        """Metrics row + checkpoints at the end of an epoch (or of a cut-short one)."""
-        nonlocal best, bad_evals
-        loss_all, tokens_all = sum_across_ranks(ctx, loss_sum.item(), tokens_done)
-        train_loss = loss_all / max(tokens_all, 1)
-        val_rows = dc.batch_size * ctx.world_size  # the streams of all ranks, shared out
-        val = evaluate_tokens(model, corpus.val, val_rows, dc.num_steps, device, ranks=ctx)
-        row = {
-            "epoch": epoch + (1 if partial else 0),
-            "step": step,
-            "train_loss": train_loss,
-            "train_ppl": perplexity(train_loss),
-            "val_loss": val["loss"],
-            "val_ppl": val["ppl"],
-            "val_bpc": val["bpc"],
-            "val_unk": val["unk"],
-            "tokens_per_sec": tokens_all / epoch_train_s if epoch_train_s > 0 else 0.0,
-            "elapsed_s": elapsed_s,
-            "wall_s": wall_before + (time.perf_counter() - wall_start),
-            "lr": optimizer.param_groups[0]["lr"],
-        }
-        history.append(row)
-        if ctx.is_main:
-            with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(row) + "\n")
-        improved = not best or row["val_loss"] < best["val_loss"]
-        if improved:
-            best = dict(row)
-            bad_evals = 0
-        else:
-            bad_evals += 1
-        if not params_finite() or not math.isfinite(val["loss"]):
-            raise RnnkitError(
-                f"weights became non-finite at step {step}; nothing was saved over the last "
-                "good checkpoint; lower train.lr or set train.clip"
-            )
-        save("last.pt", row)
-        if improved:
-            save("best.pt", row)
-        if ctx.is_main:
-            plot_curves(history, run_dir / "curves.png", title=f"{cfg.preset or dc.source}")
-        echo(
-            f"epoch {row['epoch']:>4}  step {step:>6}  train ppl {row['train_ppl']:8.3f}  "
-            f"val ppl {row['val_ppl']:8.3f}  val bpc {row['val_bpc']:.3f}  "
-            f"{row['tokens_per_sec']:,.0f} tok/s  elapsed {elapsed_s:.1f}s"
-        )
-        return row
-
-    def write_samples(at_epoch: int) -> None:
-        if not ctx.is_main:  # samples come from rank 0 alone
-            return
-        lines = []
-        for prefix in gc.prefixes:
-            (text,) = generate(
-                model,
-                vocab,
-                normalize_prefix(prefix, dc.normalize),
-                gc.length,
-                level=dc.level,
-                temperature=gc.temperature,
-                top_k=gc.top_k,
-                top_p=gc.top_p,
-                seed=tc.seed,
-                device=device,
-            )
-            lines.append(f"[epoch {at_epoch}] {text!r}")
-        with open(run_dir / "samples.txt", "a", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
-        for line in lines:
-            echo(line)
-
-    # The loop. `elapsed_s` counts only forward, backward and optimizer time.
-    # bf16 autocasts the forward pass and loss only (see training_loss); evaluation is float32.
-    bf16 = tc.precision == "bf16"
-    wall_start = time.perf_counter()
+    `elapsed_s` counts only forward, backward and optimizer time.
+    """
+    tc, gc = run.cfg.train, run.cfg.generate
     stopped_by = "epochs"
-    interrupted = False
-    bar = progress(range(total_steps), total_steps, "train", quiet)
-    bar.update(step)
-    model.train()
-    with _Interrupt() as interrupt, collective_errors(ctx):
-        while epoch < tc.epochs and stopped_by == "epochs":
-            data_gen.set_state(epoch_rng)
-            skip = batch_in_epoch
-            if batch_in_epoch == 0:
-                loss_sum.zero_()
-                tokens_done, epoch_train_s, carried = 0, 0.0, None
-            for i, (X, Y) in enumerate(batches):
-                if i < skip:
-                    continue
-                t0 = time.perf_counter()
-                X, Y = X.to(device), Y.to(device)  # (B, T)
-                state = detach(carried) if dc.sampling == "sequential" else None
-                loss, state = training_loss(net, X, Y, state, bf16)
-                if not torch.isfinite(loss):
-                    raise RnnkitError(
-                        f"the loss became {loss.item()} at step {step} (epoch {epoch + 1}); "
-                        "stopped without saving over the last good checkpoint; lower train.lr "
-                        "or set train.clip"
-                    )
-                set_lr()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                clip_gradients(model.parameters(), tc.clip)
-                optimizer.step()
-                carried = state if dc.sampling == "sequential" else None
-                loss_sum += loss.detach().double() * Y.numel()
-                tokens_done += Y.numel()
-                step += 1
-                batch_in_epoch = i + 1
-                dt = time.perf_counter() - t0
-                elapsed_s += dt
-                epoch_train_s += dt
-                stop = interrupt.hit
-                if ctx.enabled:  # stop together, and schedule by one clock
-                    stop, elapsed_s, epoch_train_s = agree(ctx, stop, elapsed_s, epoch_train_s)
-                bar.update(1)
-                if step % 10 == 0:
-                    bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-                if stop:
-                    stopped_by, interrupted = "interrupt", True
-                    break
-                if tc.max_steps > 0 and step >= tc.max_steps:
-                    stopped_by = "max_steps"
-                    break
-                if tc.time_budget > 0 and elapsed_s >= tc.time_budget:
-                    stopped_by = "time_budget"
-                    break
-            if interrupted:
+    state.wall_start = time.perf_counter()
+    with (
+        progress(range(run.total_steps), run.total_steps, "train", quiet) as bar,
+        Interrupt() as interrupt,
+        collective_errors(run.ctx),
+    ):
+        bar.update(state.step)
+        run.model.train()
+        while state.epoch < tc.epochs and stopped_by == "epochs":
+            stopped_by = _train_epoch(run, state, interrupt, bar) or stopped_by
+            if stopped_by == "interrupt":
                 break
-            finished_epoch = batch_in_epoch >= steps_per_epoch
-            if finished_epoch:
-                epoch += 1
-                batch_in_epoch = 0
-                epoch_rng = data_gen.get_state()
-            last_epoch = epoch >= tc.epochs or stopped_by != "epochs"
-            if last_epoch or epoch % max(tc.eval_every, 1) == 0:
-                evaluate_and_save(partial=not finished_epoch)
-                if tc.patience > 0 and bad_evals >= tc.patience:
+            finished = state.end_epoch(len(run.batches), run.data_gen)
+            last_epoch = state.epoch >= tc.epochs or stopped_by != "epochs"
+            if last_epoch or state.epoch % max(tc.eval_every, 1) == 0:
+                _evaluate_and_checkpoint(run, state, partial=not finished)
+                if tc.patience > 0 and state.bad_evals >= tc.patience:
                     stopped_by = "patience"
-            if gc.every > 0 and gc.prefixes and (last_epoch or epoch % gc.every == 0):
-                write_samples(epoch)
-    bar.close()
+            if gc.every > 0 and gc.prefixes and (last_epoch or state.epoch % gc.every == 0):
+                _write_samples(run, state.epoch)
+    return stopped_by
 
-    if interrupted:
-        if params_finite():
-            with collective_errors(ctx):
-                save("last.pt", history[-1] if history else {})
+
+def _train_epoch(run: _Run, state: TrainState, interrupt: Interrupt, bar: tqdm) -> str | None:
+    """The batches of the current epoch not done yet; returns why it stopped early (interrupt,
+    max_steps, time_budget) or None when the epoch ran to its end. The ranks stop together."""
+    tc, ctx = run.cfg.train, run.ctx
+    skip = state.begin_epoch(run.data_gen)
+    for i, (X, Y) in enumerate(run.batches):
+        if i < skip:
+            continue
+        loss = _train_step(run, state, X, Y)
+        state.batch_in_epoch = i + 1
+        stop = interrupt.hit
+        if ctx.enabled:  # stop together, and schedule by one clock
+            stop, state.elapsed_s, state.epoch_train_s = agree(
+                ctx, stop, state.elapsed_s, state.epoch_train_s
+            )
+        bar.update(1)
+        if state.step % 10 == 0:
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        if stop:
+            return "interrupt"
+        if tc.max_steps > 0 and state.step >= tc.max_steps:
+            return "max_steps"
+        if tc.time_budget > 0 and state.elapsed_s >= tc.time_budget:
+            return "time_budget"
+    return None
+
+
+def _train_step(run: _Run, state: TrainState, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """One optimizer step on a batch, X and Y (B, T) token ids; returns the 0-dim loss.
+
+    bf16 autocasts the forward pass and loss only (see `training_loss`).
+    """
+    t0 = time.perf_counter()
+    tc, sequential = run.cfg.train, run.cfg.data.sampling == "sequential"
+    X, Y = X.to(run.ctx.device), Y.to(run.ctx.device)
+    carried = detach(state.carried) if sequential else None
+    loss, carried = training_loss(run.net, X, Y, carried, tc.precision == "bf16")
+    if not torch.isfinite(loss):
+        raise RnnkitError(
+            f"the loss became {loss.item()} at step {state.step} (epoch {state.epoch + 1}); "
+            "stopped without saving over the last good checkpoint; lower train.lr "
+            "or set train.clip"
+        )
+    _set_lr(run, state)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    clip_gradients(run.model.parameters(), tc.clip)
+    run.optimizer.step()
+    state.carried = carried if sequential else None
+    state.loss_sum += loss.detach().double() * Y.numel()
+    state.tokens_done += Y.numel()
+    state.step += 1
+    dt = time.perf_counter() - t0
+    state.elapsed_s += dt
+    state.epoch_train_s += dt
+    return loss
+
+
+def _set_lr(run: _Run, state: TrainState) -> None:
+    """The schedule is a function of the step and, under a time budget, of elapsed_s."""
+    tc = run.cfg.train
+    fraction = state.elapsed_s / tc.time_budget if tc.time_budget > 0 else 0.0
+    factor = lr_factor(tc.schedule, state.step, run.total_steps, tc.warmup_steps, fraction)
+    for group in run.optimizer.param_groups:
+        group["lr"] = tc.lr * factor
+
+
+def _evaluate_and_checkpoint(run: _Run, state: TrainState, partial: bool) -> dict[str, Any]:
+    """Metrics row, metrics.jsonl, last.pt and best.pt, curves at the end of an epoch (or of a
+    cut-short one, `partial`); returns the row. Non-finite weights save nothing."""
+    ctx, dc = run.ctx, run.cfg.data
+    loss_all, tokens_all = sum_across_ranks(ctx, state.loss_sum.item(), state.tokens_done)
+    train_loss = loss_all / max(tokens_all, 1)
+    val_rows = dc.batch_size * ctx.world_size  # the streams of all ranks, shared out
+    val = evaluate_tokens(run.model, run.corpus.val, val_rows, dc.num_steps, ctx.device, ranks=ctx)
+    row = {
+        "epoch": state.epoch + (1 if partial else 0),
+        "step": state.step,
+        "train_loss": train_loss,
+        "train_ppl": perplexity(train_loss),
+        "val_loss": val["loss"],
+        "val_ppl": val["ppl"],
+        "val_bpc": val["bpc"],
+        "val_unk": val["unk"],
+        "tokens_per_sec": tokens_all / state.epoch_train_s if state.epoch_train_s > 0 else 0.0,
+        "elapsed_s": state.elapsed_s,
+        "wall_s": state.wall_s(),
+        "lr": run.optimizer.param_groups[0]["lr"],
+    }
+    improved = state.record(row)
+    run.folder.append_metrics(row)
+    if not _params_finite(run.model) or not math.isfinite(val["loss"]):
+        raise RnnkitError(
+            f"weights became non-finite at step {state.step}; nothing was saved over the last "
+            "good checkpoint; lower train.lr or set train.clip"
+        )
+    _save(run, state, "last.pt", row)
+    if improved:
+        _save(run, state, "best.pt", row)
+    run.folder.plot(state.history, title=f"{run.cfg.preset or dc.source}")
+    run.folder.echo(
+        f"epoch {row['epoch']:>4}  step {state.step:>6}  train ppl {row['train_ppl']:8.3f}  "
+        f"val ppl {row['val_ppl']:8.3f}  val bpc {row['val_bpc']:.3f}  "
+        f"{row['tokens_per_sec']:,.0f} tok/s  elapsed {state.elapsed_s:.1f}s"
+    )
+    return row
+
+
+def _save(run: _Run, state: TrainState, name: str, metrics: dict[str, Any]) -> None:
+    """Every rank builds the checkpoint (it gathers their states); rank 0 writes it."""
+    corpus = run.corpus
+    payload = {
+        "task": "lm",
+        "config": run.cfg.to_dict(),
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "vocab": corpus.vocab.to_dict(),
+        "corpus": {
+            "name": corpus.name,
+            "sha1": corpus.sha1,
+            "level": corpus.level,
+            "normalize": corpus.normalize,
+            "num_tokens": int(corpus.num_tokens),
+            "split_sizes": [len(corpus.train), len(corpus.val), len(corpus.test)],
+        },
+        "metrics": metrics,
+        **state.to_checkpoint(run.ctx, run.cfg.train.schedule),
+    }
+    run.folder.save_checkpoint(name, payload)
+
+
+def _params_finite(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+def _write_samples(run: _Run, at_epoch: int) -> None:
+    """Continue each `generate.prefixes` entry; samples.txt and the readable lines (rank 0)."""
+    if not run.ctx.is_main:  # samples come from rank 0 alone
+        return
+    dc, gc = run.cfg.data, run.cfg.generate
+    lines = []
+    for prefix in gc.prefixes:
+        options = SamplingOptions(
+            prefix=normalize_prefix(prefix, dc.normalize),
+            length=gc.length,
+            temperature=gc.temperature,
+            top_k=gc.top_k,
+            top_p=gc.top_p,
+            seed=run.cfg.train.seed,
+        )
+        (text,) = generate_text(
+            run.model, run.corpus.vocab, options, level=dc.level, device=run.ctx.device
+        )
+        lines.append(f"[epoch {at_epoch}] {text!r}")
+    run.folder.append_samples(lines)
+    for line in lines:
+        run.folder.echo(line)
+
+
+def _summarize(run: _Run, state: TrainState, stopped_by: str) -> None:
+    """After the loop: an interrupted run saves last.pt; then the `done (<reason>)` line."""
+    echo, run_dir = run.folder.echo, run.folder.path
+    if stopped_by == "interrupt":
+        if _params_finite(run.model):
+            with collective_errors(run.ctx):
+                _save(run, state, "last.pt", state.history[-1] if state.history else {})
         echo(
-            f"interrupted at step {step}; saved {run_dir / 'last.pt'}; "
+            f"interrupted at step {state.step}; saved {run_dir / 'last.pt'}; "
             f"continue with --resume {run_dir}"
         )
-    final = history[-1] if history else {}
+    final, best = (state.history[-1] if state.history else {}), state.best
     if final:
         echo(
-            f"done ({stopped_by}): {final['epoch']} epochs, {step} steps, "
+            f"done ({stopped_by}): {final['epoch']} epochs, {state.step} steps, "
             f"train ppl {final['train_ppl']:.3f}, val ppl {final['val_ppl']:.3f} "
             f"(best {best['val_ppl']:.3f} at epoch {best['epoch']}), "
             f"elapsed {final['elapsed_s']:.1f}s, run folder {run_dir}"
         )
-    close_distributed(ctx)
-    return TrainResult(run_dir, history, best, stopped_by, interrupted)
-
-
-def _silent(_: str) -> None:
-    """The `echo` of ranks other than 0."""
-
-
-def _read_history(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse, Response
 
 import rnnkit
 from rnnkit.errors import RnnkitError
+from rnnkit.lm.sampling_options import SamplingOptionError
 from rnnkit.serve.card import model_card
 from rnnkit.serve.guard import LOOPBACK_NAMES, Guard
 from rnnkit.serve.pool import QueueFullError, WorkerPool
@@ -133,7 +134,7 @@ def create_app(
     async def stream_text(body: StreamRequest) -> EventStream:
         """Stream the samples token by token as server-sent events."""
         plan = plan_request(lm, body)
-        steps = token_stream(lm, body, plan)
+        steps = token_stream(lm, plan)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
 
@@ -146,7 +147,7 @@ def create_app(
             "prefix": plan.prefix,
             "seed": plan.seed,
             "num_samples": plan.num_samples,
-            "length": body.length,
+            "length": plan.options.length,
             "level": plan.level,
             "unknown": plan.unknown,
         }
@@ -155,16 +156,15 @@ def create_app(
     @app.post("/api/generate", response_model=GenerateResponse, responses=ERRORS)
     async def generate_text(body: GenerateRequest, request: Request) -> Response:
         """Generate every sample at once (beam search when `beam > 0`)."""
-        plan = plan_request(lm, body, body.beam)
+        plan = plan_request(lm, body)
         work: Callable[[threading.Event], list[str]]
-        if body.beam:
-            options = body.model_dump(exclude={"prefix", "length", "seed"})
+        if plan.options.beam:
 
             def work(cancel: threading.Event) -> list[str]:
-                return rnnkit.generate(lm, body.prefix, body.length, **options)
+                return rnnkit.generate(lm, options=plan.options)
 
         else:
-            work = collect_texts(token_stream(lm, body, plan), plan)
+            work = collect_texts(token_stream(lm, plan), plan)
         start = time.perf_counter()
         texts = await wait_for_job(pool.submit(work), request)
         if texts is None:
@@ -173,7 +173,7 @@ def create_app(
             texts=texts,
             prefix=plan.prefix,
             seed=plan.seed,
-            tokens=body.length * len(texts),
+            tokens=plan.options.length * len(texts),
             elapsed_s=time.perf_counter() - start,
         )
         return JSONResponse(result.model_dump())
@@ -198,7 +198,7 @@ def _static_page(content: bytes, media_type: str) -> Callable[[], Awaitable[Resp
 
 
 def _validation_message(errors: list[dict[str, Any]], fields: list[str]) -> str:
-    """One line for the page: `length: Input should be less than or equal to 2000; ...`."""
+    """One line for the page: `length: Input should be a valid integer; ...`."""
     parts = []
     for err in errors:
         loc = [str(p) for p in err.get("loc", ()) if p != "body"]
@@ -210,8 +210,18 @@ def _validation_message(errors: list[dict[str, Any]], fields: list[str]) -> str:
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 with one readable line (`error`) and the pydantic details (`detail`)."""
-    errors = [{k: e.get(k) for k in ("loc", "msg", "type")} for e in exc.errors()]
+    """422 with one readable line (`error`) and the pydantic details (`detail`).
+
+    A bad sampling option answers the message of `check_sampling` (the field, its range,
+    the value sent), as Python and the command line do; its `detail` points at the field.
+    """
+    raw = list(exc.errors())
+    for err in raw:
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, SamplingOptionError):
+            detail = {"loc": ["body", cause.option], "msg": str(cause), "type": "value_error"}
+            return JSONResponse({"error": str(cause), "detail": [detail]}, status_code=422)
+    errors = [{k: e.get(k) for k in ("loc", "msg", "type")} for e in raw]
     detail = [{**e, "loc": [str(p) for p in e["loc"] or ()]} for e in errors]
     message = _validation_message(errors, list(GenerateRequest.model_fields))
     return JSONResponse({"error": message, "detail": detail}, status_code=422)

@@ -1,4 +1,10 @@
-"""The playground's request and response models, and the bounds every request must keep."""
+"""The playground's request and response models, and the bounds every request must keep.
+
+The request fields are those of `rnnkit.lm.sampling_options.SamplingOptions`. A request is
+checked by its `check_sampling` with the playground's tighter `PLAYGROUND_LIMITS` (before
+pydantic's type checks), so a bad option reads as it does in Python and on the command
+line. The OpenAPI schema's minimum / maximum come from the same limits.
+"""
 
 from __future__ import annotations
 
@@ -6,45 +12,79 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rnnkit.lm.sampling_options import (
+    LIMITS,
+    MAX_RANDOM_SEED,
+    Bound,
+    SamplingOptions,
+    check_sampling,
+)
+
 MAX_LENGTH = 2000  # tokens per sample
 MAX_SAMPLES = 8  # columns on the page
 MAX_PREFIX_CHARS = 2000
 MAX_TEMPERATURE = 10.0
 MAX_TOP_K = 100_000
 MAX_BEAM = 16
-MAX_SEED = 2**53 - 1  # a seed survives a round trip through a JavaScript number
+MAX_SEED = MAX_RANDOM_SEED  # a seed survives a round trip through a JavaScript number
 MAX_BODY_BYTES = 32 * 1024
+
+PLAYGROUND_LIMITS = LIMITS.tighten(
+    prefix=MAX_PREFIX_CHARS,
+    length=MAX_LENGTH,
+    temperature=MAX_TEMPERATURE,
+    top_k=MAX_TOP_K,
+    num_samples=MAX_SAMPLES,
+    beam=MAX_BEAM,
+    seed=Bound(0, MAX_SEED),
+)
+
+
+def _option(name: str, default: Any, description: str) -> Any:
+    """A request field whose documented range is the playground's limit for `name`."""
+    bound: Bound = getattr(PLAYGROUND_LIMITS, name)
+    schema: dict[str, Any] = {}
+    if name == "prefix":
+        schema["maxLength"] = bound.high
+    else:
+        if bound.low is not None:
+            schema["exclusiveMinimum" if bound.low_open else "minimum"] = bound.low
+        if bound.high is not None:
+            schema["maximum"] = bound.high
+    return Field(default, description=description, json_schema_extra=schema)
 
 
 class StreamRequest(BaseModel):
-    """What to generate. Every field is bounded; unknown fields are refused."""
+    """What to generate: every field bounded by `PLAYGROUND_LIMITS`, unknown fields refused."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    prefix: str = Field("", max_length=MAX_PREFIX_CHARS, description="text to continue")
-    length: int = Field(200, ge=1, le=MAX_LENGTH, description="new tokens per sample")
-    temperature: float = Field(
-        1.0, ge=0, le=MAX_TEMPERATURE, allow_inf_nan=False, description="0 = greedy"
-    )
-    top_k: int = Field(0, ge=0, le=MAX_TOP_K, description="keep the k most likely (0 = all)")
-    top_p: float = Field(1.0, gt=0, le=1, allow_inf_nan=False, description="nucleus mass")
-    num_samples: int = Field(1, ge=1, le=MAX_SAMPLES, description="samples side by side")
-    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="omit for a random seed")
+    prefix: str = _option("prefix", "", "text to continue")
+    length: int = _option("length", 200, "new tokens per sample")
+    temperature: float = _option("temperature", 1.0, "0 = greedy")
+    top_k: int = _option("top_k", 0, "keep the k most likely (0 = all)")
+    top_p: float = _option("top_p", 1.0, "nucleus mass")
+    num_samples: int = _option("num_samples", 1, "samples side by side")
+    seed: int | None = _option("seed", None, "omit for a random seed")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_options(cls, data: Any) -> Any:
+        """`check_sampling` with the playground's limits, on the fields as sent."""
+        if isinstance(data, dict):
+            sent = {k: v for k, v in data.items() if k in cls.model_fields}
+            check_sampling(sent, PLAYGROUND_LIMITS)
+        return data
+
+    def options(self, seed: int | None) -> SamplingOptions:
+        """The request as library options, with `seed` (the one drawn when none was sent)."""
+        return SamplingOptions(**{**self.model_dump(), "seed": seed})
 
 
 class GenerateRequest(StreamRequest):
     """A one-shot request; `beam > 0` runs beam search (deterministic, no seed)."""
 
-    beam: int = Field(0, ge=0, le=MAX_BEAM, description="beam width (0 = sample)")
-
-    @model_validator(mode="after")
-    def _samples_fit_beam(self) -> GenerateRequest:
-        if self.beam and self.num_samples > self.beam:
-            raise ValueError(
-                f"num_samples ({self.num_samples}) exceeds beam ({self.beam}); "
-                "ask for at most beam samples or widen the beam"
-            )
-        return self
+    beam: int = _option("beam", 0, "beam width (0 = sample)")
 
 
 class GenerateResponse(BaseModel):

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import takewhile
 from typing import Any
 
 from fastapi import Request
@@ -23,9 +23,10 @@ from starlette.types import Receive, Scope, Send
 
 import rnnkit
 from rnnkit.errors import RnnkitError
-from rnnkit.lm.generation import normalize_prefix
+from rnnkit.lm.generation import join_steps, normalize_prefix, text_pieces, unknown_tokens
+from rnnkit.lm.sampling_options import SamplingOptions, random_seed
 from rnnkit.serve.pool import Job
-from rnnkit.serve.schemas import MAX_SEED, StreamRequest
+from rnnkit.serve.schemas import StreamRequest
 
 log = logging.getLogger("rnnkit.serve")
 KEEPALIVE_S = 15.0
@@ -36,44 +37,37 @@ Emit = Callable[[str, dict[str, Any]], None]
 class SamplePlan:
     """A validated request turned into what the workers need."""
 
+    options: SamplingOptions  # the request's prefix as sent; the seed drawn if none was sent
     prefix: str  # normalised as the training text was
-    seed: int | None
-    num_samples: int
     level: str
     unknown: list[str]
 
-    def pieces(self, step: int, tokens: list[str]) -> list[str]:
-        """The text each column grows by: the token, after a space between words."""
-        if self.level != "word":
-            return tokens
-        space = step > 0 or (bool(self.prefix) and not self.prefix[-1].isspace())
-        return [(" " + t) if space else t for t in tokens]
+    @property
+    def seed(self) -> int | None:
+        """The seed the samples are drawn with (None for beam search)."""
+        return self.options.seed
+
+    @property
+    def num_samples(self) -> int:
+        """Columns on the page."""
+        return self.options.num_samples
 
 
-def plan_request(lm: rnnkit.LoadedLM, req: StreamRequest, beam: int = 0) -> SamplePlan:
+def plan_request(lm: rnnkit.LoadedLM, req: StreamRequest) -> SamplePlan:
     """Normalise the prefix, pick the seed (none for beam search) and find unknown tokens."""
-    prefix = normalize_prefix(req.prefix, lm.config.data.normalize)
-    tokens = prefix.split() if lm.level == "word" else list(prefix)
-    known = lm.vocab.token_to_idx
-    seed = None if beam else req.seed
-    if seed is None and not beam:
-        seed = int.from_bytes(os.urandom(8), "little") & MAX_SEED
-    unknown = list(dict.fromkeys(t for t in tokens if t not in known))
-    return SamplePlan(prefix, seed, req.num_samples, lm.level, unknown)
+    options = req.options(req.seed)
+    if options.beam:
+        options = replace(options, seed=None)  # beam search draws nothing
+    elif options.seed is None:
+        options = replace(options, seed=random_seed())  # reported, so the sample replays
+    prefix = normalize_prefix(options.prefix, lm.config.data.normalize)
+    unknown = unknown_tokens(lm.vocab, prefix, lm.level)
+    return SamplePlan(options, prefix, lm.level, unknown)
 
 
-def token_stream(lm: rnnkit.LoadedLM, req: StreamRequest, plan: SamplePlan) -> Iterator[list[str]]:
+def token_stream(lm: rnnkit.LoadedLM, plan: SamplePlan) -> Iterator[list[str]]:
     """Check the options and set up the sampler (cheap: no forward call happens yet)."""
-    return rnnkit.stream(
-        lm,
-        req.prefix,
-        req.length,
-        temperature=req.temperature,
-        top_k=req.top_k,
-        top_p=req.top_p,
-        num_samples=req.num_samples,
-        seed=plan.seed,
-    )
+    return rnnkit.stream(lm, options=plan.options)
 
 
 def produce_events(
@@ -92,7 +86,8 @@ def produce_events(
                     rate = step * plan.num_samples / elapsed if elapsed > 0 else 0.0
                     emit("done", {"steps": step, "elapsed_s": elapsed, "tokens_per_s": rate})
                     return
-                emit("tokens", {"step": step, "tokens": plan.pieces(step, tokens)})
+                pieces = text_pieces(plan.prefix, step, tokens, plan.level)
+                emit("tokens", {"step": step, "tokens": pieces})
                 step += 1
         except RnnkitError as exc:
             emit("error", {"error": str(exc)})
@@ -118,16 +113,11 @@ def collect_texts(
     """Worker body for one-shot sampling: the same steps, joined into one text per sample."""
 
     def work(cancel: threading.Event) -> list[str]:
-        columns = [[plan.prefix] for _ in range(plan.num_samples)]
         try:
-            for step, tokens in enumerate(steps):
-                if cancel.is_set():
-                    break
-                for column, piece in zip(columns, plan.pieces(step, tokens), strict=True):
-                    column.append(piece)
+            going = takewhile(lambda _: not cancel.is_set(), steps)
+            return join_steps(plan.prefix, going, plan.level, plan.num_samples)
         finally:
             _close(steps)
-        return ["".join(column) for column in columns]
 
     return work
 

@@ -1,4 +1,4 @@
-"""The process a training loop runs in: seeding, device, threads and progress bars.
+"""The process a training loop runs in: seeding, device, threads, progress bars and Ctrl-C.
 
 Nothing here knows about language models or series.
 """
@@ -6,9 +6,11 @@ Nothing here knows about language models or series.
 from __future__ import annotations
 
 import random
+import signal
 import sys
 from collections.abc import Iterable
-from typing import TypeVar
+from types import FrameType
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -58,3 +60,35 @@ def progress(iterable: Iterable[T], total: int | None, desc: str, quiet: bool) -
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters (tied weights counted once)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+class Interrupt:
+    """Turns the first Ctrl-C into a flag (`hit`) a training loop checks after each step.
+
+    A context manager: entering installs the SIGINT handler, leaving restores the one that
+    was there before. A second Ctrl-C raises `KeyboardInterrupt` at once. Outside the main
+    thread, where signal handlers cannot be installed, Ctrl-C is left alone.
+    """
+
+    def __init__(self) -> None:
+        self.hit = False
+        self._old: Any = None
+        self._installed = False
+
+    def __enter__(self) -> Interrupt:
+        try:
+            self._old = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        except ValueError:  # not in the main thread: leave Ctrl-C alone
+            self._installed = False
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.hit:  # a second Ctrl-C aborts at once
+            raise KeyboardInterrupt
+        self.hit = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:  # None: the old handler was not set from Python; use the default
+            signal.signal(signal.SIGINT, signal.SIG_DFL if self._old is None else self._old)
+            self._installed = False

@@ -1,0 +1,253 @@
+"""The options of one generation call, their bounds and their checks, said once.
+
+Every entry point builds a `SamplingOptions`: `rnnkit.generate` / `rnnkit.stream` from their
+keyword arguments, `rnnkit generate` from its flags, the playground from its JSON body.
+`check_sampling` holds the rules. An entry point may pass tighter `SamplingLimits` (the
+playground's, `LIMITS.tighten(length=2000, ...)`) and its own spelling of the names (the
+CLI's `--num-samples`), so a bad option reads the same everywhere: the name, the allowed
+range, the value given::
+
+    num_samples must be an integer in [1, 1024], got -3        (Python)
+    --num-samples must be an integer in [1, 1024], got -3      (CLI)
+    num_samples must be an integer in [1, 8], got 9            (playground)
+
+`random_seed` is what `seed=None` stands for: a fresh seed from `os.urandom`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any, NoReturn
+
+from rnnkit.errors import ConfigError
+
+# A drawn seed fits a JSON / JavaScript number exactly, so a reported seed can be replayed.
+MAX_RANDOM_SEED = 2**53 - 1
+
+__all__ = [
+    "LIMITS",
+    "MAX_RANDOM_SEED",
+    "OPTION_NAMES",
+    "Bound",
+    "SamplingLimits",
+    "SamplingOptionError",
+    "SamplingOptions",
+    "check_sampling",
+    "random_seed",
+]
+
+
+class SamplingOptionError(ConfigError):
+    """A bad sampling option; `option` is its field name (however the message spells it)."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+def _number(x: float) -> str:
+    """`10.0` as `10`, `0.5` as `0.5`, big integers in full."""
+    if isinstance(x, float) and x.is_integer():
+        return str(int(x))
+    return str(x)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The values from `low` to `high`, both included unless `low_open`; `None` = no end."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def __str__(self) -> str:
+        """`[1, 100000]`, `(0, 1]`, `[0, inf)`; `any` when neither end is set."""
+        if self.low is None and self.high is None:
+            return "any"
+        low = "(-inf" if self.low is None else f"{'(' if self.low_open else '['}{_number(self.low)}"
+        high = "inf)" if self.high is None else f"{_number(self.high)}]"
+        return f"{low}, {high}"
+
+    def describe(self) -> str:
+        """The range as the end of `must be an integer ...`: `in [1, 2000]`, or `` for any."""
+        return "" if self.low is None and self.high is None else f"in {self}"
+
+    def narrow(self, other: Bound) -> Bound:
+        """The values both bounds allow."""
+        low, low_open = self.low, self.low_open
+        if other.low is not None and (low is None or other.low > low):
+            low, low_open = other.low, other.low_open
+        elif other.low is not None and other.low == low:
+            low_open = low_open or other.low_open
+        highs = [h for h in (self.high, other.high) if h is not None]
+        return Bound(low, min(highs) if highs else None, low_open)
+
+
+@dataclass(frozen=True)
+class SamplingLimits:
+    """The allowed range of every option (`prefix`: its length in characters)."""
+
+    prefix: Bound = Bound()
+    length: Bound = Bound(1, 100_000)
+    temperature: Bound = Bound(0)
+    top_k: Bound = Bound(0, 2**31 - 1)
+    top_p: Bound = Bound(0, 1, low_open=True)
+    num_samples: Bound = Bound(1, 1024)
+    beam: Bound = Bound(0, 1024)
+    seed: Bound = Bound()
+
+    def tighten(self, **bounds: Bound | float) -> SamplingLimits:
+        """These limits with some ranges narrowed (never widened).
+
+        Args:
+            bounds: option name -> a number (the new upper end) or a `Bound` to intersect.
+        """
+        changes = {}
+        for name, bound in bounds.items():
+            if name not in OPTION_NAMES:
+                raise TypeError(f"no sampling option named {name!r}")
+            extra = bound if isinstance(bound, Bound) else Bound(high=bound)
+            changes[name] = getattr(self, name).narrow(extra)
+        return replace(self, **changes)
+
+
+LIMITS = SamplingLimits()
+
+# The integer options (`prefix` is a string, `temperature` and `top_p` are numbers), and a
+# hint where the range alone does not say what a value means.
+_INTEGERS = ("length", "top_k", "num_samples", "beam", "seed")
+_HINTS = {
+    "temperature": "0 = greedy",
+    "top_k": "0 keeps every token",
+    "top_p": "1 keeps every token",
+    "beam": "0 samples instead of beam search",
+}
+
+
+def _same(name: str) -> str:
+    return name
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _fail(name: str, spell: Callable[[str], str], what: str, got: str, hint: str = "") -> NoReturn:
+    message = f"{spell(name)} must be {what}, got {got}"
+    raise SamplingOptionError(name, f"{message} ({hint})" if hint else message)
+
+
+def _check_one(name: str, value: Any, bound: Bound, spell: Callable[[str], str]) -> None:
+    """Raise `SamplingOptionError` unless `value` has the option's type and lies in `bound`."""
+    hint = _HINTS.get(name, "")
+    if name == "prefix":
+        most = f" of at most {_number(bound.high)} characters" if bound.high is not None else ""
+        if not isinstance(value, str):
+            _fail(name, spell, f"a string{most}", _shown(value))
+        if len(value) not in bound:
+            _fail(name, spell, f"a string{most}", f"{len(value)} characters")
+        return
+    is_bool = isinstance(value, bool)
+    if name in _INTEGERS:
+        if name == "seed" and value is None:
+            return
+        what = " ".join(filter(None, ("an integer", bound.describe())))
+        if name == "seed":
+            what += " or None"
+        if is_bool or not isinstance(value, int) or value not in bound:
+            _fail(name, spell, what, _shown(value), hint)
+        return
+    what = " ".join(filter(None, ("a number", bound.describe())))
+    if (
+        is_bool
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and not math.isfinite(value))
+        or value not in bound
+    ):
+        _fail(name, spell, what, _shown(value), hint)
+
+
+def check_sampling(
+    values: Mapping[str, Any],
+    limits: SamplingLimits = LIMITS,
+    spell: Callable[[str], str] = _same,
+) -> None:
+    """Raise `SamplingOptionError` (a `ConfigError`) on the first bad option in `values`.
+
+    Only the options present are checked (other keys are ignored). With a `beam` above 0,
+    `num_samples` may be at most `beam`.
+
+    Args:
+        values: option name -> value, as given (nothing converted).
+        limits: the ranges; an entry point narrows them with `LIMITS.tighten(...)`.
+        spell: how the entry point writes an option's name (the CLI: `--num-samples`).
+    """
+    for name in OPTION_NAMES:
+        if name in values:
+            _check_one(name, values[name], getattr(limits, name), spell)
+    beam, num_samples = values.get("beam", 0), values.get("num_samples", 1)
+    if beam > 0 and num_samples > beam:
+        bound = limits.num_samples.narrow(Bound(high=beam))
+        what = f"an integer {bound.describe()} when {spell('beam')} is {beam}"
+        _fail("num_samples", spell, what, _shown(num_samples), "at most one per beam")
+
+
+def random_seed() -> int:
+    """A fresh seed from `os.urandom`, 0 to `MAX_RANDOM_SEED`: what `seed=None` stands for."""
+    return int.from_bytes(os.urandom(8), "little") & MAX_RANDOM_SEED
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    """What to generate: checked when built (`SamplingOptionError` on the first bad field).
+
+    Attributes:
+        prefix: text to continue (the empty prefix starts from the training unigrams).
+        length: new tokens per sample, 1 to 100,000.
+        temperature: 0 = greedy; otherwise divides the logits (finite, >= 0).
+        top_k: keep only the `top_k` most likely tokens (0 = all).
+        top_p: nucleus sampling mass in (0, 1] (1 = all).
+        num_samples: samples side by side, 1 to 1024 (at most `beam` when `beam > 0`).
+        beam: beam width, 0 to 1024 (0 = sample; beam search ignores temperature, top-k,
+            top-p and seed).
+        seed: seeds a private generator; `None` draws one with `random_seed`.
+    """
+
+    prefix: str = ""
+    length: int = 100
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    num_samples: int = 1
+    beam: int = 0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        check_sampling(self.as_dict())
+
+    def as_dict(self) -> dict[str, Any]:
+        """The options by name (a shallow copy)."""
+        return {name: getattr(self, name) for name in OPTION_NAMES}
+
+    @classmethod
+    def checked(
+        cls,
+        values: Mapping[str, Any],
+        limits: SamplingLimits = LIMITS,
+        spell: Callable[[str], str] = _same,
+    ) -> SamplingOptions:
+        """Check `values` with an entry point's limits and spelling, then build the options."""
+        check_sampling(values, limits, spell)
+        return cls(**values)
+
+
+OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(SamplingOptions))

@@ -1,0 +1,86 @@
+"""The run folder a training loop writes, and only rank 0 of a multi-process run.
+
+    <run>/config.json     the resolved config
+    <run>/metrics.jsonl   one JSON row per evaluation
+    <run>/last.pt         the latest checkpoint (written atomically)
+    <run>/best.pt         the checkpoint of the best validation loss
+    <run>/curves.png      loss and perplexity against epoch
+    <run>/samples.txt     text generated along the way
+
+Every rank builds what is written (a checkpoint gathers the ranks' states), but every write
+and every readable line is a no-op off rank 0, so a loop can call these methods on all ranks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rnnkit.checkpoint import save_checkpoint
+from rnnkit.plots import plot_curves
+
+if TYPE_CHECKING:
+    from rnnkit.training.distributed import DistContext
+
+
+class RunFolder:
+    """Writes one run folder; every write is a no-op unless this process is rank 0.
+
+    Args:
+        path: the folder (created by `write_config`).
+        ctx: the process's distributed context; only `ctx.is_main` writes.
+        echo: where readable lines go on rank 0 (stdout by default).
+    """
+
+    def __init__(
+        self, path: str | Path, ctx: DistContext, echo: Callable[[str], None] = print
+    ) -> None:
+        self.path = Path(path)
+        self.is_main = ctx.is_main
+        self._echo = echo
+
+    def write_config(self, text: str) -> None:
+        """Create the folder and write `config.json` holding `text` (the config as JSON)."""
+        if not self.is_main:
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / "config.json").write_text(text + "\n", encoding="utf-8")
+
+    def append_metrics(self, row: dict[str, Any]) -> None:
+        """Append one row to `metrics.jsonl`."""
+        if self.is_main:
+            self._append("metrics.jsonl", [json.dumps(row)])
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """The rows of `metrics.jsonl` so far (empty without one); a read, so on every rank."""
+        path = self.path / "metrics.jsonl"
+        if not path.exists():
+            return []
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line]
+
+    def save_checkpoint(self, name: str, payload: dict[str, Any]) -> None:
+        """Write `payload` to `<run>/<name>` atomically (see `rnnkit.checkpoint`)."""
+        if self.is_main:
+            save_checkpoint(self.path / name, payload)
+
+    def plot(self, rows: Sequence[dict[str, Any]], title: str = "") -> None:
+        """Draw `curves.png` from the metrics rows."""
+        if self.is_main:
+            plot_curves(rows, self.path / "curves.png", title=title)
+
+    def append_samples(self, lines: Sequence[str]) -> None:
+        """Append generated samples, one per line, to `samples.txt`."""
+        if self.is_main:
+            self._append("samples.txt", lines)
+
+    def echo(self, line: str) -> None:
+        """Print a readable line (rank 0 alone prints)."""
+        if self.is_main:
+            self._echo(line)
+
+    def _append(self, name: str, lines: Sequence[str]) -> None:
+        with open(self.path / name, "a", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
