@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.config import resolve_forecast
 from rnnkit.forecast.backtest import run_forecast
 from rnnkit.forecast.series import load_series
 from rnnkit.metrics import mae
@@ -56,9 +57,12 @@ def main() -> None:
     rows, pooled = {}, []
     for source in args.sources:
         t0 = time.perf_counter()
+        cfg = resolve_forecast(
+            source, overrides=[f"train.threads={args.threads}", "train.device=cpu"]
+        )
         res = run_forecast(
             source,
-            train={"threads": args.threads, "device": "cpu"},
+            cfg,
             seeds=args.seeds,
             out=f"{args.out}/{source}",
             quiet=True,

@@ -44,8 +44,9 @@ from typing import Any
 import torch
 
 from rnnkit.config import RunConfig, apply_overrides, load_preset
-from rnnkit.lm.generation import generate
+from rnnkit.lm.generation import generate_text
 from rnnkit.lm.model import RNNLM
+from rnnkit.lm.sampling_options import SamplingOptions
 from rnnkit.lm.train import corpus_for, detach, train_lm, training_loss
 from rnnkit.text.batches import BatchIterator
 from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor
@@ -187,20 +188,16 @@ def run_loop(args: dict[str, Any]) -> dict[str, Any]:
     prefix, length = args["prefix"], args["gen_length"]
     level = dc.level
 
+    greedy_options = SamplingOptions(prefix, length, temperature=0.0, seed=0)
+    sampled_options = SamplingOptions(
+        prefix, length, temperature=1.0, num_samples=args["num_samples"], seed=0
+    )
+
     def greedy() -> None:
-        generate(model, vocab, prefix, length, level=level, temperature=0.0, seed=0)
+        generate_text(model, vocab, greedy_options, level=level)
 
     def sampled() -> None:
-        generate(
-            model,
-            vocab,
-            prefix,
-            length,
-            level=level,
-            temperature=1.0,
-            num_samples=args["num_samples"],
-            seed=0,
-        )
+        generate_text(model, vocab, sampled_options, level=level)
 
     greedy_s = _median_s(greedy, args["gen_repeats"])
     sampled_s = _median_s(sampled, args["gen_repeats"])

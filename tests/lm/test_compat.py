@@ -73,3 +73,10 @@ def test_old_checkpoint_resumes_as_the_straight_run(tmp_path: Path) -> None:
     assert set(new) == set(old)
     for key in ("progress", "scheduler", "rng", "corpus"):
         assert set(new[key]) == set(old[key]), key
+
+
+def test_load_of_a_forecast_checkpoint_names_the_call_that_loads_it() -> None:
+    with pytest.raises(rnnkit.RnnkitError, match=r"rnnkit\.Forecaster\.load"):
+        rnnkit.load(FIXTURES / "forecast-direct-194f425")
+    forecaster = rnnkit.Forecaster.load(FIXTURES / "forecast-direct-194f425")
+    assert forecaster.horizon == 5

@@ -51,6 +51,11 @@ class LoadedLM:
 def load(path: str | Path, device: str = "cpu") -> LoadedLM:
     """Load a language model from a run folder (its `best.pt`, else `last.pt`) or a file."""
     ckpt = load_checkpoint(path, prefer="best")
+    if ckpt.get("task") == "forecast":
+        raise RnnkitError(
+            f"{path} holds a forecasting checkpoint; load it with rnnkit.Forecaster.load(path) "
+            "or `rnnkit forecast SOURCE --checkpoint PATH`"
+        )
     if ckpt.get("task") != "lm":
         raise RnnkitError(
             f"{path} holds a {ckpt.get('task')!r} checkpoint; language-model commands need "
