@@ -47,7 +47,8 @@ from rnnkit.config import RunConfig, apply_overrides, load_preset
 from rnnkit.lm.generation import generate_text
 from rnnkit.lm.model import RNNLM
 from rnnkit.lm.sampling_options import SamplingOptions
-from rnnkit.lm.train import corpus_for, detach, train_lm, training_loss
+from rnnkit.lm.train import corpus_for, train_lm, training_loss
+from rnnkit.nn.state import detach
 from rnnkit.text.batches import BatchIterator
 from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor
 from rnnkit.training.runtime import seed_everything, set_threads

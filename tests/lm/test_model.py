@@ -11,7 +11,8 @@ from torch import Tensor, nn
 
 from rnnkit.config import ModelConfig
 from rnnkit.errors import RnnkitError
-from rnnkit.lm.model import RNNLM, detach_state
+from rnnkit.lm.model import RNNLM
+from rnnkit.nn.state import detach
 
 V, H, B, T = 11, 6, 3, 7
 COMBOS = list(itertools.product(["rnn", "gru", "lstm"], ["torch", "scratch"]))
@@ -59,7 +60,7 @@ def test_state_carries_across_chunks(kind: str, impl: str) -> None:
     x = tokens()
     whole, _ = model(x)
     first, state = model(x[:, :3])
-    second, _ = model(x[:, 3:], detach_state(state))
+    second, _ = model(x[:, 3:], detach(state))
     torch.testing.assert_close(torch.cat([first, second], 1), whole, atol=1e-12, rtol=1e-12)
 
 
@@ -129,31 +130,6 @@ def test_from_config() -> None:
     assert (model.kind, model.impl, model.num_layers) == ("gru", "scratch", 2)
     assert model.embedding is not None and model.embedding.embedding_dim == 5
     assert model(tokens())[0].shape == (B, T, V)
-
-
-def test_detach_state() -> None:
-    h = torch.ones(1, 2, 3, requires_grad=True) * 2
-    pair = detach_state((h, h))
-    assert isinstance(pair, tuple) and not any(p.requires_grad for p in pair)
-    assert not RNNLM.detach_state(h).requires_grad
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"bidirectional": True}, "backward direction"),
-        ({"tie_weights": True, "embedding_dim": 4}, "embedding_dim == hidden_size"),
-        ({"tie_weights": True, "input_mode": "onehot"}, "tie_weights"),
-        ({"input_mode": "onehot", "embedding_dim": 4}, "embedding_dim=0"),
-        ({"kind": "transformer"}, "'lstm'"),
-        ({"input_mode": "bytes"}, "'onehot'"),
-        ({"impl": "numpy"}, "'scratch'"),
-        ({"dropout": 1.5}, "dropout"),
-    ],
-)
-def test_errors(kwargs: dict, message: str) -> None:
-    with pytest.raises(RnnkitError, match=message):
-        RNNLM(V, hidden_size=H, **kwargs)
 
 
 def test_float_tokens_are_refused() -> None:

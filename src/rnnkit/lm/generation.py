@@ -37,13 +37,13 @@ from rnnkit.errors import ConfigError, RnnkitError
 from rnnkit.lm.model import RNNLM
 from rnnkit.lm.sampling_options import SamplingOptions, random_seed
 from rnnkit.lm.stepper import Stepper
+from rnnkit.nn.state import State, select_rows
 from rnnkit.text.tokenize import tokenize
 
 if TYPE_CHECKING:
     from rnnkit.lm.load import LoadedLM
 
 Level = Literal["char", "word"]
-State: TypeAlias = Tensor | tuple[Tensor, ...] | None
 DeviceLike: TypeAlias = str | torch.device | None
 
 _LEVELS = ("char", "word")
@@ -161,15 +161,6 @@ def _unigram_logits(vocab: VocabLike) -> Tensor:
     return (counts / counts.sum()).log().float()  # (V,)
 
 
-def _select(state: State, index: Tensor) -> State:
-    """Pick batch rows of a state (`h` or a tuple such as `(h, c)`, batch on dim 1)."""
-    if state is None:
-        return None
-    if isinstance(state, Tensor):
-        return state.index_select(1, index.to(state.device))
-    return tuple(s.index_select(1, index.to(s.device)) for s in state)
-
-
 def _set_eval(model: nn.Module) -> Callable[[], None]:
     """Put the model in eval mode; returns a function that restores every submodule's mode."""
     modes = [(m, m.training) for m in model.modules()]
@@ -182,7 +173,7 @@ def _set_eval(model: nn.Module) -> Callable[[], None]:
     return restore
 
 
-def _forward(model: nn.Module, ids: Tensor, state: State) -> tuple[Tensor, State]:
+def _forward(model: nn.Module, ids: Tensor, state: State | None) -> tuple[Tensor, State | None]:
     """One no-grad, eval-mode forward call; returns the last position's float logits.
 
     Eval mode and no-grad are set around the call only, so nothing leaks to the caller's
@@ -252,7 +243,9 @@ def sample_next(
     return picked.squeeze(1).to(logits.device)  # (N,)
 
 
-def warm_up(model: nn.Module, ids: Tensor, state: State = None) -> tuple[Tensor, State]:
+def warm_up(
+    model: nn.Module, ids: Tensor, state: State | None = None
+) -> tuple[Tensor, State | None]:
     """Feed a whole prefix in one forward call (eval mode, no grad).
 
     Args:
@@ -272,7 +265,7 @@ def warm_up(model: nn.Module, ids: Tensor, state: State = None) -> tuple[Tensor,
 def beam_search(
     model: nn.Module,
     first_log_probs: Tensor,
-    state: State,
+    state: State | None,
     length: int,
     beam: int,
 ) -> tuple[Tensor, Tensor]:
@@ -298,7 +291,7 @@ def beam_search(
     width = min(beam, int(torch.isfinite(first).sum()))
     scores, tokens = first.topk(width)  # (K,), (K,)
     history = tokens.unsqueeze(1)  # (K, 1)
-    state = _select(state, torch.zeros(width, dtype=torch.long))
+    state = select_rows(state, torch.zeros(width, dtype=torch.long))
     device = _state_device(state, model)
     stepper = Stepper(model, state, width) if isinstance(model, RNNLM) else None
     vocab_size = first.numel()
@@ -319,11 +312,11 @@ def beam_search(
         if stepper is not None:
             stepper.select(parent.to(device))
         else:
-            state = _select(state, parent)
+            state = select_rows(state, parent)
     return history, scores
 
 
-def _state_device(state: State, model: nn.Module) -> torch.device:
+def _state_device(state: State | None, model: nn.Module) -> torch.device:
     if isinstance(state, Tensor):
         return state.device
     if isinstance(state, tuple) and state:
@@ -373,7 +366,7 @@ def _first_step(
     ids: list[int],
     batch: int,
     device: torch.device,
-) -> tuple[Tensor | None, State]:
+) -> tuple[Tensor | None, State | None]:
     """Warm up on the prefix (repeated over `batch` rows); logits (batch, V) or None if empty."""
     if not ids:
         return None, None

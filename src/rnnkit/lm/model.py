@@ -20,21 +20,11 @@ from torch import Tensor, nn
 
 from rnnkit.config import ModelConfig
 from rnnkit.errors import RnnkitError
-from rnnkit.nn.recurrent import KINDS, State, build_rnn
+from rnnkit.nn.recurrent import KINDS, build_rnn
+from rnnkit.nn.state import State
 
 InputMode = Literal["embedding", "onehot"]
 INPUT_MODES: tuple[str, ...] = ("embedding", "onehot")
-
-
-def detach_state(state: State) -> State:
-    """Cut the graph behind a state (truncated backpropagation through time).
-
-    Shape:
-        state: h or (h, c), each (L, B, H). Returns the same, detached.
-    """
-    if isinstance(state, Tensor):
-        return state.detach()
-    return tuple(part.detach() for part in state)  # type: ignore[return-value]
 
 
 class RNNLM(nn.Module):
@@ -178,8 +168,3 @@ class RNNLM(nn.Module):
         shape = (self.num_layers, batch_size, self.hidden_size)
         h = torch.zeros(shape, dtype=weight.dtype, device=device)  # (L, B, H)
         return (h, torch.zeros_like(h)) if self.kind == "lstm" else h
-
-    @staticmethod
-    def detach_state(state: State) -> State:
-        """Cut the graph behind a state (truncated backpropagation through time)."""
-        return detach_state(state)

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.lm.model import RNNLM
-from rnnkit.nn.recurrent import State
+from rnnkit.nn.state import State
 
 
 class Stepper:

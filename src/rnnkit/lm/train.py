@@ -58,6 +58,7 @@ from rnnkit.lm.generation import generate_text, normalize_prefix
 from rnnkit.lm.model import RNNLM
 from rnnkit.lm.sampling_options import SamplingOptions
 from rnnkit.metrics import perplexity
+from rnnkit.nn.state import State, detach, from_list, to_list
 from rnnkit.text.batches import BatchIterator, RankBatches, rank_batches
 from rnnkit.text.corpora import Corpus
 from rnnkit.text.prepared import corpus_for as corpus_for_data
@@ -87,8 +88,6 @@ from rnnkit.training.runtime import (
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-State = torch.Tensor | tuple[torch.Tensor, ...]
-
 
 @dataclass
 class TrainResult:
@@ -99,15 +98,6 @@ class TrainResult:
     best: dict[str, Any] = field(default_factory=dict)
     stopped_by: str = "epochs"
     interrupted: bool = False
-
-
-def detach(state: State | None) -> State | None:
-    """Cut the graph behind a carried hidden state (truncated BPTT)."""
-    if state is None:
-        return None
-    if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)
-    return state.detach()
 
 
 def training_loss(
@@ -124,21 +114,6 @@ def training_loss(
         logits, state = net(X, state)  # (B, T, V)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
     return loss, state
-
-
-def state_to_list(state: State | None) -> list[torch.Tensor]:
-    """A hidden state as a plain list of CPU tensors, each (L, B, H) (checkpoint friendly)."""
-    if state is None:
-        return []
-    return [s.detach().cpu() for s in (state if isinstance(state, tuple) else (state,))]
-
-
-def state_from_list(items: list[torch.Tensor], device: torch.device) -> State | None:
-    """Inverse of `state_to_list`, on `device`."""
-    if not items:
-        return None
-    tensors = tuple(t.to(device) for t in items)
-    return tensors if len(tensors) > 1 else tensors[0]
 
 
 def corpus_for(cfg: RunConfig) -> Corpus:
@@ -246,11 +221,11 @@ class TrainState:
                 "epoch_train_s": self.epoch_train_s,
                 "bad_evals": self.bad_evals,
             },
-            "carried_state": state_to_list(self.carried),
+            "carried_state": to_list(self.carried),
             "step": self.step,
             "epoch": self.epoch,
             "best_metrics": self.best,
-            **rank_states(ctx, state_to_list(self.carried), loss_sum, self.tokens_done),
+            **rank_states(ctx, to_list(self.carried), loss_sum, self.tokens_done),
         }
 
     def restore(self, ckpt: dict[str, Any], ctx: DistContext, where: object) -> None:
@@ -264,11 +239,11 @@ class TrainState:
         self.elapsed_s, self.wall_before = p["elapsed_s"], p["wall_s"]
         self.loss_sum += p["loss_sum"]
         self.tokens_done, self.epoch_train_s = p["tokens_done"], p["epoch_train_s"]
-        self.carried = state_from_list(ckpt["carried_state"], device)
+        self.carried = from_list(ckpt["carried_state"], device)
         mine = my_rank_state(ckpt, ctx, where)
         if mine is not None:  # each rank continues its own streams, dropout and sums
             torch.set_rng_state(mine["torch_rng"])
-            self.carried = state_from_list(mine["carried_state"], device)
+            self.carried = from_list(mine["carried_state"], device)
             self.loss_sum.fill_(mine["loss_sum"])
             self.tokens_done = mine["tokens_done"]
         self.best, self.bad_evals = ckpt.get("best_metrics", {}), p["bad_evals"]

@@ -37,7 +37,6 @@ from torch import Tensor, nn
 from rnnkit.errors import RnnkitError
 from rnnkit.nn.cells import check_sizes
 from rnnkit.nn.stack import GRUKind, LayerState, LSTMKind, RNNKind, StackBase, check_stack_args
-from rnnkit.nn.state import State as State  # re-exported: rnnkit.nn.state is its home
 
 Kind = Literal["rnn", "gru", "lstm"]
 Impl = Literal["torch", "scratch", "fused"]
