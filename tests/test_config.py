@@ -7,11 +7,15 @@ from pathlib import Path
 import pytest
 
 from rnnkit.config import (
+    ForecastConfig,
     RunConfig,
     apply_overrides,
+    forecast_config,
     list_presets,
     load_preset,
+    preset_task,
     resolve,
+    resolve_forecast,
     to_json,
 )
 from rnnkit.errors import RnnkitError
@@ -87,3 +91,87 @@ def test_bad_files_and_presets(tmp_path: Path) -> None:
         resolve(config_file=str(broken))
     with pytest.raises(RnnkitError, match="unknown preset 'nope'; available presets: "):
         load_preset("nope")
+
+
+# The forecasting defaults and per-source settings as they were before the two config
+# engines became one (rnnkit.forecast.train's FORECAST_DEFAULTS and SOURCE_DEFAULTS).
+OLD_FORECAST_DEFAULTS = {
+    "series": {"lookback": 0, "horizon": 0, "strategy": "autoregressive"},
+    "model": {"kind": "lstm", "hidden_size": 32, "num_layers": 1, "dropout": 0.0},
+    "train": {"epochs": 150, "lr": 3e-3, "schedule": "cosine", "clip": 1.0, "weight_decay": 0.0},
+}
+OLD_SOURCE_DEFAULTS = {
+    "sine": {
+        "series": {
+            "lookback": 1,
+            "horizon": 49,
+            "strategy": "autoregressive",
+            "likelihood": "mse",
+            "scaler": "none",
+            "batch_size": 1,
+            "init_std": 0.001,
+            "carry_state": True,
+            "refit": False,
+        },
+        "model": {"kind": "rnn", "hidden_size": 16},
+        "train": {"max_steps": 6000, "lr": 0.01, "schedule": "constant", "clip": 0.0},
+    },
+    "noisy-sine": {"series": {"lookback": 32, "horizon": 400, "val_size": 100}},
+    "sunspots": {"series": {"lookback": 20, "horizon": 30}},
+    "co2": {"series": {"lookback": 24, "horizon": 60, "transform": "diff"}},
+}
+
+
+def _old_forecast_config(source: str) -> dict:
+    """What the old engine resolved for `source` (generic tables, then the source's)."""
+    cfg = ForecastConfig().to_dict()
+    cfg.pop("preset")
+    cfg["train"] = RunConfig().to_dict()["train"]
+    cfg["model"].update(impl="torch")
+    for layer in (OLD_FORECAST_DEFAULTS, OLD_SOURCE_DEFAULTS.get(source, {})):
+        for table, values in layer.items():
+            cfg[table].update(values)
+    cfg["series"]["source"] = source
+    return cfg
+
+
+@pytest.mark.parametrize("source", ["", "sine", "noisy-sine", "sunspots", "co2", "x.csv"])
+def test_forecast_defaults_and_presets_reproduce_the_old_tables(source: str) -> None:
+    cfg = resolve_forecast(source or None).to_dict()
+    cfg.pop("preset")
+    assert cfg == _old_forecast_config(source)
+    if source in OLD_SOURCE_DEFAULTS:
+        assert preset_task(f"forecast-{source}") == "forecast"
+
+
+def test_resolve_forecast_layers(tmp_path: Path) -> None:
+    assert resolve_forecast("sunspots").preset == "forecast-sunspots"
+    cfg = resolve_forecast("sunspots", "forecast-co2", overrides=["series.horizon=5"])
+    assert (cfg.preset, cfg.series.transform, cfg.series.horizon) == ("forecast-co2", "diff", 5)
+    assert cfg.series.source == "sunspots"
+    file = tmp_path / "f.toml"
+    file.write_text('[model]\nkind = "gru"\n[series]\nsource = "ignored"\n')
+    cfg = resolve_forecast("sunspots", config_file=str(file))
+    assert (cfg.preset, cfg.series.lookback, cfg.model.kind) == ("", 0, "gru")
+    assert cfg.series.source == "sunspots"  # SOURCE comes after the file
+    assert ForecastConfig.from_dict(cfg.to_dict()) == cfg
+    assert forecast_config("sine", model={"hidden_size": 4}).model.hidden_size == 4
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: resolve(preset="forecast-sine"), "is a forecasting config, not a language-model"),
+        (lambda: resolve_forecast(preset="timemachine"), "is a language-model config"),
+        (
+            lambda: apply_overrides(ForecastConfig(), ["model.input_mode=onehot"]),
+            "unknown config key model.input_mode; valid keys: model.kind, model.impl, "
+            "model.hidden_size, model.num_layers, model.dropout",
+        ),
+        (lambda: forecast_config(series={"strategy": "sideways"}), "series.strategy"),
+        (lambda: apply_overrides(ForecastConfig(), ["data.level=word"]), "valid tables: series"),
+    ],
+)
+def test_forecast_config_errors(call: object, message: str) -> None:
+    with pytest.raises(RnnkitError, match=message):
+        call()  # type: ignore[operator]

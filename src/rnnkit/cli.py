@@ -168,10 +168,13 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
+    from rnnkit.lm.sampling_options import LIMITS
+
+    length = f"{LIMITS.length.low}..{LIMITS.length.high}"
     p = sub.add_parser("generate", help="generate text from a trained language model")
     p.add_argument("--checkpoint", required=True, help="run folder (uses best.pt) or .pt file")
     p.add_argument("--prefix", default="", help="text to continue (empty: start from unigrams)")
-    p.add_argument("--length", type=int, default=200, help="tokens to generate (1..100000)")
+    p.add_argument("--length", type=int, default=200, help=f"tokens to generate ({length})")
     p.add_argument("--temperature", type=float, default=1.0, help="0 means greedy")
     p.add_argument("--greedy", action="store_true", help="always the most likely token")
     p.add_argument("--top-k", type=int, default=0, help="sample from the k most likely (0 = all)")
@@ -185,46 +188,32 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    from rnnkit.lm import load as api
+    from rnnkit.lm.sampling_options import OPTION_NAMES, SamplingOptions
+
+    # The flags are the options' names (`--num-samples` is `num_samples`); checked first,
+    # so a bad one fails before the checkpoint loads, its message naming the flag.
+    values = {name: getattr(args, name) for name in OPTION_NAMES}
+    if args.greedy:
+        values["temperature"] = 0.0
+    options = SamplingOptions.checked(values, spell=lambda name: "--" + name.replace("_", "-"))
+
+    from rnnkit.lm.generation import generate, normalize_prefix, stream, text_pieces
+    from rnnkit.lm.load import load
     from rnnkit.training.runtime import set_threads
 
     set_threads(args.threads)
-    lm = api.load(args.checkpoint, device=args.device)
-    temperature = 0.0 if args.greedy else args.temperature
-    if args.beam > 0 or args.num_samples > 1:
-        texts = api.generate(
-            lm,
-            args.prefix,
-            args.length,
-            temperature=temperature,
-            top_k=args.top_k,
-            top_p=args.top_p,
-            num_samples=args.num_samples,
-            beam=args.beam,
-            seed=args.seed,
-        )
+    lm = load(args.checkpoint, device=args.device)
+    if options.beam > 0 or options.num_samples > 1:
+        texts = generate(lm, options=options)
         for i, text in enumerate(texts):
             if len(texts) > 1:
                 print(f"--- sample {i + 1}")
             print(text)
         return 0
-    from rnnkit.lm.generation import normalize_prefix
-
-    prefix = normalize_prefix(args.prefix, lm.config.data.normalize)
-    sep = " " if lm.level == "word" else ""
+    prefix = normalize_prefix(options.prefix, lm.config.data.normalize)
     print(prefix, end="", flush=True)
-    for step, (token,) in enumerate(
-        api.stream(
-            lm,
-            args.prefix,
-            args.length,
-            temperature=temperature,
-            top_k=args.top_k,
-            top_p=args.top_p,
-            seed=args.seed,
-        )
-    ):
-        print((sep if (step or prefix) else "") + token, end="", flush=True)
+    for step, tokens in enumerate(stream(lm, options=options)):
+        print(*text_pieces(prefix, step, tokens, lm.level), sep="", end="", flush=True)
     print()
     return 0
 
@@ -264,70 +253,95 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# Flags of `rnnkit forecast` for the common config keys: flag name -> (table.key, help). A
+# flag's type, choices and nargs follow the key's type in `rnnkit.config.ForecastConfig`.
+FORECAST_FLAGS: dict[str, tuple[str, str]] = {
+    "target": ("series.target", "CSV target column(s) (default: all numeric)"),
+    "time-col": ("series.time_col", "CSV time column"),
+    "covariates": ("series.covariates", "CSV covariate column(s)"),
+    "horizon": ("series.horizon", "points to forecast (and hold out)"),
+    "lookback": ("series.lookback", "points of history each forecast reads"),
+    "strategy": ("series.strategy", "one step at a time, or one multi-step head"),
+    "transform": ("series.transform", "first differences or per-window levels"),
+    "scaler": ("series.scaler", "scaling fit on the training part"),
+    "likelihood": ("series.likelihood", "gaussian gives intervals"),
+    "season": ("series.season", "season length for seasonal naive and MASE"),
+    "fill": ("series.fill", "what to do with missing CSV cells"),
+    "kind": ("model.kind", "recurrent cell"),
+    "impl": ("model.impl", "the core's implementation"),
+    "hidden-size": ("model.hidden_size", "hidden units per layer"),
+    "num-layers": ("model.num_layers", "stacked recurrent layers"),
+    "dropout": ("model.dropout", "dropout between layers"),
+    "epochs": ("train.epochs", "passes over the training windows"),
+    "max-steps": ("train.max_steps", "stop after N optimizer steps (0 = off)"),
+    "lr": ("train.lr", "learning rate"),
+    "seed": ("train.seed", "random seed (of the first fit)"),
+    "threads": ("train.threads", "torch threads (0 = torch default)"),
+    "device": ("train.device", "auto, cpu or cuda"),
+}
+
+
 def _add_forecast(sub: argparse._SubParsersAction) -> None:
+    from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+    from rnnkit.config import ForecastConfig
+
     p = sub.add_parser(
         "forecast",
         help="fit a recurrent forecaster on a series, score the held-out tail against baselines",
         description="Hold out the last --horizon points, fit, forecast them, and write "
         "forecast.csv, forecast.png, metrics.json and best.pt / last.pt into the run folder. "
-        "With --checkpoint, forecast past the end of SOURCE without retraining.",
+        "With --checkpoint, forecast past the end of SOURCE without retraining. Config layers, "
+        "later wins: the generic defaults, the preset (forecast-SOURCE for a built-in SOURCE "
+        "unless --preset or --config), --config, SOURCE, --set, then the flags below.",
     )
     p.add_argument("source", help="sine, noisy-sine, sunspots, co2 (rnnkit[ts]) or a CSV path")
-    p.add_argument("--target", nargs="+", help="CSV target column(s) (default: all numeric)")
-    p.add_argument("--time-col", default="", help="CSV time column")
-    p.add_argument("--covariates", nargs="+", help="CSV covariate column(s)")
-    p.add_argument("--horizon", type=int, help="points to forecast (and hold out)")
-    p.add_argument("--lookback", type=int, help="points of history each forecast reads")
-    p.add_argument("--strategy", choices=["autoregressive", "direct"])
-    p.add_argument("--transform", choices=["none", "diff", "window"])
-    p.add_argument("--scaler", choices=["standard", "minmax", "none"])
-    p.add_argument("--likelihood", choices=["gaussian", "mse"])
-    p.add_argument("--season", type=int, help="season length for seasonal naive and MASE")
-    p.add_argument("--fill", choices=["none", "linear", "ffill", "zero", "drop"])
-    p.add_argument("--kind", choices=["rnn", "gru", "lstm"])
-    p.add_argument("--impl", choices=["torch", "scratch", "fused"])
-    p.add_argument("--hidden-size", type=int)
-    p.add_argument("--num-layers", type=int)
-    p.add_argument("--dropout", type=float)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--max-steps", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--preset", help="start from a shipped forecast preset (see `rnnkit presets`)")
+    p.add_argument("--config", help="a TOML file with [series] [model] [train] tables")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="TABLE.KEY=VALUE", help="set any config key"
+    )
+    tables = get_type_hints(ForecastConfig)
+    for flag, (key, text) in FORECAST_FLAGS.items():
+        table, name = key.split(".")
+        hint = get_type_hints(tables[table])[name]
+        extra: dict[str, Any] = {"type": hint}
+        if get_origin(hint) is list:
+            extra = {"type": get_args(hint)[0], "nargs": "+"}
+        elif get_origin(hint) is Literal:
+            extra = {"type": str, "choices": list(get_args(hint))}
+        p.add_argument(f"--{flag}", help=f"{text} ({key})", **extra)
     p.add_argument("--seeds", type=int, default=1, help="independent fits (mean ± std)")
     p.add_argument("--out", help="run folder (default runs/forecast-<source>-<timestamp>)")
     p.add_argument("--checkpoint", help="run folder or .pt: forecast without retraining")
-    p.add_argument("--threads", type=int)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
     p.set_defaults(run=_run_forecast)
 
 
 def _run_forecast(args: argparse.Namespace) -> int:
+    from rnnkit.config import resolve_forecast, to_json, update
+
+    # With --checkpoint the saved forecaster keeps its own config: no source preset, so
+    # only what is given here (horizon, fill, CSV columns) changes the forecast.
+    preset = args.preset if args.preset or not args.checkpoint else ""
+    cfg = resolve_forecast(args.source, preset, args.config, args.set)
+    flags: dict[str, dict[str, object]] = {}
+    for flag, (key, _) in FORECAST_FLAGS.items():
+        value = getattr(args, flag.replace("-", "_"))
+        if value is not None:
+            table, name = key.split(".")
+            flags.setdefault(table, {})[name] = value
+    update(cfg, flags)
+    cfg.series.check()
+    if args.print_config:
+        print(to_json(cfg))
+        return 0
     from rnnkit.forecast.backtest import run_forecast
 
-    def given(names: dict[str, str]) -> dict:
-        return {k: getattr(args, a) for k, a in names.items() if getattr(args, a) is not None}
-
-    series = given(
-        {k: k for k in ("horizon", "lookback", "strategy", "transform", "scaler")}
-        | {"likelihood": "likelihood", "season": "season", "fill": "fill"}
-    )
-    model = given(
-        {"kind": "kind", "impl": "impl", "hidden_size": "hidden_size"}
-        | {"num_layers": "num_layers", "dropout": "dropout"}
-    )
-    train = given(
-        {"epochs": "epochs", "max_steps": "max_steps", "lr": "lr", "seed": "seed"}
-        | {"threads": "threads", "device": "device"}
-    )
     run_forecast(
         args.source,
-        target=args.target,
-        time_col=args.time_col,
-        covariates=args.covariates,
-        series=series,
-        model=model,
-        train=train,
+        cfg,
         seeds=args.seeds,
         out=args.out,
         checkpoint=args.checkpoint,

@@ -201,7 +201,7 @@ class GenerateConfig(Table):
 class SeriesConfig(Table):
     """The `series` table: what to forecast and how the values are prepared.
 
-    `0` and `""` mean "choose from the series" (`rnnkit.forecast.forecaster.plan_sizes`).
+    `0` and `""` mean "choose from the series" (`rnnkit.forecast.series.plan_sizes`).
     `scaler` is fit on the training part only; `transform` is `diff` (forecast first
     differences, summed back onto the last value) or `window` (each window is taken
     relative to its last observed value, so trends are followed rather than flattened).
@@ -348,8 +348,7 @@ def _check_task(found: str, wanted: Task, what: str) -> None:
     if found != wanted:
         command = "rnnkit forecast" if found == "forecast" else "rnnkit train"
         raise ConfigError(
-            f"{what} is a {names[found]} config, not a {names[wanted]} one; "
-            f"use it with {command}"
+            f"{what} is a {names[found]} config, not a {names[wanted]} one; use it with {command}"
         )
 
 
@@ -484,13 +483,3 @@ def forecast_config(source: str = "", **tables: dict[str, Any]) -> ForecastConfi
 def to_json(cfg: _Config) -> str:
     """The resolved config as indented JSON (`config.json` in a run folder)."""
     return json.dumps(cfg.to_dict(), indent=2, ensure_ascii=False)
-
-
-# The valid values of each closed choice, derived from the Literal types (read by modules
-# that check choices themselves).
-CHOICES: dict[str, tuple[str, ...]] = {
-    f"{table.NAME}.{key}": get_args(typ)
-    for table in (DataConfig, ModelConfig, TrainConfig, SeriesConfig)
-    for key, typ in _hints(table).items()
-    if get_origin(typ) is Literal
-}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnkit.forecast.train import ForecastConfig, forecast_config
+from rnnkit.config import ForecastConfig, forecast_config
 
 
 def _tiny_config(**series: object) -> ForecastConfig:

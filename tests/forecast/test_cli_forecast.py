@@ -119,3 +119,107 @@ def test_sunspots_default_beats_seasonal_naive(tmp_path: Path) -> None:
 
     res = run_forecast("sunspots", out=str(tmp_path / "sun"), quiet=True, echo=lambda _: None)
     assert res["model"]["mae"]["mean"] < res["seasonal_naive"]["mae"]
+
+
+def _printed_config(capsys: pytest.CaptureFixture, *args: str) -> dict:
+    assert main(["forecast", *args, "--print-config"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_print_config_layers_set_then_flags(capsys: pytest.CaptureFixture) -> None:
+    cfg = _printed_config(capsys, "sunspots", "--set", "series.horizon=30")
+    assert cfg["preset"] == "forecast-sunspots" and cfg["series"]["source"] == "sunspots"
+    assert (cfg["series"]["lookback"], cfg["series"]["horizon"]) == (20, 30)
+    assert set(cfg) == {"series", "model", "train", "preset"}
+    assert set(cfg["model"]) == {"kind", "impl", "hidden_size", "num_layers", "dropout"}
+    # the flags act as --set applied last
+    cfg = _printed_config(
+        capsys, "sunspots", "--set", "series.horizon=30", "--horizon", "7", "--kind", "gru"
+    )
+    assert (cfg["series"]["horizon"], cfg["model"]["kind"]) == (7, "gru")
+    cfg = _printed_config(capsys, "my.csv", "--target", "a", "b", "--time-col", "t")
+    assert cfg["series"]["target"] == ["a", "b"] and cfg["series"]["time_col"] == "t"
+
+
+def test_builtin_source_brings_its_preset_unless_preset_or_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    sine = _printed_config(capsys, "sine")
+    assert sine["preset"] == "forecast-sine" and sine["model"]["kind"] == "rnn"
+    assert sine["train"]["max_steps"] == 6000
+    other = _printed_config(capsys, "sine", "--preset", "forecast-sunspots")
+    assert other["preset"] == "forecast-sunspots" and other["series"]["lookback"] == 20
+    assert other["model"]["kind"] == "lstm" and other["series"]["source"] == "sine"
+    file = tmp_path / "f.toml"
+    file.write_text('[series]\nhorizon = 12\n[model]\nkind = "gru"\n', encoding="utf-8")
+    mine = _printed_config(capsys, "sine", "--config", str(file))
+    assert mine["preset"] == "" and mine["series"]["lookback"] == 0  # the generic defaults
+    assert (mine["series"]["horizon"], mine["model"]["kind"]) == (12, "gru")
+    assert _printed_config(capsys, "data.csv")["preset"] == ""
+
+
+def test_config_file_drives_the_fit(
+    csv_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    file = tmp_path / "fast.toml"
+    file.write_text(
+        'task = "forecast"\n[series]\nlookback = 8\nhorizon = 4\ntarget = ["sales"]\n'
+        'strategy = "direct"\n[model]\nkind = "gru"\nhidden_size = 6\n'
+        '[train]\nepochs = 2\nthreads = 1\ndevice = "cpu"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "run"
+    assert (
+        main(["forecast", str(csv_path), "--config", str(file), "--quiet", "--out", str(out)]) == 0
+    )
+    assert "h=4" in capsys.readouterr().out.strip().splitlines()[-1]
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["series"]["target"] == ["sales"] and saved["model"]["kind"] == "gru"
+    rows = list(csv.DictReader((out / "forecast.csv").open()))
+    assert len(rows) == 4 and "sales_forecast" in rows[0] and "visits_forecast" not in rows[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--preset", "timemachine"], "preset 'timemachine' is a language-model config"),
+        (
+            ["--set", "model.embedding_dim=8"],
+            "unknown config key model.embedding_dim; valid keys: model.kind, model.impl, "
+            "model.hidden_size, model.num_layers, model.dropout",
+        ),
+        (["--set", "series.scaler=robust"], "series.scaler = 'robust' is not valid"),
+        (["--set", "series.horizon=-1"], "series.horizon must be >= 0"),
+        (["--preset", "nope"], "unknown preset 'nope'"),
+    ],
+)
+def test_config_errors_one_line_exit_2(
+    capsys: pytest.CaptureFixture, args: list[str], message: str
+) -> None:
+    assert main(["forecast", "sunspots", *args, "--print-config"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rnnkit: error:") and message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_lm_keys_in_a_forecast_config_file_are_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    file = tmp_path / "old.toml"
+    file.write_text("[model]\nhidden_size = 8\ntie_weights = true\n", encoding="utf-8")
+    assert main(["forecast", "sine", "--config", str(file), "--print-config"]) == 2
+    assert "unknown config key model.tie_weights; valid keys: model.kind" in capsys.readouterr().err
+
+
+def test_checkpoint_keeps_its_horizon_on_a_builtin_source(tmp_path: Path) -> None:
+    out = tmp_path / "fit"
+    fit = ["sine", "--max-steps", "5", "--horizon", "10", "--threads", "1", "--quiet"]
+    assert main(["forecast", *fit, "--out", str(out)]) == 0
+    # the sine preset's horizon (49) must not replace the checkpoint's (10)
+    future = tmp_path / "future"
+    assert main(["forecast", "sine", "--checkpoint", str(out), "--out", str(future)]) == 0
+    assert len(list(csv.DictReader((future / "forecast.csv").open()))) == 10
+    again = tmp_path / "again"
+    args = ["sine", "--checkpoint", str(out), "--horizon", "3", "--out", str(again)]
+    assert main(["forecast", *args]) == 0
+    assert len(list(csv.DictReader((again / "forecast.csv").open()))) == 3

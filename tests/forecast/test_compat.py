@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from rnnkit.config import forecast_config
 from rnnkit.forecast.forecaster import Forecast, Forecaster
 from rnnkit.forecast.series import Series
-from rnnkit.forecast.train import forecast_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 STRATEGIES = ("direct", "autoregressive")
@@ -43,7 +44,11 @@ def test_wave_csv_is_the_readme_series() -> None:
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_old_checkpoint_loads_and_forecasts_the_recorded_numbers(strategy: str) -> None:
-    f = Forecaster.load(FIXTURES / f"forecast-{strategy}-194f425")
+    path = FIXTURES / f"forecast-{strategy}-194f425"
+    raw = torch.load(path / "best.pt", weights_only=True)["config"]
+    assert {"embedding_dim", "input_mode", "tie_weights"} <= set(raw["model"])  # LM keys
+    f = Forecaster.load(path)
+    assert f.config.model.hidden_size == 8 and f.config.series.lookback == 8
     assert f.model is not None and f.model.strategy == strategy
     _assert_recorded(f.predict(5, series=_wave()), strategy)
 

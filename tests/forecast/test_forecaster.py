@@ -12,6 +12,8 @@ import pytest
 import torch
 
 from conftest import wave_values
+from rnnkit.checkpoint import save_checkpoint
+from rnnkit.config import ForecastConfig, forecast_config
 from rnnkit.errors import RnnkitError
 from rnnkit.forecast.baselines import naive_forecast
 from rnnkit.forecast.forecaster import Forecaster
@@ -21,7 +23,6 @@ from rnnkit.forecast.model import (
     build_forecaster,
 )
 from rnnkit.forecast.series import Series, read_csv
-from rnnkit.forecast.train import ForecastConfig, forecast_config
 
 
 @pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
@@ -214,3 +215,25 @@ def test_fit_leaves_the_callers_process_as_found(tiny: Callable[..., ForecastCon
         assert torch.equal(torch.get_rng_state(), pt)
     finally:
         torch.set_num_threads(threads)
+
+
+def test_forecaster_without_config_uses_the_generic_defaults() -> None:
+    f = Forecaster()
+    assert f.config == ForecastConfig() and f.config.preset == ""
+    assert (f.config.model.kind, f.config.model.hidden_size) == ("lstm", 32)
+    assert (f.config.series.lookback, f.config.series.horizon) == (0, 0)
+    assert (f.config.train.epochs, f.config.train.max_steps) == (150, 0)
+
+
+def test_checkpoint_with_legacy_model_keys_loads(
+    tmp_path: Path, tiny: Callable[..., ForecastConfig]
+) -> None:
+    f = Forecaster(tiny()).fit(_wave())
+    ckpt = f.checkpoint("best")
+    ckpt["config"]["model"].update(embedding_dim=0, input_mode="embedding", tie_weights=False)
+    with pytest.raises(RnnkitError, match=r"unknown config key model\.embedding_dim"):
+        ForecastConfig.from_dict(ckpt["config"])  # a new config may not set them
+    save_checkpoint(tmp_path / "old.pt", ckpt)
+    g = Forecaster.load(tmp_path / "old.pt")
+    assert g.config == f.config
+    assert np.array_equal(g.predict(5, series=_wave()).mean, f.predict(5).mean)

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rnnkit.config import SeriesConfig
 from rnnkit.errors import RnnkitError
 from rnnkit.forecast.series import (
     Series,
-    SeriesConfig,
     fill_missing,
     infer_season,
     load_series,

@@ -10,6 +10,7 @@ past the end of the given data without retraining and writes `forecast.csv` and
 
 from __future__ import annotations
 
+import copy
 import csv
 import dataclasses
 import json
@@ -22,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.config import ForecastConfig, resolve_forecast
 from rnnkit.errors import RnnkitError
 from rnnkit.forecast.baselines import naive_forecast, seasonal_naive_forecast
 from rnnkit.forecast.forecaster import Forecast, Forecaster
-from rnnkit.forecast.series import BUILTINS, Series, infer_season, load_series
-from rnnkit.forecast.train import ForecastConfig, forecast_config, plan_sizes
+from rnnkit.forecast.series import BUILTINS, Series, infer_season, load_series, plan_sizes
 from rnnkit.metrics import coverage, forecast_metrics
 
 
@@ -73,13 +74,8 @@ def _write_csv(
 
 def run_forecast(
     source: str,
+    config: ForecastConfig | None = None,
     *,
-    target: list[str] | None = None,
-    time_col: str = "",
-    covariates: list[str] | None = None,
-    series: dict[str, Any] | None = None,
-    model: dict[str, Any] | None = None,
-    train: dict[str, Any] | None = None,
     seeds: int = 1,
     out: str | None = None,
     checkpoint: str | None = None,
@@ -90,8 +86,12 @@ def run_forecast(
 
     Args:
         source: a built-in source (`sine`, `noisy-sine`, `sunspots`, `co2`) or a CSV path.
-        target, time_col, covariates: CSV columns (see `rnnkit.forecast.series.read_csv`).
-        series, model, train: settings over the source's defaults (`forecast_config`).
+        config: the resolved configuration (`rnnkit.config.resolve_forecast`; default:
+            `resolve_forecast(source)`, the source's preset for a built-in one). Its
+            `series.target`, `time_col`, `covariates` and `fill` pick and fill the CSV
+            columns; it is copied, never changed. With `checkpoint`, the saved forecaster
+            keeps its own configuration and only `series.horizon` (0 = the one it was
+            trained for), `series.fill` and the CSV columns are read from `config`.
         seeds: independent fits (seeds `train.seed`, +1, ...), reported as mean and std.
         out: the run folder (default `runs/forecast-<source>-<timestamp>`).
         checkpoint: a run folder or `.pt`: forecast past the end without retraining.
@@ -104,17 +104,11 @@ def run_forecast(
     if seeds < 1:
         raise RnnkitError(f"--seeds must be at least 1, got {seeds}")
     if checkpoint:
-        return _forecast_from_checkpoint(
-            source, checkpoint, target, time_col, covariates, series or {}, out, echo
-        )
-    cfg = forecast_config(
-        source if source in BUILTINS else "",
-        series=series or {},
-        model=model or {},
-        train=train or {},
-    )
+        return _forecast_from_checkpoint(source, checkpoint, config or ForecastConfig(), out, echo)
+    cfg = copy.deepcopy(config) if config is not None else resolve_forecast(source)
     cfg.series.source = source
-    data = load_series(source, target, time_col, covariates, cfg.series.fill)
+    s = cfg.series
+    data = load_series(source, s.target or None, s.time_col, s.covariates or None, s.fill)
     history, test = _hold_out(cfg, data)
     season = cfg.series.season or data.season or infer_season(history.target)
     run_dir = _run_dir(out, source)
@@ -178,9 +172,7 @@ def backtest(
     first: tuple[Forecaster, Forecast] | None = None
     base_seed = cfg.train.seed
     for i in range(seeds):
-        cfg_i = ForecastConfig(
-            cfg.series, cfg.model, dataclasses.replace(cfg.train, seed=base_seed + i)
-        )
+        cfg_i = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=base_seed + i))
         t0 = time.perf_counter()
         fc = Forecaster(cfg_i, quiet=quiet).fit(history)
         fit_s.append(time.perf_counter() - t0)
@@ -281,25 +273,23 @@ def _summary_line(source: str, results: dict[str, Any], run_dir: Path) -> str:
 def _forecast_from_checkpoint(
     source: str,
     checkpoint: str,
-    target: list[str] | None,
-    time_col: str,
-    covariates: list[str] | None,
-    series_over: dict[str, Any],
+    over: ForecastConfig,
     out: str | None,
     echo: Callable[[str], None],
 ) -> dict[str, Any]:
-    """Forecast past the end of `source` with a saved forecaster; no retraining."""
+    """Forecast past the end of `source` with a saved forecaster; no retraining. From
+    `over`, only `series.horizon`, `series.fill` and the CSV columns are read."""
     fc = Forecaster.load(checkpoint)
-    info, s = fc.train_info, fc.config.series
+    info, s, o = fc.train_info, fc.config.series, over.series
     builtin = source in BUILTINS
     data: Series = load_series(
         source,
-        None if builtin else (target or info.get("target_names")),
-        "" if builtin else (time_col or s.time_col),
-        None if builtin else (covariates or info.get("covariate_names") or None),
-        series_over.get("fill", s.fill),
+        None if builtin else (o.target or info.get("target_names")),
+        "" if builtin else (o.time_col or s.time_col),
+        None if builtin else (o.covariates or info.get("covariate_names") or None),
+        o.fill if o.fill != "none" else s.fill,
     )
-    horizon = int(series_over.get("horizon") or fc.horizon)
+    horizon = int(o.horizon or fc.horizon)
     pred = fc.predict(horizon, data)
     run_dir = _run_dir(out, source)
     run_dir.mkdir(parents=True, exist_ok=True)

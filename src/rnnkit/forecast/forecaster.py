@@ -30,15 +30,20 @@ import torch
 from torch import Tensor
 
 from rnnkit.checkpoint import load_checkpoint, save_checkpoint
+from rnnkit.config import ForecastConfig
 from rnnkit.errors import RnnkitError
 from rnnkit.forecast.model import RNNForecaster, build_forecaster
-from rnnkit.forecast.series import Series, check_length, infer_season
-from rnnkit.forecast.train import ForecastConfig, forecast_config, plan_sizes, train_model
+from rnnkit.forecast.series import Series, check_length, infer_season, plan_sizes
+from rnnkit.forecast.train import train_model
 from rnnkit.forecast.transforms import Scaler, SeriesEncoder, Windows, series_values
 from rnnkit.training.runtime import resolve_device, seed_everything, set_threads
 
 # Sample paths an autoregressive model draws for its intervals.
 SAMPLE_PATHS = 200
+
+# Keys of the language model's `model` table that forecast checkpoints written before the
+# forecaster had its own `model` table carry; `Forecaster.load` drops them.
+LEGACY_MODEL_KEYS = ("embedding_dim", "input_mode", "tie_weights")
 
 
 @dataclass
@@ -101,14 +106,17 @@ def _caller_state_kept(device: torch.device) -> Iterator[None]:
 class Forecaster:
     """Fit a recurrent forecaster on a series, forecast with intervals, save and load.
 
+    Without a config it uses the generic defaults, `ForecastConfig()`.
+
     Example:
+        >>> from rnnkit.config import forecast_config
         >>> from rnnkit.forecast.series import load_series
         >>> f = Forecaster(forecast_config("sunspots")).fit(load_series("sunspots").head(279))
         >>> out = f.predict(30)  # out.mean, out.lower, out.upper: (30, 1)
     """
 
     def __init__(self, config: ForecastConfig | None = None, quiet: bool = True) -> None:
-        self.config = config or forecast_config()
+        self.config = config or ForecastConfig()
         self.config.series.check()
         self.quiet = quiet
         self.model: RNNForecaster | None = None
@@ -150,7 +158,7 @@ class Forecaster:
             hidden_size=m.hidden_size,
             num_layers=m.num_layers,
             dropout=m.dropout,
-            likelihood=s.likelihood,  # type: ignore[arg-type]
+            likelihood=s.likelihood,
             impl=m.impl,
             init_std=s.init_std,
             skip_lookback=min(s.skip, int(dims["lookback"])),
@@ -394,7 +402,7 @@ class Forecaster:
                 f"{path} holds a {ckpt.get('task')!r} checkpoint; pass one written by "
                 "`rnnkit forecast`"
             )
-        self = cls(ForecastConfig.from_dict(ckpt["config"]))
+        self = cls(ForecastConfig.from_dict(_without_legacy_keys(ckpt["config"])))
         info = ckpt["train_info"]
         model = self._build_model(info, torch.device("cpu"))
         model.load_state_dict(ckpt["model"])
@@ -409,6 +417,12 @@ class Forecaster:
         self.calibration = float(ckpt["calibration"])
         self.train_info = dict(info)
         return self
+
+
+def _without_legacy_keys(raw: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's config without the LM `model` keys older forecast checkpoints carry."""
+    model = {k: v for k, v in raw.get("model", {}).items() if k not in LEGACY_MODEL_KEYS}
+    return {**raw, "model": model} if "model" in raw else dict(raw)
 
 
 __all__ = ["Forecast", "Forecaster"]

@@ -21,19 +21,18 @@ never the loss.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from rnnkit.config import Impl, Kind, Likelihood
 from rnnkit.errors import RnnkitError
 from rnnkit.nn.recurrent import build_rnn
 
 State = Tensor | tuple[Tensor, Tensor]
-Strategy = Literal["direct", "autoregressive"]
-Likelihood = Literal["gaussian", "mse"]
 MIN_SCALE = 1e-3
 
 # What `forecast` returns: the target means (B, H, C), their scales (B, H, C) or None, and
@@ -67,12 +66,12 @@ class RNNForecaster(nn.Module):
         n_targets: int,
         out_steps: int,
         out_channels: int,
-        kind: str,
+        kind: Kind,
         hidden_size: int,
         num_layers: int,
         dropout: float,
         likelihood: Likelihood,
-        impl: str,
+        impl: Impl,
     ) -> None:
         super().__init__()
         if likelihood not in ("gaussian", "mse"):
@@ -85,8 +84,8 @@ class RNNForecaster(nn.Module):
         self.out_steps = out_steps
         self.out_channels = out_channels
         self.core = build_rnn(
-            kind,  # type: ignore[arg-type]
-            impl,  # type: ignore[arg-type]
+            kind,
+            impl,
             input_size=input_size,
             hidden_size=hidden_size,
             num_layers=num_layers,
@@ -152,12 +151,12 @@ class DirectForecaster(RNNForecaster):
         input_size: int,
         n_targets: int,
         horizon: int,
-        kind: str = "lstm",
+        kind: Kind = "lstm",
         hidden_size: int = 32,
         num_layers: int = 1,
         dropout: float = 0.0,
         likelihood: Likelihood = "gaussian",
-        impl: str = "torch",
+        impl: Impl = "torch",
         init_std: float = 0.0,
         skip_lookback: int = 0,
     ) -> None:
@@ -244,12 +243,12 @@ class AutoregressiveForecaster(RNNForecaster):
         *,
         input_size: int,
         n_targets: int,
-        kind: str = "lstm",
+        kind: Kind = "lstm",
         hidden_size: int = 32,
         num_layers: int = 1,
         dropout: float = 0.0,
         likelihood: Likelihood = "gaussian",
-        impl: str = "torch",
+        impl: Impl = "torch",
         init_std: float = 0.0,
     ) -> None:
         super().__init__(
@@ -360,12 +359,12 @@ def build_forecaster(
     input_size: int,
     n_targets: int,
     horizon: int,
-    kind: str = "lstm",
+    kind: Kind = "lstm",
     hidden_size: int = 32,
     num_layers: int = 1,
     dropout: float = 0.0,
     likelihood: Likelihood = "gaussian",
-    impl: str = "torch",
+    impl: Impl = "torch",
     init_std: float = 0.0,
     skip_lookback: int = 0,
 ) -> RNNForecaster:

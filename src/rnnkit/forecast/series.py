@@ -1,6 +1,7 @@
-"""Time series for forecasting: the `series` config table, loading (CSV files and built-in
-sources), missing values, season inference and length checks. Scaling, differencing and
-windows (model space) are in `rnnkit.forecast.transforms`.
+"""Time series for forecasting: loading (CSV files and built-in sources), missing values,
+season inference and length checks. The `series` config table is
+`rnnkit.config.SeriesConfig`; scaling, differencing and windows (model space) are in
+`rnnkit.forecast.transforms`.
 
 A `Series` keeps its target columns `(N, C)` and covariate columns `(N, K)` apart, with one
 time label per row. Built-in sources:
@@ -10,6 +11,9 @@ time label per row. Built-in sources:
 - `noisy-sine`: d2l's `sin(0.01 t) + N(0, 0.2)`, t = 1..1000, trained on the first 600.
 - `sunspots`, `co2`: the datasets statsmodels ships inside its package (the optional
   `rnnkit[ts]` extra), read from its CSV files with no network and no pandas.
+
+`plan_sizes` fills in the lookback, horizon and validation size a series gets, and
+`check_length` says when it is too short for them.
 """
 
 from __future__ import annotations
@@ -17,83 +21,17 @@ from __future__ import annotations
 import csv
 import importlib.util
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, get_args
 
 import numpy as np
 
+from rnnkit.config import Fill, SeriesConfig
 from rnnkit.errors import RnnkitError
 
-Fill = Literal["none", "linear", "ffill", "zero", "drop"]
-FILLS: tuple[str, ...] = ("none", "linear", "ffill", "zero", "drop")
-SCALERS: tuple[str, ...] = ("standard", "minmax", "none")
-TRANSFORMS: tuple[str, ...] = ("none", "diff", "window")
-STRATEGIES: tuple[str, ...] = ("direct", "autoregressive")
-LIKELIHOODS: tuple[str, ...] = ("gaussian", "mse")
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-"})
 TIME_NAMES = frozenset({"date", "time", "timestamp", "datetime", "ds", "year", "month", "week"})
-
-
-@dataclass
-class SeriesConfig:
-    """The `series` table: what to forecast and how the values are prepared.
-
-    `0` and `""` mean "the source's default" (see `rnnkit.forecast.train.SOURCE_DEFAULTS`).
-    `scaler` is fit on the training part only; `transform` is `diff` (forecast first
-    differences, summed back onto the last value) or `window` (each window is taken
-    relative to its last observed value, so trends are followed rather than flattened).
-    `strategy` is `direct` (one head emits all `horizon` steps) or `autoregressive` (one
-    step at a time, each forecast fed back as the next input). `season = 0` infers it.
-    `val_size` (0 = min(horizon, a fifth of the history)) is the tail kept out of training
-    to pick the best epoch and calibrate the intervals. `init_std > 0` draws every
-    parameter from N(0, init_std) and `carry_state` carries the detached state from batch
-    to batch: both reproduce the PyTorch sine tutorial (the `sine` source's defaults).
-    """
-
-    source: str = "sine"
-    target: list[str] = field(default_factory=list)
-    time_col: str = ""
-    covariates: list[str] = field(default_factory=list)
-    lookback: int = 0
-    horizon: int = 0
-    scaler: str = "standard"
-    strategy: str = "autoregressive"
-    transform: str = "none"
-    likelihood: str = "gaussian"
-    season: int = 0
-    fill: str = "none"
-    batch_size: int = 32
-    val_size: int = 0
-    skip: int = 0
-    refit: bool = True
-    init_std: float = 0.0
-    carry_state: bool = False
-
-    def check(self) -> SeriesConfig:
-        """Raise `RnnkitError` for a closed choice outside its list or a negative size."""
-        for key, choices in (
-            ("scaler", SCALERS),
-            ("strategy", STRATEGIES),
-            ("transform", TRANSFORMS),
-            ("likelihood", LIKELIHOODS),
-            ("fill", FILLS),
-        ):
-            value = getattr(self, key)
-            if value not in choices:
-                raise RnnkitError(
-                    f"series.{key} = {value!r} is not valid; choose one of {', '.join(choices)}"
-                )
-        for key in ("lookback", "horizon", "season", "val_size"):
-            if getattr(self, key) < 0:
-                raise RnnkitError(f"series.{key} must be >= 0, got {getattr(self, key)}")
-        if self.batch_size < 1:
-            raise RnnkitError(f"series.batch_size must be >= 1, got {self.batch_size}")
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON and checkpoint friendly)."""
-        return asdict(self)
 
 
 @dataclass
@@ -253,7 +191,7 @@ def _rows_text(rows: list[int], limit: int = 8) -> str:
     return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-def fill_missing(values: np.ndarray, fill: str) -> tuple[np.ndarray, np.ndarray]:
+def fill_missing(values: np.ndarray, fill: Fill) -> tuple[np.ndarray, np.ndarray]:
     """Fill NaNs column by column; returns the filled values and the kept-row mask.
 
     `linear` interpolates (and extends the end values), `ffill` carries the last value
@@ -262,8 +200,9 @@ def fill_missing(values: np.ndarray, fill: str) -> tuple[np.ndarray, np.ndarray]
     Shape:
         values: (N, C). Returns (N', C) and a boolean mask (N,).
     """
-    if fill not in FILLS or fill == "none":
-        raise RnnkitError(f"--fill {fill!r} does not fill; choose one of {', '.join(FILLS[1:])}")
+    fills = [f for f in get_args(Fill) if f != "none"]
+    if fill not in fills:
+        raise RnnkitError(f"--fill {fill!r} does not fill; choose one of {', '.join(fills)}")
     values = np.array(values, dtype=np.float64)
     bad = np.isnan(values)  # (N, C)
     keep = np.ones(len(values), dtype=bool)
@@ -305,7 +244,7 @@ def read_csv(
     target: list[str] | None = None,
     time_col: str = "",
     covariates: list[str] | None = None,
-    fill: str = "none",
+    fill: Fill = "none",
 ) -> Series:
     """Read a CSV with a header row into a `Series`.
 
@@ -394,7 +333,7 @@ def load_series(
     target: list[str] | None = None,
     time_col: str = "",
     covariates: list[str] | None = None,
-    fill: str = "none",
+    fill: Fill = "none",
 ) -> Series:
     """A built-in source by name (`sine`, `noisy-sine`, `sunspots`, `co2`) or a CSV path."""
     if source in BUILTINS:
@@ -408,7 +347,7 @@ def load_series(
 
 
 # ---------------------------------------------------------------------------------------
-# season, length checks
+# season, sizes, length checks
 # ---------------------------------------------------------------------------------------
 
 
@@ -433,6 +372,22 @@ def infer_season(values: np.ndarray, max_lag: int = 0) -> int:
         if acf[k - 1] > acf[k - 2] and acf[k - 1] >= acf[k] and acf[k - 1] > best_val:
             best, best_val = k, float(acf[k - 1])
     return best
+
+
+def plan_sizes(cfg: SeriesConfig, n_history: int, season: int = 1) -> dict[str, int]:
+    """Lookback, horizon and validation size for a history of `n_history` points (filling
+    the `0`s of `cfg` with defaults), and the points training needs.
+
+    Defaults: horizon = the season (or a tenth of the history, at most 100), lookback =
+    two seasons (at least 20), validation = the horizon (at most a fifth of the history).
+    """
+    season = max(int(season), 1)
+    horizon = cfg.horizon or max(1, min(season if season > 1 else n_history // 10, 100))
+    lookback = cfg.lookback or max(2 * season, 20)
+    diff = 1 if cfg.transform == "diff" else 0
+    val_size = cfg.val_size or min(horizon, max(1, (n_history - diff) // 5))
+    needed = lookback + horizon + val_size + diff
+    return {"lookback": lookback, "horizon": horizon, "val_size": val_size, "needed": needed}
 
 
 def check_length(n: int, needed: int, what: str, name: str) -> None:

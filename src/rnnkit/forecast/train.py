@@ -1,12 +1,11 @@
-"""The forecasting configuration and training loop.
+"""The forecasting training loop.
 
+The configuration (`ForecastConfig`, its defaults and the `forecast-<source>` presets) is
+in `rnnkit.config`; the sizes a series gets (`plan_sizes`) in `rnnkit.forecast.series`.
 Read top to bottom:
 
-1. `forecast_config` layers the defaults: generic (`FORECAST_DEFAULTS`), then the
-   source's (`SOURCE_DEFAULTS`), then what the caller sets; `plan_sizes` fills in the
-   lookback, horizon and validation size a series gets.
-2. `_loss` is the one place the loss is computed.
-3. `train_model` is the explicit loop: shuffled mini-batches of windows, the optimizer,
+1. `_loss` is the one place the loss is computed.
+2. `train_model` is the explicit loop: shuffled mini-batches of windows, the optimizer,
    clipping, the schedule, an evaluation on the validation windows after every epoch
    keeping the best parameters, early stopping, and (as in the PyTorch sine tutorial,
    with `carry_state`) the state carried from batch to batch and detached.
@@ -17,9 +16,7 @@ The `Forecaster` wrapper (`fit`, `predict`, `save`, `load`) is in `rnnkit.foreca
 from __future__ import annotations
 
 import copy
-import dataclasses
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,122 +24,10 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from rnnkit.config import CHOICES, ModelConfig, TrainConfig
-from rnnkit.errors import RnnkitError
+from rnnkit.config import SeriesConfig, TrainConfig
 from rnnkit.forecast.model import RNNForecaster
-from rnnkit.forecast.series import SeriesConfig
 from rnnkit.training.optim import build_optimizer, build_scheduler, clip_gradients
 from rnnkit.training.runtime import progress
-
-# Generic defaults of forecasting (the `model` and `train` tables are shared with the
-# language models, whose defaults suit text, not short series).
-FORECAST_DEFAULTS: dict[str, dict[str, Any]] = {
-    "series": {"lookback": 0, "horizon": 0, "strategy": "autoregressive"},
-    "model": {"kind": "lstm", "hidden_size": 32, "num_layers": 1, "dropout": 0.0},
-    "train": {"epochs": 150, "lr": 3e-3, "schedule": "cosine", "clip": 1.0, "weight_decay": 0.0},
-}
-
-# Per-source defaults, applied over FORECAST_DEFAULTS and under the caller's settings.
-SOURCE_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
-    # The PyTorch sine tutorial: nn.RNN(1, 16), N(0, 0.001) init, Adam 0.01, 6,000
-    # iterations of one 50-point window, next-step MSE, state carried and detached, and a
-    # 49-step rollout that feeds each forecast back.
-    "sine": {
-        "series": {
-            "lookback": 1,
-            "horizon": 49,
-            "strategy": "autoregressive",
-            "likelihood": "mse",
-            "scaler": "none",
-            "batch_size": 1,
-            "init_std": 0.001,
-            "carry_state": True,
-            "refit": False,
-        },
-        "model": {"kind": "rnn", "hidden_size": 16},
-        "train": {"max_steps": 6000, "lr": 0.01, "schedule": "constant", "clip": 0.0},
-    },
-    "noisy-sine": {"series": {"lookback": 32, "horizon": 400, "val_size": 100}},
-    "sunspots": {"series": {"lookback": 20, "horizon": 30}},
-    "co2": {"series": {"lookback": 24, "horizon": 60, "transform": "diff"}},
-}
-
-
-@dataclass
-class ForecastConfig:
-    """The three tables a forecast uses: `series`, `model`, `train`."""
-
-    series: SeriesConfig = field(default_factory=SeriesConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict (JSON and checkpoint friendly)."""
-        return {
-            "series": self.series.to_dict(),
-            "model": dataclasses.asdict(self.model),
-            "train": dataclasses.asdict(self.train),
-        }
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> ForecastConfig:
-        """Rebuild from `to_dict` output; unknown tables or keys are errors."""
-        cfg = cls()
-        _update(cfg, raw)
-        return cfg
-
-
-def _update(cfg: ForecastConfig, raw: dict[str, Any]) -> None:
-    for table, values in raw.items():
-        if table not in ("series", "model", "train"):
-            raise RnnkitError(
-                f"unknown forecast config table {table!r}; valid: series, model, train"
-            )
-        section = getattr(cfg, table)
-        names = {f.name for f in dataclasses.fields(section)}
-        for key, value in values.items():
-            if key not in names:
-                raise RnnkitError(
-                    f"unknown config key {table}.{key}; valid keys: "
-                    + ", ".join(f"{table}.{k}" for k in sorted(names))
-                )
-            choices = CHOICES.get(f"{table}.{key}")
-            if choices and value not in choices:
-                raise RnnkitError(
-                    f"{table}.{key} = {value!r} is not valid; choose one of {', '.join(choices)}"
-                )
-            setattr(section, key, value)
-
-
-def forecast_config(source: str = "sine", **tables: dict[str, Any]) -> ForecastConfig:
-    """Layer a forecast's configuration: generic defaults, the source's, then `tables`.
-
-    Example: `forecast_config("sunspots", model={"kind": "gru"}, series={"horizon": 10})`.
-    """
-    cfg = ForecastConfig()
-    _update(cfg, FORECAST_DEFAULTS)
-    _update(cfg, SOURCE_DEFAULTS.get(source, {}))
-    _update(cfg, {k: v for k, v in tables.items() if v})
-    cfg.series.source = source
-    cfg.series.check()
-    return cfg
-
-
-def plan_sizes(cfg: SeriesConfig, n_history: int, season: int = 1) -> dict[str, int]:
-    """Lookback, horizon and validation size for a history of `n_history` points (filling
-    the `0`s of `cfg` with defaults), and the points training needs.
-
-    Defaults: horizon = the season (or a tenth of the history, at most 100), lookback =
-    two seasons (at least 20), validation = the horizon (at most a fifth of the history).
-    """
-    season = max(int(season), 1)
-    horizon = cfg.horizon or max(1, min(season if season > 1 else n_history // 10, 100))
-    lookback = cfg.lookback or max(2 * season, 20)
-    diff = 1 if cfg.transform == "diff" else 0
-    val_size = cfg.val_size or min(horizon, max(1, (n_history - diff) // 5))
-    needed = lookback + horizon + val_size + diff
-    return {"lookback": lookback, "horizon": horizon, "val_size": val_size, "needed": needed}
-
 
 # ---------------------------------------------------------------------------------------
 # the training loop
@@ -274,11 +159,4 @@ def train_model(
     }
 
 
-__all__ = [
-    "FORECAST_DEFAULTS",
-    "SOURCE_DEFAULTS",
-    "ForecastConfig",
-    "forecast_config",
-    "plan_sizes",
-    "train_model",
-]
+__all__ = ["train_model"]

@@ -13,12 +13,13 @@ every contiguous window, `difference` takes first differences of the targets. A
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
+from rnnkit.config import Scaler as ScalerKind
 from rnnkit.errors import RnnkitError
-from rnnkit.forecast.series import SCALERS, Series
+from rnnkit.forecast.series import Series
 
 
 @dataclass
@@ -32,8 +33,9 @@ class Scaler:
     @classmethod
     def fit(cls, values: np.ndarray, kind: str) -> Scaler:
         """Fit on `values (N, C)`: `standard` (mean, std), `minmax` (min, range), `none`."""
-        if kind not in SCALERS:
-            raise RnnkitError(f"unknown scaler {kind!r}; choose one of {', '.join(SCALERS)}")
+        kinds = get_args(ScalerKind)
+        if kind not in kinds:
+            raise RnnkitError(f"unknown scaler {kind!r}; choose one of {', '.join(kinds)}")
         v = np.asarray(values, dtype=np.float64).reshape(len(values), -1)  # (N, C)
         if kind == "standard":
             offset, scale = v.mean(axis=0), v.std(axis=0)
