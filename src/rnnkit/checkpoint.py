@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import CheckpointError
 
 if TYPE_CHECKING:
     import torch
@@ -69,12 +69,12 @@ def resolve_checkpoint_path(path: str | Path, prefer: str = "best") -> Path:
         for name in order:
             if (path / name).is_file():
                 return path / name
-        raise RnnkitError(
+        raise CheckpointError(
             f"run folder {path} holds no {' or '.join(order)}; pass a run folder written by "
             "`rnnkit train` or a checkpoint file"
         )
     if not path.is_file():
-        raise RnnkitError(f"checkpoint {path} does not exist; pass a run folder or a .pt file")
+        raise CheckpointError(f"checkpoint {path} does not exist; pass a run folder or a .pt file")
     return path
 
 
@@ -89,11 +89,11 @@ def load_checkpoint(
         ckpt = torch.load(file, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt or foreign files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RnnkitError(f"cannot read checkpoint {file}: {first}") from None
+        raise CheckpointError(f"cannot read checkpoint {file}: {first}") from None
     if not isinstance(ckpt, dict) or "format_version" not in ckpt:
-        raise RnnkitError(f"{file} is not an rnnkit checkpoint (no format_version)")
+        raise CheckpointError(f"{file} is not an rnnkit checkpoint (no format_version)")
     if ckpt["format_version"] != FORMAT_VERSION:
-        raise RnnkitError(
+        raise CheckpointError(
             f"{file} has checkpoint format {ckpt['format_version']}, this rnnkit reads "
             f"format {FORMAT_VERSION}; use the rnnkit version that wrote it"
         )

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rnnkit import __version__
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError, RnnkitError
 
 if TYPE_CHECKING:
     from rnnkit.config import RunConfig
@@ -135,7 +135,7 @@ def _train_config(args: argparse.Namespace) -> RunConfig:
     if args.resume:
         cfg = RunConfig.from_dict(load_checkpoint(args.resume, prefer="last")["config"])
         if args.preset:
-            raise RnnkitError("--resume continues a run with its own config; drop --preset")
+            raise ConfigError("--resume continues a run with its own config; drop --preset")
         if args.config:
             update(cfg, load_toml(args.config))
         if args.source:
@@ -375,7 +375,7 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     missing = [name for name in ("fastapi", "uvicorn") if find_spec(name) is None]
     if missing:
-        raise RnnkitError(
+        raise ConfigError(
             f"rnnkit serve needs {' and '.join(missing)}; install them with "
             "pip install 'rnnkit[serve]'"
         )
@@ -421,7 +421,7 @@ def _run_prepare(args: argparse.Namespace) -> int:
     try:
         split = [float(x) for x in args.split.split(",")]
     except ValueError:
-        raise RnnkitError(
+        raise ConfigError(
             f"--split {args.split!r} must be three numbers, e.g. 0.9,0.05,0.05"
         ) from None
     m = prepare(

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.config import ForecastConfig, resolve_forecast
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import DataError
 from rnnkit.forecast.baselines import naive_forecast, seasonal_naive_forecast
 from rnnkit.forecast.forecaster import Forecast, Forecaster
 from rnnkit.forecast.series import BUILTINS, Series, infer_season, load_series, plan_sizes
@@ -102,7 +102,7 @@ def run_forecast(
         The metrics written to `metrics.json` plus `run_dir` and `summary` (the last line).
     """
     if seeds < 1:
-        raise RnnkitError(f"--seeds must be at least 1, got {seeds}")
+        raise DataError(f"--seeds must be at least 1, got {seeds}")
     if checkpoint:
         return _forecast_from_checkpoint(source, checkpoint, config or ForecastConfig(), out, echo)
     cfg = copy.deepcopy(config) if config is not None else resolve_forecast(source)
@@ -132,7 +132,7 @@ def _hold_out(cfg: ForecastConfig, data: Series) -> tuple[Series, Series]:
     cfg.series.horizon = horizon
     needed = horizon + plan_sizes(cfg.series, len(data) - horizon, season)["needed"]
     if len(data) < needed:
-        raise RnnkitError(
+        raise DataError(
             f"series {data.name!r} has {len(data)} points but testing on the last {horizon} and "
             f"training with lookback {sizes['lookback']} needs at least {needed}; use a longer "
             "series or a smaller --lookback / --horizon"

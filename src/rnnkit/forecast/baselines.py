@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError
 
 
 def naive_forecast(history: np.ndarray, horizon: int) -> np.ndarray:
@@ -16,7 +16,7 @@ def naive_forecast(history: np.ndarray, horizon: int) -> np.ndarray:
     """
     h = np.asarray(history, dtype=np.float64).reshape(len(history), -1)  # (N, C)
     if len(h) == 0:
-        raise RnnkitError("the naive forecast needs at least one observed point")
+        raise ConfigError("the naive forecast needs at least one observed point")
     return np.repeat(h[-1:], horizon, axis=0)  # (horizon, C)
 
 
@@ -31,7 +31,7 @@ def seasonal_naive_forecast(history: np.ndarray, horizon: int, season: int) -> n
     if season <= 1:
         return naive_forecast(h, horizon)
     if len(h) < season:
-        raise RnnkitError(
+        raise ConfigError(
             f"the seasonal naive forecast needs a full season ({season} points), "
             f"got {len(h)}; give a smaller season"
         )

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from rnnkit.checkpoint import load_checkpoint, save_checkpoint
 from rnnkit.config import ForecastConfig
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import CheckpointError, ConfigError
 from rnnkit.forecast.model import RNNForecaster, build_forecaster
 from rnnkit.forecast.series import Series, check_length, infer_season, plan_sizes
 from rnnkit.forecast.train import train_model
@@ -331,16 +331,16 @@ class Forecaster:
             Returns a `Forecast` with mean, lower and upper of shape (horizon, C).
         """
         if self.model is None or self.encoder is None:
-            raise RnnkitError("this Forecaster is not fitted; call fit(series) or load(path)")
+            raise ConfigError("this Forecaster is not fitted; call fit(series) or load(path)")
         series = series if series is not None else self.history_
         if series is None:
-            raise RnnkitError("no history to forecast from; pass predict(series=...)")
+            raise ConfigError("no history to forecast from; pass predict(series=...)")
         if not isinstance(series, Series):
             series = Series.from_array(series)
         horizon = horizon or self.horizon
         self.model.check_horizon(horizon)
         if not 0 < level < 1:
-            raise RnnkitError(f"interval level must be in (0, 1), got {level}")
+            raise ConfigError(f"interval level must be in (0, 1), got {level}")
         self._check_columns(series)
         need = self.encoder.history_needed
         check_length(len(series), need, f"forecasting (lookback {self.lookback})", series.name)
@@ -356,7 +356,7 @@ class Forecaster:
         if want_t is not None and (
             series.target.shape[1] != len(want_t) or series.covariates.shape[1] != len(want_c)
         ):
-            raise RnnkitError(
+            raise ConfigError(
                 f"this forecaster was fit on targets {want_t} and covariates {want_c}; the "
                 f"series has {series.target_names} and {series.covariate_names}"
             )
@@ -366,7 +366,7 @@ class Forecaster:
     def checkpoint(self, which: str = "best", metrics: dict[str, Any] | None = None) -> dict:
         """The checkpoint dict: plain builtins and tensors, loadable with weights_only."""
         if self.model is None or self.encoder is None:
-            raise RnnkitError("this Forecaster is not fitted; nothing to save")
+            raise ConfigError("this Forecaster is not fitted; nothing to save")
         state = self.model.state_dict() if which == "best" else self._last_state
         info = dict(self.train_info)
         payload: dict[str, Any] = {
@@ -398,7 +398,7 @@ class Forecaster:
         """A fitted Forecaster from a run folder (`best.pt`, else `last.pt`) or a file."""
         ckpt = load_checkpoint(path, map_location="cpu")
         if ckpt.get("task") != "forecast":
-            raise RnnkitError(
+            raise CheckpointError(
                 f"{path} holds a {ckpt.get('task')!r} checkpoint; pass one written by "
                 "`rnnkit forecast`"
             )

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.config import Impl, Kind, Likelihood
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError
 from rnnkit.nn.recurrent import build_rnn
 
 State = Tensor | tuple[Tensor, Tensor]
@@ -75,9 +75,9 @@ class RNNForecaster(nn.Module):
     ) -> None:
         super().__init__()
         if likelihood not in ("gaussian", "mse"):
-            raise RnnkitError(f"unknown likelihood {likelihood!r}; choose gaussian or mse")
+            raise ConfigError(f"unknown likelihood {likelihood!r}; choose gaussian or mse")
         if not 1 <= n_targets <= input_size:
-            raise RnnkitError(f"n_targets must be in [1, {input_size}], got {n_targets}")
+            raise ConfigError(f"n_targets must be in [1, {input_size}], got {n_targets}")
         self.input_size = input_size
         self.n_targets = n_targets
         self.likelihood = likelihood
@@ -161,7 +161,7 @@ class DirectForecaster(RNNForecaster):
         skip_lookback: int = 0,
     ) -> None:
         if horizon < 1:
-            raise RnnkitError(f"horizon must be at least 1, got {horizon}")
+            raise ConfigError(f"horizon must be at least 1, got {horizon}")
         super().__init__(
             input_size=input_size,
             n_targets=n_targets,
@@ -216,7 +216,7 @@ class DirectForecaster(RNNForecaster):
     def check_horizon(self, horizon: int) -> None:
         """A direct model forecasts at most the horizon it was trained for."""
         if horizon > self.horizon:
-            raise RnnkitError(
+            raise ConfigError(
                 f"this direct model forecasts at most {self.horizon} steps, asked for {horizon}; "
                 "refit with a longer --horizon or --strategy autoregressive"
             )
@@ -371,9 +371,9 @@ def build_forecaster(
     """The forecaster of `strategy` ("direct" or "autoregressive"). The autoregressive one
     forecasts any horizon and has no skip term, so it ignores `horizon` and `skip_lookback`."""
     if strategy not in ("direct", "autoregressive"):
-        raise RnnkitError(f"unknown strategy {strategy!r}; choose direct or autoregressive")
+        raise ConfigError(f"unknown strategy {strategy!r}; choose direct or autoregressive")
     if horizon < 1:
-        raise RnnkitError(f"horizon must be at least 1, got {horizon}")
+        raise ConfigError(f"horizon must be at least 1, got {horizon}")
     common: dict[str, Any] = {
         "input_size": input_size,
         "n_targets": n_targets,

@@ -28,7 +28,7 @@ from typing import Any, get_args
 import numpy as np
 
 from rnnkit.config import Fill, SeriesConfig
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import DataError
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-"})
 TIME_NAMES = frozenset({"date", "time", "timestamp", "datetime", "ds", "year", "month", "week"})
@@ -59,7 +59,7 @@ class Series:
         if not self.time:
             self.time = [str(i) for i in range(n)]
         if len(self.time) != n:
-            raise RnnkitError(f"series {self.name!r}: {len(self.time)} time labels for {n} rows")
+            raise DataError(f"series {self.name!r}: {len(self.time)} time labels for {n} rows")
 
     def __len__(self) -> int:
         return len(self.target)
@@ -122,13 +122,13 @@ def _statsmodels_csv(name: str) -> Path:
     """Path of a CSV shipped inside statsmodels, found without importing it."""
     spec = importlib.util.find_spec("statsmodels")
     if spec is None or not spec.submodule_search_locations:
-        raise RnnkitError(
+        raise DataError(
             f"source {name!r} reads the data shipped with statsmodels, which is not installed; "
             "install the extra: pip install 'rnnkit[ts]'"
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / name / f"{name}.csv"
     if not path.is_file():
-        raise RnnkitError(f"statsmodels has no {path.name}; reinstall it: pip install 'rnnkit[ts]'")
+        raise DataError(f"statsmodels has no {path.name}; reinstall it: pip install 'rnnkit[ts]'")
     return path
 
 
@@ -202,7 +202,7 @@ def fill_missing(values: np.ndarray, fill: Fill) -> tuple[np.ndarray, np.ndarray
     """
     fills = [f for f in get_args(Fill) if f != "none"]
     if fill not in fills:
-        raise RnnkitError(f"--fill {fill!r} does not fill; choose one of {', '.join(fills)}")
+        raise DataError(f"--fill {fill!r} does not fill; choose one of {', '.join(fills)}")
     values = np.array(values, dtype=np.float64)
     bad = np.isnan(values)  # (N, C)
     keep = np.ones(len(values), dtype=bool)
@@ -218,7 +218,7 @@ def fill_missing(values: np.ndarray, fill: Fill) -> tuple[np.ndarray, np.ndarray
     for c in range(values.shape[1]):
         ok = ~bad[:, c]
         if not ok.any():
-            raise RnnkitError(f"column {c} has no values at all; nothing to fill from")
+            raise DataError(f"column {c} has no values at all; nothing to fill from")
         if fill == "linear":
             values[:, c] = np.interp(idx, idx[ok], values[ok, c])
         else:  # ffill: index of the last valid row at or before each row
@@ -259,7 +259,7 @@ def read_csv(
     """
     path = Path(path)
     if not path.is_file():
-        raise RnnkitError(
+        raise DataError(
             f"{path} is not a file nor a built-in source; sources: {', '.join(BUILTINS)}, "
             "or a CSV path"
         )
@@ -267,24 +267,24 @@ def read_csv(
         with path.open(newline="", encoding="utf-8-sig") as fh:
             table = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
     except UnicodeDecodeError:
-        raise RnnkitError(f"{path} is not UTF-8 text; save it as UTF-8 CSV") from None
+        raise DataError(f"{path} is not UTF-8 text; save it as UTF-8 CSV") from None
     except csv.Error as exc:
-        raise RnnkitError(f"{path} is not a readable CSV: {exc}") from None
+        raise DataError(f"{path} is not a readable CSV: {exc}") from None
     if len(table) < 2:
-        raise RnnkitError(f"{path} needs a header row and at least one data row")
+        raise DataError(f"{path} needs a header row and at least one data row")
     header = [h.strip() for h in table[0]]
     rows = table[1:]
     width = len(header)
     for i, r in enumerate(rows):
         if len(r) != width:
-            raise RnnkitError(
+            raise DataError(
                 f"{path}: row {i + 2} has {len(r)} cells but the header has {width}; fix that row"
             )
     covariates = list(covariates or [])
     time_col = time_col or _pick_time_col(header, rows)
     for name in [*(target or []), *covariates, *([time_col] if time_col else [])]:
         if name not in header:
-            raise RnnkitError(
+            raise DataError(
                 f"column {name!r} is not in {path.name}; its columns are: {', '.join(header)}"
             )
     if target:
@@ -293,7 +293,7 @@ def read_csv(
         used = {time_col, *covariates}
         targets = [h for h in header if h not in used and _number_column(rows, header, h)]
         if not targets:
-            raise RnnkitError(f"{path.name} has no numeric column to forecast; name one: --target")
+            raise DataError(f"{path.name} has no numeric column to forecast; name one: --target")
     columns = [*targets, *covariates]
     data = np.empty((len(rows), len(columns)))
     missing: dict[str, list[int]] = {}
@@ -302,7 +302,7 @@ def read_csv(
         for i, r in enumerate(rows):
             value = _number(r[col])
             if value is None:
-                raise RnnkitError(
+                raise DataError(
                     f"column {name!r} is not numeric (line {i + 2}: {r[col].strip()!r}); "
                     "pick numeric columns with --target / --covariates"
                 )
@@ -313,7 +313,7 @@ def read_csv(
     if missing:
         if fill == "none":
             where = "; ".join(f"{k!r} at lines {_rows_text(v)}" for k, v in missing.items())
-            raise RnnkitError(
+            raise DataError(
                 f"{path.name} has missing values: {where}; fill them with --fill linear, "
                 "ffill, zero or drop"
             )
@@ -338,7 +338,7 @@ def load_series(
     """A built-in source by name (`sine`, `noisy-sine`, `sunspots`, `co2`) or a CSV path."""
     if source in BUILTINS:
         if target or covariates or time_col:
-            raise RnnkitError(
+            raise DataError(
                 f"source {source!r} is built in; --target, --time-col and --covariates are "
                 "for CSV files"
             )
@@ -393,7 +393,7 @@ def plan_sizes(cfg: SeriesConfig, n_history: int, season: int = 1) -> dict[str, 
 def check_length(n: int, needed: int, what: str, name: str) -> None:
     """Raise the "too short" error naming how long the series must be."""
     if n < needed:
-        raise RnnkitError(
+        raise DataError(
             f"series {name!r} has {n} points but {what} needs at least {needed}; "
             "use a longer series or a smaller --lookback / --horizon"
         )

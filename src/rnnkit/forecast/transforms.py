@@ -18,7 +18,7 @@ from typing import Any, get_args
 import numpy as np
 
 from rnnkit.config import Scaler as ScalerKind
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError
 from rnnkit.forecast.series import Series
 
 
@@ -35,7 +35,7 @@ class Scaler:
         """Fit on `values (N, C)`: `standard` (mean, std), `minmax` (min, range), `none`."""
         kinds = get_args(ScalerKind)
         if kind not in kinds:
-            raise RnnkitError(f"unknown scaler {kind!r}; choose one of {', '.join(kinds)}")
+            raise ConfigError(f"unknown scaler {kind!r}; choose one of {', '.join(kinds)}")
         v = np.asarray(values, dtype=np.float64).reshape(len(values), -1)  # (N, C)
         if kind == "standard":
             offset, scale = v.mean(axis=0), v.std(axis=0)

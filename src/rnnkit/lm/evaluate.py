@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError
 from rnnkit.lm.model import RNNLM
 from rnnkit.metrics import bits_per_token, perplexity
 from rnnkit.text.corpora import load_corpus
@@ -48,7 +48,7 @@ def evaluate_tokens(
     """
     n = len(tokens) - 1
     if n < 1:
-        raise RnnkitError("held-out text has fewer than 2 tokens; use a larger corpus or split")
+        raise ConfigError("held-out text has fewer than 2 tokens; use a larger corpus or split")
     batch_size = max(1, min(batch_size, n // MIN_EVAL_STREAM))
     length = n // batch_size
     arr = np.asarray(tokens)
@@ -93,7 +93,7 @@ def evaluate(
     (encoded with the model's vocabulary, unseen tokens counted as `<unk>`).
     """
     if split not in ("val", "test"):
-        raise RnnkitError(f"split {split!r} is not valid; choose val or test")
+        raise ConfigError(f"split {split!r} is not valid; choose val or test")
     d = lm.config.data
     same = source is None or source == d.source
     if same:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 import torch
 from torch import Tensor, nn
 
-from rnnkit.errors import ConfigError, RnnkitError
+from rnnkit.errors import ConfigError
 from rnnkit.lm.model import RNNLM
 from rnnkit.lm.sampling_options import SamplingOptions, random_seed
 from rnnkit.lm.stepper import Stepper
@@ -108,9 +108,9 @@ def _model_device(model: nn.Module, device: DeviceLike) -> torch.device:
     try:
         wanted = torch.device(device)
     except (RuntimeError, TypeError):
-        raise RnnkitError(f"unknown device {device!r}; use auto, cpu or cuda") from None
+        raise ConfigError(f"unknown device {device!r}; use auto, cpu or cuda") from None
     if wanted.type != home.type:
-        raise RnnkitError(
+        raise ConfigError(
             f"the model is on {home} but device {wanted} was asked for; "
             "move the model with model.to(device) or leave device unset"
         )
@@ -155,7 +155,7 @@ def _unigram_logits(vocab: VocabLike) -> Tensor:
     """Log of the training unigram distribution, `-inf` for zero-count tokens. Shape: (V,)."""
     counts = torch.tensor([float(c) for c in vocab.counts], dtype=torch.float64)  # (V,)
     if counts.numel() == 0 or not bool((counts > 0).any()):
-        raise RnnkitError(
+        raise ConfigError(
             "the vocabulary has no token counts to draw a first token from; give a prefix"
         )
     return (counts / counts.sum()).log().float()  # (V,)

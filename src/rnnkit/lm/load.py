@@ -18,7 +18,7 @@ import torch
 
 from rnnkit.checkpoint import load_checkpoint, resolve_checkpoint_path
 from rnnkit.config import RunConfig
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import CheckpointError
 from rnnkit.lm.model import RNNLM
 from rnnkit.text.vocab import Vocab
 from rnnkit.training.runtime import count_parameters, resolve_device
@@ -52,12 +52,12 @@ def load(path: str | Path, device: str = "cpu") -> LoadedLM:
     """Load a language model from a run folder (its `best.pt`, else `last.pt`) or a file."""
     ckpt = load_checkpoint(path, prefer="best")
     if ckpt.get("task") == "forecast":
-        raise RnnkitError(
+        raise CheckpointError(
             f"{path} holds a forecasting checkpoint; load it with rnnkit.Forecaster.load(path) "
             "or `rnnkit forecast SOURCE --checkpoint PATH`"
         )
     if ckpt.get("task") != "lm":
-        raise RnnkitError(
+        raise CheckpointError(
             f"{path} holds a {ckpt.get('task')!r} checkpoint; language-model commands need "
             "one written by `rnnkit train`"
         )
@@ -67,7 +67,9 @@ def load(path: str | Path, device: str = "cpu") -> LoadedLM:
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as exc:
-        raise RnnkitError(f"{path}: weights do not fit the saved architecture ({exc})") from None
+        raise CheckpointError(
+            f"{path}: weights do not fit the saved architecture ({exc})"
+        ) from None
     model.to(resolve_device(device)).eval()
     return LoadedLM(
         model=model,

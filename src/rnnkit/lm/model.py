@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.config import ModelConfig
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError
 from rnnkit.nn.recurrent import KINDS, build_rnn
 from rnnkit.nn.state import State
 
@@ -65,37 +65,37 @@ class RNNLM(nn.Module):
     ) -> None:
         super().__init__()
         if bidirectional:
-            raise RnnkitError(
+            raise ConfigError(
                 "a language model cannot be bidirectional: the backward direction reads the "
                 "very tokens it must predict; use bidirectional cores for encoders or forecasting"
             )
         if kind not in KINDS:
-            raise RnnkitError(f"unknown kind {kind!r}; choose one of {list(KINDS)}")
+            raise ConfigError(f"unknown kind {kind!r}; choose one of {list(KINDS)}")
         if input_mode not in INPUT_MODES:
-            raise RnnkitError(
+            raise ConfigError(
                 f"unknown input_mode {input_mode!r}; choose one of {list(INPUT_MODES)}"
             )
         if vocab_size < 1:
-            raise RnnkitError(f"vocab_size must be positive, got {vocab_size}")
+            raise ConfigError(f"vocab_size must be positive, got {vocab_size}")
         if not 0.0 <= dropout < 1.0:
-            raise RnnkitError(f"dropout must be in [0, 1), got {dropout}")
+            raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
         if embedding_dim < 0:
-            raise RnnkitError(
+            raise ConfigError(
                 f"embedding_dim must be 0 (= hidden_size) or positive, got {embedding_dim}"
             )
         if input_mode == "onehot" and tie_weights:
-            raise RnnkitError(
+            raise ConfigError(
                 "tie_weights needs an embedding table to share; use input_mode='embedding' "
                 "or tie_weights=False"
             )
         if input_mode == "onehot" and embedding_dim:
-            raise RnnkitError(
+            raise ConfigError(
                 f"embedding_dim={embedding_dim} has no effect with input_mode='onehot' (the "
                 "core reads one-hot rows of width vocab_size); set embedding_dim=0"
             )
         embedding_dim = embedding_dim or hidden_size
         if tie_weights and embedding_dim != hidden_size:
-            raise RnnkitError(
+            raise ConfigError(
                 f"tie_weights requires embedding_dim == hidden_size, got {embedding_dim} and "
                 f"{hidden_size}; set embedding_dim=0 (= hidden_size) or tie_weights=False"
             )
@@ -146,7 +146,7 @@ class RNNLM(nn.Module):
 
     def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         if tokens.dim() != 2 or tokens.is_floating_point():
-            raise RnnkitError(
+            raise ConfigError(
                 f"RNNLM expects token ids of shape (B, T), got {tokens.dtype} of shape "
                 f"{tuple(tokens.shape)}; add a batch dimension with tokens.unsqueeze(0)"
             )

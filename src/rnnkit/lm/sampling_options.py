@@ -40,8 +40,11 @@ __all__ = [
 ]
 
 
-class SamplingOptionError(ConfigError):
-    """A bad sampling option; `option` is its field name (however the message spells it)."""
+class SamplingOptionError(ConfigError, ValueError):
+    """A bad sampling option; `option` is its field name (however the message spells it).
+
+    Also a `ValueError`, so that a pydantic validator reports it as a validation error.
+    """
 
     def __init__(self, option: str, message: str) -> None:
         super().__init__(message)

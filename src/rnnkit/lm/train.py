@@ -52,7 +52,7 @@ from torch import nn
 
 from rnnkit.checkpoint import load_checkpoint
 from rnnkit.config import RunConfig, to_json
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import CheckpointError, ConfigError
 from rnnkit.lm.evaluate import evaluate_tokens
 from rnnkit.lm.generation import generate_text, normalize_prefix
 from rnnkit.lm.model import RNNLM
@@ -329,7 +329,9 @@ def _setup(
     tc, dc = cfg.train, cfg.data
     ckpt = load_checkpoint(resume, prefer="last") if resume is not None else None
     if ckpt is not None and ckpt.get("task") != "lm":
-        raise RnnkitError(f"{resume} is a {ckpt.get('task')!r} checkpoint, not a language model")
+        raise CheckpointError(
+            f"{resume} is a {ckpt.get('task')!r} checkpoint, not a language model"
+        )
     folder = RunFolder(_run_dir(cfg, out, resume, resuming=ckpt is not None), ctx, echo)
     seed_everything(tc.seed)
 
@@ -337,7 +339,7 @@ def _setup(
     corpus = corpus_for(cfg)
     saved_vocab = Vocab.from_dict(ckpt["vocab"]) if ckpt is not None else corpus.vocab
     if saved_vocab.idx_to_token != corpus.vocab.idx_to_token:
-        raise RnnkitError(
+        raise ConfigError(
             f"the corpus {dc.source} no longer gives the vocabulary of {resume}; "
             "resume needs the same data settings"
         )
@@ -373,7 +375,7 @@ def _run_dir(
     if run_dir.suffix == ".pt":
         run_dir = run_dir.parent
     if not resuming and (run_dir / "last.pt").exists():
-        raise RnnkitError(
+        raise ConfigError(
             f"run folder {run_dir} already holds a run; continue it with --resume {run_dir} "
             "or choose another --out"
         )
@@ -385,7 +387,7 @@ def _resume(run: _Run, state: TrainState, ckpt: dict[str, Any], where: object) -
     tc = run.cfg.train
     saved = RunConfig.from_dict(ckpt["config"])
     if saved.model != run.cfg.model or saved.train.optimizer != tc.optimizer:
-        raise RnnkitError(
+        raise ConfigError(
             f"{where} was trained with another model or optimizer; resume keeps "
             "[model] and train.optimizer as they were (change epochs, lr, budget freely)"
         )
@@ -483,7 +485,7 @@ def _train_step(run: _Run, state: TrainState, X: torch.Tensor, Y: torch.Tensor) 
     carried = detach(state.carried) if sequential else None
     loss, carried = training_loss(run.net, X, Y, carried, tc.precision == "bf16")
     if not torch.isfinite(loss):
-        raise RnnkitError(
+        raise CheckpointError(
             f"the loss became {loss.item()} at step {state.step} (epoch {state.epoch + 1}); "
             "stopped without saving over the last good checkpoint; lower train.lr "
             "or set train.clip"
@@ -537,7 +539,7 @@ def _evaluate_and_checkpoint(run: _Run, state: TrainState, partial: bool) -> dic
     improved = state.record(row)
     run.folder.append_metrics(row)
     if not _params_finite(run.model) or not math.isfinite(val["loss"]):
-        raise RnnkitError(
+        raise CheckpointError(
             f"weights became non-finite at step {state.step}; nothing was saved over the last "
             "good checkpoint; lower train.lr or set train.clip"
         )

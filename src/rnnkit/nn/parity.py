@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError
 from rnnkit.nn.recurrent import KINDS, available_impls, build_rnn
 from rnnkit.nn.state import from_parts, parts
 
@@ -129,13 +129,13 @@ def verify(dtype: str = "float64", impls: tuple[str, ...] | None = None) -> list
         One row per impl, kind, layer count and direction, in that order.
     """
     if dtype not in DTYPES:
-        raise RnnkitError(f"unknown dtype {dtype!r}; choose one of {list(DTYPES)}")
+        raise ConfigError(f"unknown dtype {dtype!r}; choose one of {list(DTYPES)}")
     registered = available_impls()
     if impls is None:
         impls = tuple(name for name in registered if name != "torch")
     for impl in impls:
         if impl not in registered:
-            raise RnnkitError(f"unknown impl {impl!r}; choose one of {registered}")
+            raise ConfigError(f"unknown impl {impl!r}; choose one of {registered}")
     return [
         compare(kind, impl, num_layers, bidirectional, DTYPES[dtype])
         for impl in impls

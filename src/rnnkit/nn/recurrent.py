@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError
 from rnnkit.nn.cells import check_sizes
 from rnnkit.nn.stack import GRUKind, LayerState, LSTMKind, RNNKind, StackBase, check_stack_args
 
@@ -222,15 +222,15 @@ def build_rnn(
     if impl not in IMPLS:
         available_impls()
     if impl not in IMPLS:
-        raise RnnkitError(f"unknown impl {impl!r}; choose one of {sorted(IMPLS)}")
+        raise ConfigError(f"unknown impl {impl!r}; choose one of {sorted(IMPLS)}")
     cores = IMPLS[impl]
     if kind not in cores:
-        raise RnnkitError(f"unknown kind {kind!r} for impl {impl!r}; choose one of {sorted(cores)}")
+        raise ConfigError(f"unknown kind {kind!r} for impl {impl!r}; choose one of {sorted(cores)}")
     try:  # the stacks' own checks, here for every impl (torch's differ) and as RnnkitError
         check_sizes(input_size, hidden_size)
         check_stack_args(num_layers, dropout)
     except ValueError as exc:
-        raise RnnkitError(str(exc)) from None
+        raise ConfigError(str(exc)) from None
     return cores[kind](
         input_size=input_size,
         hidden_size=hidden_size,

@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -40,7 +40,7 @@ class WorkerPool:
 
     def __init__(self, workers: int, queue_size: int) -> None:
         if workers < 1 or queue_size < 0:
-            raise RnnkitError(
+            raise ConfigError(
                 f"need workers >= 1 and queue_size >= 0, got {workers} and {queue_size}; "
                 "pass --workers 1 or more and --queue-size 0 or more"
             )

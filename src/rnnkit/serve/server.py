@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError
 from rnnkit.serve.app import create_app
 from rnnkit.serve.guard import LOOPBACK_NAMES, host_warning
 from rnnkit.serve.schemas import ModelCard
@@ -17,7 +17,7 @@ from rnnkit.serve.schemas import ModelCard
 def _bind(host: str, port: int) -> socket.socket:
     """A listening socket on `host:port`, ready to hand to uvicorn (a clear error if taken)."""
     if not 0 <= port <= 65535:
-        raise RnnkitError(f"port {port} is out of range; pick one from 1 to 65535 (0 = any free)")
+        raise ConfigError(f"port {port} is out of range; pick one from 1 to 65535 (0 = any free)")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -25,7 +25,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise RnnkitError(
+        raise ConfigError(
             f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port "
             "(0 = any free port) or stop what is using it"
         ) from None

@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError, RnnkitError
 
 Sampling = Literal["sequential", "random"]
 SAMPLINGS = ("sequential", "random")
@@ -35,7 +35,7 @@ SAMPLINGS = ("sequential", "random")
 def _as_tokens(tokens: np.ndarray | torch.Tensor) -> np.ndarray:
     arr = tokens.numpy() if isinstance(tokens, torch.Tensor) else np.asarray(tokens)
     if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
-        raise RnnkitError(
+        raise ConfigError(
             f"tokens must be a 1-D integer array of token ids, got shape {arr.shape} "
             f"dtype {arr.dtype}; pass a Corpus part such as corpus.train"
         )
@@ -75,9 +75,9 @@ class BatchIterator:
         random_offset: bool = True,
     ) -> None:
         if sampling not in SAMPLINGS:
-            raise RnnkitError(f"unknown sampling {sampling!r}; use one of {', '.join(SAMPLINGS)}")
+            raise ConfigError(f"unknown sampling {sampling!r}; use one of {', '.join(SAMPLINGS)}")
         if batch_size < 1 or num_steps < 1:
-            raise RnnkitError(
+            raise ConfigError(
                 f"batch_size and num_steps must be >= 1, got {batch_size} and {num_steps}"
             )
         self.tokens = _as_tokens(tokens)
@@ -98,7 +98,7 @@ class BatchIterator:
             self.num_batches = max(windows, 0) // batch_size
             needed = batch_size * num_steps + 1 + self.max_offset
         if self.num_batches < 1:
-            raise RnnkitError(
+            raise ConfigError(
                 f"corpus too short for one batch: {sampling} sampling with "
                 f"batch_size={batch_size}, num_steps={num_steps} needs at least {needed} "
                 f"tokens, this part has {len(self.tokens)}; use more text or a smaller "
@@ -174,7 +174,7 @@ class RankBatches:
                 tokens, batch_size * world_size, num_steps, sampling, generator
             )
         except RnnkitError as exc:
-            raise RnnkitError(
+            raise ConfigError(
                 f"{world_size} processes x batch_size {batch_size} read "
                 f"{batch_size * world_size} rows per step: {exc}"
             ) from None

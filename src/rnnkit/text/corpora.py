@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import DataError
 from rnnkit.text.sources import EncodingErrors, describe_datasets, read_text, source_names
 from rnnkit.text.tokenize import (
     Level,
@@ -80,13 +80,13 @@ def split_bounds(
 ) -> tuple[int, int, int, int]:
     """Token positions `(0, train_end, val_end, test_end)` of the three parts."""
     if max_tokens < 0:
-        raise RnnkitError(f"max_tokens must be >= 0 (0 = off), got {max_tokens}")
+        raise DataError(f"max_tokens must be >= 0 (0 = off), got {max_tokens}")
     if max_tokens > 0:
         train_end = min(max_tokens, num_tokens)
         val_end = train_end + (num_tokens - train_end) // 2
         return 0, train_end, val_end, num_tokens
     if len(split) != 3 or any(p < 0 for p in split) or abs(sum(split) - 1.0) > 1e-6:
-        raise RnnkitError(
+        raise DataError(
             f"split must be three non-negative fractions (train, val, test) summing to 1, "
             f"got {list(split)}; e.g. 0.9,0.05,0.05"
         )
@@ -105,12 +105,12 @@ def require_tokens(
 ) -> None:
     """Refuse a text with no tokens, or whose training part (`train_tokens`) is empty."""
     if num_tokens == 0:
-        raise RnnkitError(
+        raise DataError(
             f"{name} has no {level} tokens after normalize={normalize!r}; "
             "check the file or pick another normalize mode"
         )
     if train_tokens == 0:
-        raise RnnkitError(
+        raise DataError(
             f"{name}: the training part is empty ({num_tokens} tokens, split={list(split)}); "
             "raise the training fraction or max_tokens"
         )
@@ -154,7 +154,7 @@ def load_corpus(
     name = os.fspath(source)
     text = normalize_text(text, normalize, nfc=nfc)
     if level not in ("char", "word"):
-        raise RnnkitError(f"unknown token level {level!r}; use 'char' or 'word'")
+        raise DataError(f"unknown token level {level!r}; use 'char' or 'word'")
 
     tokens: str | list[str]
     if level == "char":

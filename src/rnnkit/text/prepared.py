@@ -45,7 +45,7 @@ from tqdm import tqdm
 
 from rnnkit import __version__
 from rnnkit.checkpoint import write_atomic
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import DataError
 from rnnkit.text.corpora import Corpus, compact_dtype, load_corpus, require_tokens, split_bounds
 from rnnkit.text.sources import (
     REMOTE,
@@ -283,16 +283,16 @@ def _ours(path: Path) -> bool:
 def _claim(out: Path, force: bool) -> None:
     """Make `out` ready: new, empty, an unfinished prepare, or (with `force`) a finished one."""
     if out.exists() and not out.is_dir():
-        raise RnnkitError(f"--out {out} is a file; give a folder path")
+        raise DataError(f"--out {out} is a file; give a folder path")
     if (out / MANIFEST).exists() and not force:
-        raise RnnkitError(
+        raise DataError(
             f"{out} already holds a prepared corpus; pass --force to replace it or choose "
             "another --out"
         )
     if out.is_dir():
         foreign = sorted(p.name for p in out.iterdir() if not _ours(p))
         if foreign:
-            raise RnnkitError(
+            raise DataError(
                 f"{out} holds other files ({', '.join(foreign[:3])}); give a new or empty --out"
             )
         (out / MANIFEST).unlink(missing_ok=True)  # first: a crash from here on leaves no manifest
@@ -332,14 +332,14 @@ def prepare(
         The manifest (also written to `out/manifest.json`).
     """
     if level not in ("char", "word"):
-        raise RnnkitError(f"unknown token level {level!r}; use 'char' or 'word'")
+        raise DataError(f"unknown token level {level!r}; use 'char' or 'word'")
     if normalize not in NORMALIZERS:
-        raise RnnkitError(
+        raise DataError(
             f"unknown normalize mode {normalize!r}; use one of {', '.join(NORMALIZERS)}"
         )
     check_encoding_errors(encoding_errors)
     if chunk_bytes < 16:
-        raise RnnkitError(f"chunk_bytes must be at least 16, got {chunk_bytes}")
+        raise DataError(f"chunk_bytes must be at least 16, got {chunk_bytes}")
     split_bounds(0, max_tokens, split)  # bad split / max_tokens fail before any reading
     parts, sha1 = _parts(source, encoding_errors)
     out = Path(out)
@@ -405,7 +405,7 @@ def prepare(
     finally:
         writer.close()
     if writer.seen != num_tokens:  # the source changed between the passes
-        raise RnnkitError(
+        raise DataError(
             f"{name} gave {num_tokens} tokens when counted but {writer.seen} when encoded; "
             "was it modified meanwhile? prepare it again"
         )
@@ -456,18 +456,18 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
     folder = Path(os.fspath(folder)).expanduser()
     path = folder / MANIFEST
     if not path.is_file():
-        raise RnnkitError(
+        raise DataError(
             f"{folder} holds a prepare that did not finish (no {MANIFEST}: it was interrupted "
             f"or is still running); run `rnnkit prepare SOURCE --out {folder}` again"
         )
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RnnkitError(f"{path} is not valid JSON ({exc}); prepare the corpus again") from None
+        raise DataError(f"{path} is not valid JSON ({exc}); prepare the corpus again") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise RnnkitError(f"{path} is not an rnnkit prepare manifest; prepare the corpus again")
+        raise DataError(f"{path} is not an rnnkit prepare manifest; prepare the corpus again")
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise RnnkitError(
+        raise DataError(
             f"{path} has format_version {manifest.get('format_version')!r}, this rnnkit reads "
             f"{FORMAT_VERSION}; prepare the corpus again with this version"
         )
@@ -481,9 +481,9 @@ def _open_split(folder: Path, entry: dict[str, Any], dtype: np.dtype) -> np.ndar
         # A zero-length mapping is not allowed: an empty part is read as it is.
         arr = np.load(path, mmap_mode="r" if expected else None)
     except (OSError, ValueError) as exc:
-        raise RnnkitError(f"cannot read {path} ({exc}); prepare the corpus again") from None
+        raise DataError(f"cannot read {path} ({exc}); prepare the corpus again") from None
     if arr.ndim != 1 or arr.shape[0] != expected or arr.dtype != dtype:
-        raise RnnkitError(
+        raise DataError(
             f"{path} holds {arr.shape} {arr.dtype}, the manifest says ({expected},) {dtype}; "
             "the folder was changed after preparing: prepare the corpus again"
         )
@@ -510,11 +510,9 @@ def load_prepared(folder: str | os.PathLike[str], data: DataConfig | None = None
         dtype = np.dtype(manifest["dtype"])
         train, val, test = (_open_split(path, manifest["splits"][k], dtype) for k in SPLITS)
     except (KeyError, TypeError, OSError) as exc:
-        raise RnnkitError(
-            f"{path}: incomplete manifest or files ({exc}); prepare it again"
-        ) from None
+        raise DataError(f"{path}: incomplete manifest or files ({exc}); prepare it again") from None
     if len(vocab) != manifest["vocab_size"]:
-        raise RnnkitError(
+        raise DataError(
             f"{path / manifest['vocab_file']} has {len(vocab)} tokens, the manifest says "
             f"{manifest['vocab_size']}; prepare the corpus again"
         )

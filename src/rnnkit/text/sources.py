@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from rnnkit.checkpoint import write_atomic
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import DataError
 
 EncodingErrors = Literal["strict", "replace", "ignore"]
 ENCODING_ERRORS = ("strict", "replace", "ignore")
@@ -103,16 +103,16 @@ def _missing_message(remote: RemoteFile, why: str) -> str:
 def _download(remote: RemoteFile, dest: Path) -> bytes:
     """Fetch `remote.url`, check its SHA-1, then write it to `dest` atomically."""
     if os.environ.get("RNNKIT_OFFLINE", "").strip() not in ("", "0"):
-        raise RnnkitError(_missing_message(remote, "RNNKIT_OFFLINE forbids downloading"))
+        raise DataError(_missing_message(remote, "RNNKIT_OFFLINE forbids downloading"))
     try:
         with urllib.request.urlopen(remote.url, timeout=DOWNLOAD_TIMEOUT_S) as response:
             data = response.read()
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise RnnkitError(_missing_message(remote, f"the download failed ({reason})")) from exc
+        raise DataError(_missing_message(remote, f"the download failed ({reason})")) from exc
     got = _sha1(data)
     if got != remote.sha1:
-        raise RnnkitError(
+        raise DataError(
             f"{remote.name}: the download from {remote.url} has sha1 {got}, expected "
             f"{remote.sha1}; it was discarded: retry later, or supply a verified "
             f"{remote.filename} through RNNKIT_DATA"
@@ -132,7 +132,7 @@ def fetch(name: str) -> tuple[bytes, Path]:
         path = folder / remote.filename
         data = path.read_bytes()
         if _sha1(data) != remote.sha1:
-            raise RnnkitError(
+            raise DataError(
                 f"{path} has sha1 {_sha1(data)}, expected {remote.sha1}; replace it with "
                 f"the file from {remote.url}"
             )
@@ -172,7 +172,7 @@ def describe_datasets() -> list[tuple[str, str, str]]:
 def check_encoding_errors(encoding_errors: str) -> None:
     """Refuse an `encoding_errors` value other than `strict`, `replace` or `ignore`."""
     if encoding_errors not in ENCODING_ERRORS:
-        raise RnnkitError(
+        raise DataError(
             f"unknown encoding_errors {encoding_errors!r}; use one of {', '.join(ENCODING_ERRORS)}"
         )
 
@@ -180,7 +180,7 @@ def check_encoding_errors(encoding_errors: str) -> None:
 def require_text(size: int, origin: str) -> None:
     """Refuse an empty file (`size` bytes), naming `origin`."""
     if size == 0:
-        raise RnnkitError(f"{origin} is empty; give a file with text in it")
+        raise DataError(f"{origin} is empty; give a file with text in it")
 
 
 def decode_piece(data: bytes, origin: str, encoding_errors: EncodingErrors, offset: int = 0) -> str:
@@ -190,7 +190,7 @@ def decode_piece(data: bytes, origin: str, encoding_errors: EncodingErrors, offs
     leading byte-order mark is dropped. An error names `origin` and the byte offset in it.
     """
     if b"\x00" in data:
-        raise RnnkitError(
+        raise DataError(
             f"{origin} contains NUL bytes, so it looks binary (or UTF-16), not UTF-8 text; "
             "give a UTF-8 text file"
         )
@@ -199,7 +199,7 @@ def decode_piece(data: bytes, origin: str, encoding_errors: EncodingErrors, offs
         return str(memoryview(data)[start:], "utf-8", encoding_errors)  # a view: no copy
     except UnicodeDecodeError as exc:
         at = start + exc.start
-        raise RnnkitError(
+        raise DataError(
             f"{origin} is not valid UTF-8 at byte offset {offset + at} ({data[at : at + 4]!r}); "
             "convert it to UTF-8 or read it with encoding_errors 'replace' "
             "(`--encoding-errors replace` for `rnnkit prepare`)"
@@ -217,7 +217,7 @@ def _python_docs() -> tuple[str, str]:
     try:
         from pydoc_data.topics import topics
     except ImportError as exc:  # some distributions split pydoc_data off
-        raise RnnkitError(
+        raise DataError(
             "python-docs: this Python has no pydoc_data module; install the full standard "
             "library (e.g. the python3-doc package) or pick another source"
         ) from exc
@@ -234,7 +234,7 @@ def _read_remote(name: str, encoding_errors: EncodingErrors) -> tuple[str, str]:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 data = archive.read(remote.member)
         except (zipfile.BadZipFile, KeyError) as exc:
-            raise RnnkitError(f"{path}: cannot read {remote.member} from it ({exc})") from exc
+            raise DataError(f"{path}: cannot read {remote.member} from it ({exc})") from exc
         origin = f"{path}!{remote.member}"
     else:
         origin = str(path)
@@ -252,9 +252,9 @@ def local_files(path: Path) -> list[Path]:
             key=lambda p: p.relative_to(path).as_posix(),
         )
         if not files:
-            raise RnnkitError(f"folder {path} holds no .txt files; add some or give a file")
+            raise DataError(f"folder {path} holds no .txt files; add some or give a file")
         return files
-    raise RnnkitError(
+    raise DataError(
         f"unknown source {str(path)!r}: not a named corpus ({', '.join(source_names())}) "
         "nor an existing file or folder; check the path or run `rnnkit datasets`"
     )

@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError
 
 NormalizeMode = Literal["none", "d2l", "newlines"]
 Level = Literal["char", "word"]
@@ -92,7 +92,7 @@ def normalize_text(text: str, mode: NormalizeMode = "none", nfc: bool = False) -
         The normalised text.
     """
     if mode not in NORMALIZERS:
-        raise RnnkitError(
+        raise ConfigError(
             f"unknown normalize mode {mode!r}; use one of {', '.join(map(repr, NORMALIZERS))}"
         )
     if nfc:
@@ -115,13 +115,13 @@ def tokenize(text: str, level: Level = "char", word_regex: str | None = None) ->
     """
     if level == "char":
         if word_regex is not None:
-            raise RnnkitError("word_regex only applies to level='word'; drop it or use words")
+            raise ConfigError("word_regex only applies to level='word'; drop it or use words")
         return list(text)
     if level == "word":
         if word_regex is None:
             return text.split()
         return compile_word_regex(word_regex).findall(text)
-    raise RnnkitError(f"unknown token level {level!r}; use 'char' or 'word'")
+    raise ConfigError(f"unknown token level {level!r}; use 'char' or 'word'")
 
 
 def detokenize(tokens: Iterable[str], level: Level = "char") -> str:
@@ -130,7 +130,7 @@ def detokenize(tokens: Iterable[str], level: Level = "char") -> str:
         return "".join(tokens)
     if level == "word":
         return " ".join(tokens)
-    raise RnnkitError(f"unknown token level {level!r}; use 'char' or 'word'")
+    raise ConfigError(f"unknown token level {level!r}; use 'char' or 'word'")
 
 
 def compile_word_regex(word_regex: str) -> re.Pattern[str]:
@@ -138,9 +138,9 @@ def compile_word_regex(word_regex: str) -> re.Pattern[str]:
     try:
         pattern = re.compile(word_regex)
     except re.error as exc:
-        raise RnnkitError(f"invalid word_regex {word_regex!r}: {exc}; fix the pattern") from exc
+        raise ConfigError(f"invalid word_regex {word_regex!r}: {exc}; fix the pattern") from exc
     if pattern.groups:
-        raise RnnkitError(
+        raise ConfigError(
             f"word_regex {word_regex!r} has capture groups; use non-capturing (?:...) groups"
         )
     return pattern

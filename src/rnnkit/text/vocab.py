@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError
 from rnnkit.text.tokenize import iter_char_codes
 
 UNK = "<unk>"
@@ -45,20 +45,20 @@ class Vocab:
         counts = [int(c) for c in counts]
         reserved = [str(t) for t in reserved]
         if not idx_to_token or idx_to_token[0] != UNK:
-            raise RnnkitError(f"a vocabulary must start with {UNK!r}; rebuild it with Vocab.build")
+            raise ConfigError(f"a vocabulary must start with {UNK!r}; rebuild it with Vocab.build")
         if len(counts) != len(idx_to_token):
-            raise RnnkitError(
+            raise ConfigError(
                 f"vocabulary has {len(idx_to_token)} tokens but {len(counts)} counts; "
                 "rebuild it with Vocab.build"
             )
         if idx_to_token[1 : 1 + len(reserved)] != reserved:
-            raise RnnkitError(
+            raise ConfigError(
                 f"reserved tokens {reserved} must follow {UNK!r}; rebuild it with Vocab.build"
             )
         token_to_idx = {t: i for i, t in enumerate(idx_to_token)}
         if len(token_to_idx) != len(idx_to_token):
             dup = next(t for t, n in Counter(idx_to_token).items() if n > 1)
-            raise RnnkitError(f"token {dup!r} appears twice in the vocabulary; rebuild it")
+            raise ConfigError(f"token {dup!r} appears twice in the vocabulary; rebuild it")
         self.idx_to_token: list[str] = idx_to_token
         self.token_to_idx: dict[str, int] = token_to_idx
         self.counts: list[int] = counts
@@ -87,15 +87,15 @@ class Vocab:
             The vocabulary, most frequent token first, ties in order of first occurrence.
         """
         if min_freq < 1:
-            raise RnnkitError(f"min_freq must be at least 1, got {min_freq}")
+            raise ConfigError(f"min_freq must be at least 1, got {min_freq}")
         reserved = list(reserved)
         if UNK in reserved or len(set(reserved)) != len(reserved):
-            raise RnnkitError(
+            raise ConfigError(
                 f"reserved tokens {reserved} must be distinct and must not include {UNK!r}"
             )
         specials = [UNK, *reserved]
         if max_size is not None and max_size < len(specials):
-            raise RnnkitError(
+            raise ConfigError(
                 f"max_size={max_size} leaves no room for the {len(specials)} special tokens "
                 f"{specials}; raise max_size"
             )
@@ -161,7 +161,7 @@ class Vocab:
         arr = np.asarray(ids).reshape(-1)
         if arr.size and (arr.min() < 0 or arr.max() >= len(self)):
             bad = int(arr[(arr < 0) | (arr >= len(self))][0])
-            raise RnnkitError(
+            raise ConfigError(
                 f"token id {bad} is out of range for a vocabulary of {len(self)}; "
                 "decode with the vocabulary the ids came from"
             )
@@ -207,19 +207,19 @@ class Vocab:
     def from_dict(cls, d: Mapping[str, Any]) -> Vocab:
         """Rebuild a vocabulary written by `to_dict`."""
         if not isinstance(d, Mapping) or d.get("format") != FORMAT:
-            raise RnnkitError(
+            raise ConfigError(
                 "not a saved rnnkit vocabulary (no format 'rnnkit.vocab'); "
                 "pass the dict written by Vocab.to_dict"
             )
         if d.get("format_version") != FORMAT_VERSION:
-            raise RnnkitError(
+            raise ConfigError(
                 f"vocabulary format_version {d.get('format_version')!r} is not supported "
                 f"(this rnnkit reads {FORMAT_VERSION}); upgrade rnnkit or rebuild the vocabulary"
             )
         try:
             return cls(d["idx_to_token"], d["counts"], d.get("reserved", ()))
         except KeyError as exc:
-            raise RnnkitError(f"saved vocabulary lacks the key {exc}; rebuild it") from exc
+            raise ConfigError(f"saved vocabulary lacks the key {exc}; rebuild it") from exc
 
     def to_json(self) -> str:
         """The vocabulary as a JSON string (UTF-8 characters kept as they are)."""
@@ -231,5 +231,5 @@ class Vocab:
         try:
             d = json.loads(s)
         except json.JSONDecodeError as exc:
-            raise RnnkitError(f"vocabulary JSON is not valid JSON: {exc}") from exc
+            raise ConfigError(f"vocabulary JSON is not valid JSON: {exc}") from exc
         return cls.from_dict(d)

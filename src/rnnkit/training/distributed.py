@@ -36,7 +36,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import DistributedError, RnnkitError
 
 BACKEND_ENV = "RNNKIT_DIST_BACKEND"
 TIMEOUT_ENV = "RNNKIT_DIST_TIMEOUT"
@@ -83,7 +83,7 @@ def _env_int(name: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise RnnkitError(
+        raise DistributedError(
             f"WORLD_SIZE is set but {name}={value!r} is not an integer; start the processes "
             "with torchrun, which sets RANK, LOCAL_RANK, MASTER_ADDR and MASTER_PORT"
         ) from None
@@ -105,7 +105,7 @@ def init_distributed(device: torch.device) -> DistContext:
     rank, local_rank = _env_int("RANK"), _env_int("LOCAL_RANK")
     if device.type == "cuda":
         if local_rank >= torch.cuda.device_count():
-            raise RnnkitError(
+            raise DistributedError(
                 f"LOCAL_RANK {local_rank} has no GPU ({torch.cuda.device_count()} visible); "
                 "start at most one process per GPU (torchrun --nproc-per-node)"
             )
@@ -115,25 +115,27 @@ def init_distributed(device: torch.device) -> DistContext:
         "nccl" if device.type == "cuda" else "gloo"
     )
     if backend not in BACKENDS or not dist.is_backend_available(backend):
-        raise RnnkitError(
+        raise DistributedError(
             f"{BACKEND_ENV}={backend!r} is not a backend this torch build offers; use gloo "
             "(CPU or GPU) or nccl (GPU)"
         )
     if backend == "nccl" and device.type != "cuda":
-        raise RnnkitError(f"the nccl backend needs GPUs; unset {BACKEND_ENV} or set it to gloo")
+        raise DistributedError(
+            f"the nccl backend needs GPUs; unset {BACKEND_ENV} or set it to gloo"
+        )
     try:
         timeout_s = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S))
     except ValueError:
         timeout_s = -1.0
     if timeout_s <= 0:
-        raise RnnkitError(f"{TIMEOUT_ENV} must be a positive number of seconds")
+        raise DistributedError(f"{TIMEOUT_ENV} must be a positive number of seconds")
     if not dist.is_initialized():
         try:
             dist.init_process_group(
                 backend, rank=rank, world_size=world_size, timeout=timedelta(seconds=timeout_s)
             )
         except (RuntimeError, ValueError) as exc:
-            raise RnnkitError(
+            raise DistributedError(
                 f"rank {rank} of {world_size} could not join the process group "
                 f"({_first_line(exc)}); check that every node started and can reach "
                 "MASTER_ADDR:MASTER_PORT"
@@ -232,7 +234,7 @@ def my_rank_state(ckpt: dict[str, Any], ctx: DistContext, where: object) -> dict
             if saved == 1
             else f"under torchrun with {saved} processes in all (nnodes x nproc-per-node)"
         )
-        raise RnnkitError(
+        raise DistributedError(
             f"{where} was trained by {saved} process(es) and this run has {ctx.world_size}; "
             f"each process owns its own data streams, so resume it {how}"
         )
@@ -255,7 +257,7 @@ def collective_errors(ctx: DistContext) -> Iterator[None]:
     except RuntimeError as exc:  # torch's DistError is a RuntimeError too
         if not ctx.enabled or not (isinstance(exc, dist.DistError) or _LOST_PEER.search(str(exc))):
             raise
-        raise RnnkitError(
+        raise DistributedError(
             f"rank {ctx.rank} of {ctx.world_size} lost the other processes "
             f"({_first_line(exc)}); one of them died or hung (collective timeout "
             f"{ctx.timeout_s:g}s, {TIMEOUT_ENV}); read its output, then continue with --resume"

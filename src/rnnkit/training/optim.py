@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD,
@@ -31,9 +31,9 @@ def build_optimizer(
     3.4 ms to 0.9 ms.
     """
     if name not in OPTIMIZERS:
-        raise RnnkitError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+        raise ConfigError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
     if lr <= 0:
-        raise RnnkitError(f"train.lr must be positive, got {lr}")
+        raise ConfigError(f"train.lr must be positive, got {lr}")
     params = list(params)
     fused = name in FUSED_OPTIMIZERS and bool(params)
     fused = fused and all(
@@ -69,7 +69,7 @@ def lr_factor(
     follows whichever of steps and time is further along, so it decays by the deadline.
     """
     if schedule not in SCHEDULES:
-        raise RnnkitError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        raise ConfigError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
     if warmup_steps > 0 and step < warmup_steps:
         return (step + 1) / warmup_steps
     span = max(total_steps - warmup_steps, 1)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -34,18 +34,18 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RnnkitError(
+        raise ConfigError(
             "device 'cuda' was asked for but no CUDA GPU is visible; use --device cpu"
         )
     if name not in ("cpu", "cuda"):
-        raise RnnkitError(f"unknown device {name!r}; choose auto, cpu or cuda")
+        raise ConfigError(f"unknown device {name!r}; choose auto, cpu or cuda")
     return torch.device(name)
 
 
 def set_threads(threads: int) -> int:
     """Set torch's intra-op thread count (0 keeps torch's default); returns the count in use."""
     if threads < 0:
-        raise RnnkitError(f"threads must be >= 0 (0 = torch default), got {threads}")
+        raise ConfigError(f"threads must be >= 0 (0 = torch default), got {threads}")
     if threads > 0:
         torch.set_num_threads(threads)
     return torch.get_num_threads()
