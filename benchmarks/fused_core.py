@@ -3,9 +3,9 @@
 One training step of the core alone: forward over a batch, then backward of a fixed random
 gradient on the output (the final state's gradient is zero, as with a detached state in
 truncated BPTT). For token-id cases `torch.nn` gets a real one-hot float tensor and the
-fused core the ids (contract 4); for embedding cases both get the same float input, which
-needs its gradient. Both cores hold the same weights. They are timed interleaved in one
-process, step by step, and the medians are reported.
+fused core the ids (it reads columns of W_ih); for embedding cases both get the same float
+input, which needs its gradient. Both cores hold the same weights. They are timed
+interleaved in one process, step by step, and the medians are reported.
 
 Two clocks: wall time, and at 1 thread also the CPU time of the calling thread
 (`time.thread_time`), which leaves out the time the thread waited for a core; on a shared

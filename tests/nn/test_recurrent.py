@@ -195,7 +195,7 @@ def test_gradcheck(kind: str) -> None:
     assert torch.autograd.gradcheck(f, (x, h0, *params))
 
 
-# --- token ids: one-hot input (contract 4) --------------------------------------------------
+# --- token ids: one-hot input (the ids go in, never a one-hot vector) -------------------------
 
 
 @pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
