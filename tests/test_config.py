@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 from rnnkit.config import (
+    CoreConfig,
     ForecastConfig,
+    ForecastModelConfig,
+    ModelConfig,
     RunConfig,
     apply_overrides,
     forecast_config,
@@ -142,6 +145,16 @@ def test_forecast_defaults_and_presets_reproduce_the_old_tables(source: str) -> 
     assert cfg == _old_forecast_config(source)
     if source in OLD_SOURCE_DEFAULTS:
         assert preset_task(f"forecast-{source}") == "forecast"
+
+
+def test_both_model_tables_start_with_the_core_keys() -> None:
+    core = ["kind", "impl", "hidden_size", "num_layers", "dropout"]
+    assert CoreConfig.keys() == ForecastModelConfig.keys() == core
+    assert ModelConfig.keys() == [*core, "embedding_dim", "input_mode", "tie_weights"]
+    assert list(RunConfig().to_dict()["model"]) == ModelConfig.keys()  # config.json order
+    assert (ModelConfig().hidden_size, ForecastModelConfig().hidden_size) == (256, 32)
+    with pytest.raises(RnnkitError, match=r"unknown config key model\.embedding_dim"):
+        ForecastModelConfig().embedding_dim = 8
 
 
 def test_resolve_forecast_layers(tmp_path: Path) -> None:

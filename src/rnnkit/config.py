@@ -148,8 +148,9 @@ class DataConfig(Table):
 
 
 @dataclass
-class ModelConfig(Table):
-    """The language model's architecture."""
+class CoreConfig(Table):
+    """The recurrent core both tasks build (`rnnkit.nn.recurrent.build_rnn`): its kind,
+    implementation and sizes. The `model` tables of both tasks start with these keys."""
 
     NAME: ClassVar[str] = "model"
     kind: Kind = "lstm"
@@ -157,6 +158,12 @@ class ModelConfig(Table):
     hidden_size: int = 256
     num_layers: int = 1
     dropout: float = 0.0
+
+
+@dataclass
+class ModelConfig(CoreConfig):
+    """The language model's architecture: the core, then the input and output layers."""
+
     embedding_dim: int = 0
     input_mode: InputMode = "embedding"
     tie_weights: bool = False
@@ -248,15 +255,11 @@ class SeriesConfig(Table):
 
 
 @dataclass
-class ForecastModelConfig(Table):
-    """The forecaster's recurrent core (its input and output layers follow the series)."""
+class ForecastModelConfig(CoreConfig):
+    """The forecaster's recurrent core (its input and output layers follow the series);
+    series are small, so the core is too."""
 
-    NAME: ClassVar[str] = "model"
-    kind: Kind = "lstm"
-    impl: Impl = "torch"
     hidden_size: int = 32
-    num_layers: int = 1
-    dropout: float = 0.0
 
 
 def _forecast_train() -> TrainConfig:
@@ -268,6 +271,7 @@ class _Config:
     """What both tasks' configs share: named tables, a `preset` name, dict round trips."""
 
     TASK: ClassVar[Task] = "lm"
+    SOURCE_TABLE: ClassVar[str] = "data"  # the table whose `source` the SOURCE argument sets
     preset: str
 
     @classmethod
@@ -311,6 +315,7 @@ class ForecastConfig(_Config):
     """
 
     TASK: ClassVar[Task] = "forecast"
+    SOURCE_TABLE: ClassVar[str] = "series"
     series: SeriesConfig = field(default_factory=SeriesConfig)
     model: ForecastModelConfig = field(default_factory=ForecastModelConfig)
     train: TrainConfig = field(default_factory=_forecast_train)
@@ -425,6 +430,25 @@ def preset_description(name: str) -> str:
     return ""
 
 
+def _layered(
+    cfg: C,
+    source: str | None,
+    preset: str | None,
+    config_file: str | None,
+    overrides: list[str] | None,
+) -> C:
+    """`cfg` (the task's defaults) with the layers above them, in order: the preset, the
+    config file, SOURCE (the `source` of the table `cfg.SOURCE_TABLE`), then `--set`."""
+    if preset:
+        _apply_preset(cfg, preset)
+    if config_file:
+        update(cfg, load_toml(config_file))
+    if source:
+        getattr(cfg, cfg.SOURCE_TABLE).source = source
+    apply_overrides(cfg, overrides or [])
+    return cfg
+
+
 def resolve(
     source: str | None = None,
     preset: str | None = None,
@@ -432,13 +456,7 @@ def resolve(
     overrides: list[str] | None = None,
 ) -> RunConfig:
     """Layer a run's configuration: preset (or `default`), config file, SOURCE, `--set`."""
-    cfg = load_preset(preset or "default")
-    if config_file:
-        update(cfg, load_toml(config_file))
-    if source:
-        cfg.data.source = source
-    apply_overrides(cfg, overrides or [])
-    return cfg
+    return _layered(RunConfig(), source, preset or "default", config_file, overrides)
 
 
 def source_preset(source: str) -> str | None:
@@ -455,16 +473,9 @@ def resolve_forecast(
 ) -> ForecastConfig:
     """Layer a forecast's configuration: generic defaults, preset, config file, SOURCE,
     `--set`. Without `preset` or `config_file`, a built-in SOURCE brings its own preset."""
-    cfg = ForecastConfig()
     if preset is None and config_file is None and source:
         preset = source_preset(source)
-    if preset:
-        _apply_preset(cfg, preset)
-    if config_file:
-        update(cfg, load_toml(config_file))
-    if source:
-        cfg.series.source = source
-    apply_overrides(cfg, overrides or [])
+    cfg = _layered(ForecastConfig(), source, preset, config_file, overrides)
     cfg.series.check()
     return cfg
 

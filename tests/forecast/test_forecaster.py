@@ -13,7 +13,7 @@ import torch
 
 from conftest import wave_values
 from rnnkit.checkpoint import save_checkpoint
-from rnnkit.config import ForecastConfig, forecast_config
+from rnnkit.config import ForecastConfig, ForecastModelConfig, forecast_config
 from rnnkit.errors import RnnkitError
 from rnnkit.forecast.baselines import naive_forecast
 from rnnkit.forecast.forecaster import Forecaster
@@ -27,7 +27,8 @@ from rnnkit.forecast.series import Series, read_csv
 
 @pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
 def test_direct_shapes(kind: str) -> None:
-    m = DirectForecaster(input_size=3, n_targets=2, horizon=4, kind=kind, hidden_size=5)
+    core = ForecastModelConfig(kind=kind, hidden_size=5)
+    m = DirectForecaster(input_size=3, n_targets=2, horizon=4, core=core)
     mean, scale, state = m(torch.randn(6, 7, 3))
     assert mean.shape == (6, 4, 2) and scale is not None and scale.shape == (6, 4, 2)
     assert (scale > 0).all()
@@ -38,7 +39,8 @@ def test_direct_shapes(kind: str) -> None:
 
 
 def test_autoregressive_shapes_and_rollout() -> None:
-    m = AutoregressiveForecaster(input_size=3, n_targets=1, kind="gru", hidden_size=5)
+    core = ForecastModelConfig(kind="gru", hidden_size=5)
+    m = AutoregressiveForecaster(input_size=3, n_targets=1, core=core)
     mean, scale, _ = m(torch.randn(2, 7, 3))
     assert mean.shape == (2, 7, 3) and scale is not None and scale.shape == (2, 7, 3)
     gen = torch.Generator().manual_seed(0)
@@ -51,9 +53,8 @@ def test_autoregressive_shapes_and_rollout() -> None:
 
 def test_rollout_point_path_feeds_back_the_mean() -> None:
     torch.manual_seed(0)
-    m = AutoregressiveForecaster(
-        input_size=1, n_targets=1, kind="rnn", hidden_size=4, likelihood="mse"
-    )
+    core = ForecastModelConfig(kind="rnn", hidden_size=4)
+    m = AutoregressiveForecaster(input_size=1, n_targets=1, core=core, likelihood="mse")
     x = torch.randn(1, 5, 1)
     point, paths = m.rollout(x, 3)
     assert paths is None
@@ -68,17 +69,19 @@ def test_rollout_point_path_feeds_back_the_mean() -> None:
 
 def test_training_pairs() -> None:
     x, future = np.zeros((4, 6, 3)), np.ones((4, 2, 3))
-    d = DirectForecaster(input_size=3, n_targets=2, horizon=2, hidden_size=4)
+    core = ForecastModelConfig(hidden_size=4)
+    d = DirectForecaster(input_size=3, n_targets=2, horizon=2, core=core)
     dx, dy = d.training_pairs(x, future)
     assert dx.shape == (4, 6, 3) and dy.shape == (4, 2, 2)
-    a = AutoregressiveForecaster(input_size=3, n_targets=2, hidden_size=4)
+    a = AutoregressiveForecaster(input_size=3, n_targets=2, core=core)
     ax, ay = a.training_pairs(x, future)
     assert ax.shape == ay.shape == (4, 7, 3)
     assert np.array_equal(ay[:, :-1], ax[:, 1:])  # the target is the input shifted by one
 
 
 def test_build_forecaster_picks_the_class() -> None:
-    common = {"input_size": 2, "n_targets": 1, "horizon": 3, "hidden_size": 4, "skip_lookback": 2}
+    core = ForecastModelConfig(hidden_size=4)
+    common = {"input_size": 2, "n_targets": 1, "horizon": 3, "core": core, "skip_lookback": 2}
     direct = build_forecaster("direct", **common)
     auto = build_forecaster("autoregressive", **common)
     assert isinstance(direct, DirectForecaster) and isinstance(auto, AutoregressiveForecaster)
@@ -96,13 +99,13 @@ def test_seed_init_and_skip() -> None:
         input_size=1,
         n_targets=1,
         horizon=3,
-        kind="rnn",
-        hidden_size=16,
+        core=ForecastModelConfig(kind="rnn", hidden_size=16),
         likelihood="mse",
         init_std=0.001,
     )
     assert all(p.abs().max() < 0.01 for p in m.parameters())
-    s = DirectForecaster(input_size=1, n_targets=1, horizon=3, hidden_size=4, skip_lookback=2)
+    core = ForecastModelConfig(hidden_size=4)
+    s = DirectForecaster(input_size=1, n_targets=1, horizon=3, core=core, skip_lookback=2)
     assert s(torch.randn(2, 5, 1))[0].shape == (2, 3, 1)
 
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from rnnkit.errors import RnnkitError
-from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor
+from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor, set_lr
 from rnnkit.training.runtime import resolve_device
 
 
@@ -28,6 +28,21 @@ def test_schedules_warm_up_then_decay() -> None:
     assert lr_factor("step", 80, 100) == pytest.approx(0.01)
     with pytest.raises(RnnkitError, match="unknown schedule 'linear'"):
         lr_factor("linear", 0, 10)
+
+
+@pytest.mark.parametrize(("schedule", "warmup"), [("cosine", 0), ("cosine", 7), ("step", 3)])
+def test_set_lr_gives_the_rates_of_lambda_lr_to_the_bit(schedule: str, warmup: int) -> None:
+    total, base = 50, 3e-3
+    ours = build_optimizer(nn.Linear(2, 2).parameters(), "adam", base)
+    theirs = build_optimizer(nn.Linear(2, 2).parameters(), "adam", base)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        theirs, lambda step: lr_factor(schedule, step, total, warmup)
+    )
+    for step in range(total):
+        set_lr(ours, base, lr_factor(schedule, step, total, warmup))  # before the step
+        assert ours.param_groups[0]["lr"] == theirs.param_groups[0]["lr"]
+        theirs.step()
+        sched.step()
 
 
 def test_optimizer_and_device_errors() -> None:

@@ -16,10 +16,7 @@ The `nn.Module`s are `rnnkit.forecast.model.DirectForecaster` and
 from __future__ import annotations
 
 import dataclasses
-import random
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
@@ -36,7 +33,13 @@ from rnnkit.forecast.model import RNNForecaster, build_forecaster
 from rnnkit.forecast.series import Series, check_length, infer_season, plan_sizes
 from rnnkit.forecast.train import train_model
 from rnnkit.forecast.transforms import Scaler, SeriesEncoder, Windows, series_values
-from rnnkit.training.runtime import resolve_device, seed_everything, set_threads
+from rnnkit.training.runtime import (
+    global_rng_kept,
+    resolve_device,
+    seed_everything,
+    set_threads,
+    threads_kept,
+)
 
 # Sample paths an autoregressive model draws for its intervals.
 SAMPLE_PATHS = 200
@@ -87,22 +90,6 @@ def _split_windows(win: Windows, n_fit_raw: int, horizon: int) -> _Split:
     return _Split(fit_idx, val_idx, unseen, mask)
 
 
-@contextmanager
-def _caller_state_kept(device: torch.device) -> Iterator[None]:
-    """Restore, on exit, the global random states (Python, NumPy, torch on the CPU and on
-    `device`'s GPUs) and torch's thread count, so that fitting leaves the process as found."""
-    threads = torch.get_num_threads()
-    py_state, np_state = random.getstate(), np.random.get_state()
-    gpus = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
-    try:
-        with torch.random.fork_rng(devices=gpus):
-            yield
-    finally:
-        random.setstate(py_state)
-        np.random.set_state(np_state)
-        torch.set_num_threads(threads)
-
-
 class Forecaster:
     """Fit a recurrent forecaster on a series, forecast with intervals, save and load.
 
@@ -148,18 +135,14 @@ class Forecaster:
     def _build_model(self, dims: dict[str, Any], device: torch.device) -> RNNForecaster:
         """The forecaster of the configured strategy for `dims` (`input_size`, `n_targets`,
         `horizon`, `lookback`), on `device`; shared by `fit` and `load`."""
-        s, m = self.config.series, self.config.model
+        s = self.config.series
         return build_forecaster(
             s.strategy,
             input_size=int(dims["input_size"]),
             n_targets=int(dims["n_targets"]),
             horizon=int(dims["horizon"]),
-            kind=m.kind,
-            hidden_size=m.hidden_size,
-            num_layers=m.num_layers,
-            dropout=m.dropout,
+            core=self.config.model,
             likelihood=s.likelihood,
-            impl=m.impl,
             init_std=s.init_std,
             skip_lookback=min(s.skip, int(dims["lookback"])),
         ).to(device)
@@ -177,7 +160,7 @@ class Forecaster:
             series = Series.from_array(series)
         cfg, s = self.config, self.config.series
         device = resolve_device(cfg.train.device)
-        with _caller_state_kept(device):
+        with threads_kept(), global_rng_kept(device):
             seed_everything(cfg.train.seed)
             set_threads(cfg.train.threads)
             # encode: sizes, the scaler and every window, in model space

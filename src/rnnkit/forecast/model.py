@@ -10,7 +10,8 @@ series, one class per strategy.
 
 `build_forecaster(strategy, ...)` picks the class. Both share `RNNForecaster`, the base that
 holds the core and the head, so their parameter names (`core.*`, `head.*`, and the direct
-model's optional `skip.*`) are those of checkpoints written before the split.
+model's optional `skip.*`) are those of checkpoints written before the split. Both take the
+core as one `CoreConfig` (the forecast's `[model]` table), `ForecastModelConfig()` by default.
 
 With the Gaussian likelihood the head also emits a scale per value (softplus, floored),
 from which prediction intervals are drawn. The modules return predictions and state,
@@ -28,11 +29,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.config import Impl, Kind, Likelihood
+from rnnkit.config import CoreConfig, ForecastModelConfig, Likelihood
 from rnnkit.errors import ConfigError
 from rnnkit.nn.recurrent import build_rnn
+from rnnkit.nn.state import State, repeat_rows
 
-State = Tensor | tuple[Tensor, Tensor]
 MIN_SCALE = 1e-3
 
 # What `forecast` returns: the target means (B, H, C), their scales (B, H, C) or None, and
@@ -48,32 +49,24 @@ class RNNForecaster(nn.Module):
     Args:
         input_size: channels per step, I (targets first, then covariates).
         n_targets: target channels, C (<= I).
-        out_steps, out_channels: the head emits `(out_steps, out_channels)` values per row.
-        kind: "rnn", "gru" or "lstm".
-        hidden_size: state size, H.
-        num_layers: stacked layers.
-        dropout: between layers.
+        head_shape: the head emits `(out_steps, out_channels)` values per row.
+        core: the core's kind, implementation, hidden size H, layers and dropout; None =
+            `ForecastModelConfig()` (an LSTM of 32).
         likelihood: "gaussian" (mean and scale) or "mse" (mean only).
-        impl: the core's implementation ("torch", "scratch", ...).
     """
 
     strategy: ClassVar[str] = ""
 
     def __init__(
         self,
-        *,
         input_size: int,
         n_targets: int,
-        out_steps: int,
-        out_channels: int,
-        kind: Kind,
-        hidden_size: int,
-        num_layers: int,
-        dropout: float,
+        head_shape: tuple[int, int],
+        core: CoreConfig | None,
         likelihood: Likelihood,
-        impl: Impl,
     ) -> None:
         super().__init__()
+        core = ForecastModelConfig() if core is None else core
         if likelihood not in ("gaussian", "mse"):
             raise ConfigError(f"unknown likelihood {likelihood!r}; choose gaussian or mse")
         if not 1 <= n_targets <= input_size:
@@ -81,18 +74,17 @@ class RNNForecaster(nn.Module):
         self.input_size = input_size
         self.n_targets = n_targets
         self.likelihood = likelihood
-        self.out_steps = out_steps
-        self.out_channels = out_channels
+        self.out_steps, self.out_channels = head_shape
         self.core = build_rnn(
-            kind,
-            impl,
+            core.kind,
+            core.impl,
             input_size=input_size,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            dropout=dropout,
+            hidden_size=core.hidden_size,
+            num_layers=core.num_layers,
+            dropout=core.dropout,
         )
         per_value = 2 if likelihood == "gaussian" else 1
-        self.head = nn.Linear(hidden_size, out_steps * out_channels * per_value)
+        self.head = nn.Linear(core.hidden_size, self.out_steps * self.out_channels * per_value)
 
     def _init_normal(self, std: float) -> None:
         """Draw every parameter from N(0, std) (the PyTorch sine tutorial's init); no-op at 0."""
@@ -132,8 +124,7 @@ class DirectForecaster(RNNForecaster):
     """One head emits every step of the horizon from the core's last output.
 
     Args:
-        input_size, n_targets, kind, hidden_size, num_layers, dropout, likelihood, impl: as
-            in `RNNForecaster`.
+        input_size, n_targets, core, likelihood: as in `RNNForecaster`.
         horizon: steps the head emits.
         init_std: when > 0, every parameter is drawn from N(0, init_std).
         skip_lookback: when > 0, a linear term from the last that many target values is
@@ -151,29 +142,14 @@ class DirectForecaster(RNNForecaster):
         input_size: int,
         n_targets: int,
         horizon: int,
-        kind: Kind = "lstm",
-        hidden_size: int = 32,
-        num_layers: int = 1,
-        dropout: float = 0.0,
+        core: CoreConfig | None = None,
         likelihood: Likelihood = "gaussian",
-        impl: Impl = "torch",
         init_std: float = 0.0,
         skip_lookback: int = 0,
     ) -> None:
         if horizon < 1:
             raise ConfigError(f"horizon must be at least 1, got {horizon}")
-        super().__init__(
-            input_size=input_size,
-            n_targets=n_targets,
-            out_steps=horizon,
-            out_channels=n_targets,
-            kind=kind,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            dropout=dropout,
-            likelihood=likelihood,
-            impl=impl,
-        )
+        super().__init__(input_size, n_targets, (horizon, n_targets), core, likelihood)
         self.horizon = horizon
         # A linear map from the last `skip_lookback` target values straight to the forecast
         # (an AR term beside the recurrent one, as LSTNet's highway).
@@ -227,8 +203,7 @@ class AutoregressiveForecaster(RNNForecaster):
     feeds each forecast back as the next input, for any number of steps.
 
     Args:
-        input_size, n_targets, kind, hidden_size, num_layers, dropout, likelihood, impl: as
-            in `RNNForecaster`.
+        input_size, n_targets, core, likelihood: as in `RNNForecaster`.
         init_std: when > 0, every parameter is drawn from N(0, init_std).
 
     Shape:
@@ -243,26 +218,11 @@ class AutoregressiveForecaster(RNNForecaster):
         *,
         input_size: int,
         n_targets: int,
-        kind: Kind = "lstm",
-        hidden_size: int = 32,
-        num_layers: int = 1,
-        dropout: float = 0.0,
+        core: CoreConfig | None = None,
         likelihood: Likelihood = "gaussian",
-        impl: Impl = "torch",
         init_std: float = 0.0,
     ) -> None:
-        super().__init__(
-            input_size=input_size,
-            n_targets=n_targets,
-            out_steps=1,
-            out_channels=input_size,
-            kind=kind,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            dropout=dropout,
-            likelihood=likelihood,
-            impl=impl,
-        )
+        super().__init__(input_size, n_targets, (1, input_size), core, likelihood)
         self._init_normal(init_std)
 
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, Tensor | None, State]:
@@ -325,7 +285,7 @@ class AutoregressiveForecaster(RNNForecaster):
         step_scale = scale[:, -1:] if scale is not None else None
         # Point path and sample paths run as one batch: rows [0, B) are the point path.
         if S:
-            state = _repeat_state(state, S + 1)
+            state = repeat_rows(state, S + 1)
             noise = self._noise(S * B, x, generator)  # (S*B, 1, I)
             nxt = torch.cat(
                 [step_mean, (step_mean + step_scale * noise.view(S, B, 1, -1)).flatten(0, 1)]
@@ -354,47 +314,21 @@ class AutoregressiveForecaster(RNNForecaster):
 
 
 def build_forecaster(
-    strategy: str,
-    *,
-    input_size: int,
-    n_targets: int,
-    horizon: int,
-    kind: Kind = "lstm",
-    hidden_size: int = 32,
-    num_layers: int = 1,
-    dropout: float = 0.0,
-    likelihood: Likelihood = "gaussian",
-    impl: Impl = "torch",
-    init_std: float = 0.0,
-    skip_lookback: int = 0,
+    strategy: str, *, horizon: int, skip_lookback: int = 0, **common: Any
 ) -> RNNForecaster:
-    """The forecaster of `strategy` ("direct" or "autoregressive"). The autoregressive one
-    forecasts any horizon and has no skip term, so it ignores `horizon` and `skip_lookback`."""
+    """The forecaster of `strategy` ("direct" or "autoregressive").
+
+    `common` are the keyword arguments both classes take: `input_size`, `n_targets`,
+    `core`, `likelihood` and `init_std`. The autoregressive model forecasts any horizon and
+    has no skip term, so it ignores `horizon` and `skip_lookback`.
+    """
     if strategy not in ("direct", "autoregressive"):
         raise ConfigError(f"unknown strategy {strategy!r}; choose direct or autoregressive")
     if horizon < 1:
         raise ConfigError(f"horizon must be at least 1, got {horizon}")
-    common: dict[str, Any] = {
-        "input_size": input_size,
-        "n_targets": n_targets,
-        "kind": kind,
-        "hidden_size": hidden_size,
-        "num_layers": num_layers,
-        "dropout": dropout,
-        "likelihood": likelihood,
-        "impl": impl,
-        "init_std": init_std,
-    }
     if strategy == "direct":
         return DirectForecaster(horizon=horizon, skip_lookback=skip_lookback, **common)
     return AutoregressiveForecaster(**common)
-
-
-def _repeat_state(state: State, times: int) -> State:
-    """Tile a state along the batch: `(D*L, B, H)` -> `(D*L, times*B, H)`."""
-    if isinstance(state, tuple):
-        return tuple(s.repeat(1, times, 1) for s in state)  # type: ignore[return-value]
-    return state.repeat(1, times, 1)
 
 
 __all__ = [

@@ -26,7 +26,8 @@ from torch.nn import functional as F
 
 from rnnkit.config import SeriesConfig, TrainConfig
 from rnnkit.forecast.model import RNNForecaster
-from rnnkit.training.optim import build_optimizer, build_scheduler, clip_gradients
+from rnnkit.nn.state import detach
+from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor, set_lr
 from rnnkit.training.runtime import progress
 
 # ---------------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ def train_model(
     opt = build_optimizer(
         model.parameters(), train_cfg.optimizer, train_cfg.lr, train_cfg.weight_decay
     )
-    sched = build_scheduler(opt, train_cfg.schedule, total, train_cfg.warmup_steps)
+    lr_factor(train_cfg.schedule, 0, total, train_cfg.warmup_steps)  # an unknown one fails here
     history: list[dict[str, float]] = []
     best = (float("inf"), 0, copy.deepcopy(model.state_dict()))
     state = None
@@ -116,17 +117,14 @@ def train_model(
                 state = None
             mean, scale, new_state = model(x[idx], state)  # (b, S, C) or (b, T, I)
             loss = _loss(mean, scale, y[idx])
+            factor = lr_factor(train_cfg.schedule, step, total, train_cfg.warmup_steps)
+            set_lr(opt, train_cfg.lr, factor)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             clip_gradients(model.parameters(), train_cfg.clip)
             opt.step()
-            sched.step()
             if series_cfg.carry_state:  # as the PyTorch sine tutorial: carried, detached
-                state = (
-                    tuple(s.detach() for s in new_state)
-                    if isinstance(new_state, tuple)
-                    else new_state.detach()
-                )
+                state = detach(new_state)
             loss_sum += loss.item() * len(idx)
             count += len(idx)
             step += 1

@@ -2,7 +2,7 @@
 
 The prefix is fed to the model once (warm-up); after that each new token costs one
 single step that carries the recurrent state, so the cost per token does not grow with
-the length of the text (architecture contract 5). For an `RNNLM` that step runs through
+the length of the text. For an `RNNLM` that step runs through
 `rnnkit.lm.stepper.Stepper` (a few tensor operations on the model's weights, equal
 to the model's forward call); any other model is called one token at a time::
 
@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from rnnkit.errors import ConfigError
 from rnnkit.lm.model import RNNLM
-from rnnkit.lm.sampling_options import SamplingOptions, random_seed
+from rnnkit.lm.sampling_options import OPTION_NAMES, SamplingOptions, random_seed
 from rnnkit.lm.stepper import Stepper
 from rnnkit.nn.state import State, select_rows
 from rnnkit.text.tokenize import tokenize
@@ -509,22 +509,23 @@ def generate_text(
 _DEFAULTS = SamplingOptions()
 
 
-def _options(options: SamplingOptions | None, given: dict[str, Any]) -> SamplingOptions:
-    """`options`, or the options built from the keyword arguments; never both."""
+def _options(
+    lm: LoadedLM, options: SamplingOptions | None, args: dict[str, Any]
+) -> SamplingOptions:
+    """The options of a `generate` or `stream` call: `options`, or those built from the
+    `SamplingOptions` fields among the call's arguments `args` (its `locals()`), never both;
+    then the prefix normalised as the training text was (`data.normalize`)."""
+    given = {name: args[name] for name in OPTION_NAMES if name in args}
     if options is None:
-        return SamplingOptions(**given)
-    if not isinstance(options, SamplingOptions):
+        options = SamplingOptions(**given)
+    elif not isinstance(options, SamplingOptions):
         raise ConfigError(f"options must be a SamplingOptions, got {type(options).__name__}")
-    changed = [name for name, value in given.items() if value != getattr(_DEFAULTS, name)]
-    if changed:
-        raise ConfigError(
-            f"pass options= or the keyword arguments, not both (also got {', '.join(changed)})"
-        )
-    return options
-
-
-def _for_model(lm: LoadedLM, options: SamplingOptions) -> SamplingOptions:
-    """The options with the prefix normalised as the training text was (`data.normalize`)."""
+    else:
+        changed = [name for name, value in given.items() if value != getattr(_DEFAULTS, name)]
+        if changed:
+            raise ConfigError(
+                f"pass options= or the keyword arguments, not both (also got {', '.join(changed)})"
+            )
     return replace(options, prefix=normalize_prefix(options.prefix, lm.config.data.normalize))
 
 
@@ -559,17 +560,7 @@ def generate(
     Raises:
         ConfigError: a bad option (the message names it, its range and the value given).
     """
-    given = {
-        "prefix": prefix,
-        "length": length,
-        "temperature": temperature,
-        "top_k": top_k,
-        "top_p": top_p,
-        "num_samples": num_samples,
-        "beam": beam,
-        "seed": seed,
-    }
-    checked = _for_model(lm, _options(options, given))
+    checked = _options(lm, options, locals())
     return generate_text(
         lm.model, lm.vocab, checked, level=lm.level, generator=generator, device=lm.device
     )
@@ -595,16 +586,7 @@ def stream(
 
         for tokens in rnnkit.stream(lm, "The ", seed=0): ...
     """
-    given = {
-        "prefix": prefix,
-        "length": length,
-        "temperature": temperature,
-        "top_k": top_k,
-        "top_p": top_p,
-        "num_samples": num_samples,
-        "seed": seed,
-    }
-    checked = _for_model(lm, _options(options, given))
+    checked = _options(lm, options, locals())
     return stream_tokens(
         lm.model, lm.vocab, checked, level=lm.level, generator=generator, device=lm.device
     )

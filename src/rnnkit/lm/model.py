@@ -6,13 +6,15 @@
                   +-- onehot: ids as is --+     (B, T, H)                  logits (B, T, V)
 
 The core comes from `build_rnn`, so the model never branches on the implementation. In
-one-hot mode the core receives the token ids themselves (contract 4): the torch core builds
-a real one-hot tensor, exactly as d2l's `RNNModel`, and the scratch core looks up the
-columns of `W_ih`. The model returns logits and state, never a loss (contract 3).
+one-hot mode the core receives the token ids themselves: the torch core builds a real
+one-hot tensor, exactly as d2l's `RNNModel`, and the scratch and fused cores look up the
+columns of `W_ih`. The model returns logits and state, never a loss (the loss is computed in
+one place, the training recipe).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 import torch
@@ -131,18 +133,9 @@ class RNNLM(nn.Module):
 
     @classmethod
     def from_config(cls, model_cfg: ModelConfig, vocab_size: int) -> RNNLM:
-        """The model a `[model]` config table describes, for a vocabulary of `vocab_size`."""
-        return cls(
-            vocab_size,
-            kind=model_cfg.kind,
-            hidden_size=model_cfg.hidden_size,
-            num_layers=model_cfg.num_layers,
-            dropout=model_cfg.dropout,
-            embedding_dim=model_cfg.embedding_dim,
-            input_mode=model_cfg.input_mode,
-            tie_weights=model_cfg.tie_weights,
-            impl=model_cfg.impl,
-        )
+        """The model a `[model]` config table describes, for a vocabulary of `vocab_size`:
+        the table's keys are this constructor's keyword arguments."""
+        return cls(vocab_size, **dataclasses.asdict(model_cfg))
 
     def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         if tokens.dim() != 2 or tokens.is_floating_point():

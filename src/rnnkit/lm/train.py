@@ -36,16 +36,13 @@ itself from one. `train_lm` seeds inside a private scope, so the caller's global
 from __future__ import annotations
 
 import math
-import random
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -74,15 +71,17 @@ from rnnkit.training.distributed import (
     sum_across_ranks,
     wrap_model,
 )
-from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor
+from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor, set_lr
 from rnnkit.training.run_folder import RunFolder
 from rnnkit.training.runtime import (
     Interrupt,
     count_parameters,
+    global_rng_kept,
     progress,
     resolve_device,
     seed_everything,
     set_threads,
+    threads_kept,
 )
 
 if TYPE_CHECKING:
@@ -285,36 +284,18 @@ def train_lm(
         quiet: no progress bar.
         echo: where the readable lines go (stdout by default; rank 0 alone prints).
     """
-    threads = torch.get_num_threads()
-    try:
+    with threads_kept():
         set_threads(config.train.threads)
         ctx = init_distributed(resolve_device(config.train.device))  # one process w/o torchrun
         try:
-            with _private_global_rng(ctx.device):
+            with global_rng_kept(ctx.device):
                 run, state = _setup(config, ctx, out, resume, echo)
                 stopped_by = _train_epochs(run, state, quiet or not ctx.is_main)
                 _summarize(run, state, stopped_by)
         finally:
             close_distributed(ctx)
-    finally:
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
     interrupted = stopped_by == "interrupt"
     return TrainResult(run.folder.path, state.history, state.best, stopped_by, interrupted)
-
-
-@contextmanager
-def _private_global_rng(device: torch.device) -> Iterator[None]:
-    """A scope to seed and draw in: the global torch (CPU, and every GPU when `device` is
-    CUDA), Python and NumPy generators come back as they were on leaving it."""
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    gpus = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
-    try:
-        with torch.random.fork_rng(devices=gpus):
-            yield
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
 
 
 def _setup(
@@ -510,8 +491,7 @@ def _set_lr(run: _Run, state: TrainState) -> None:
     tc = run.cfg.train
     fraction = state.elapsed_s / tc.time_budget if tc.time_budget > 0 else 0.0
     factor = lr_factor(tc.schedule, state.step, run.total_steps, tc.warmup_steps, fraction)
-    for group in run.optimizer.param_groups:
-        group["lr"] = tc.lr * factor
+    set_lr(run.optimizer, tc.lr, factor)
 
 
 def _evaluate_and_checkpoint(run: _Run, state: TrainState, partial: bool) -> dict[str, Any]:

@@ -6,14 +6,14 @@ arguments and defaults (`batch_first=False`), the same parameter names (`weight_
 shapes, gate order and initialisation, and the same outputs and states.
 
 `build_rnn(kind, impl)` is the one way rnnkit makes a recurrent core. Every core it returns
-follows one interface (contract 1 of the architecture note)::
+follows one interface (invariant 1 of docs/ARCHITECTURE.md)::
 
     output, state = core(x, state=None)
     x:      (B, T, I) floats, or (B, T) token ids in [0, I) meaning one-hot rows of width I
     output: (B, T, D*H)
     state:  h, or (h, c) for an LSTM, each (D*L, B, H)
 
-Token ids (contract 4): the `torch` cores build a real one-hot tensor and hand it to
+Token ids in, not one-hot vectors: the `torch` cores build a real one-hot tensor and hand it to
 `torch.nn`, as d2l does; the scratch cores skip the multiplication by a one-hot matrix and
 look up the columns of `W_ih` directly. Both give the same numbers.
 
@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from rnnkit.errors import ConfigError
 from rnnkit.nn.cells import check_sizes
 from rnnkit.nn.stack import GRUKind, LayerState, LSTMKind, RNNKind, StackBase, check_stack_args
+from rnnkit.nn.state import State
 
 Kind = Literal["rnn", "gru", "lstm"]
 Impl = Literal["torch", "scratch", "fused"]
@@ -58,45 +59,33 @@ def one_hot_input(x: Tensor, width: int, dtype: torch.dtype) -> Tensor:
 # ---------------------------------------------------------------------------------------
 
 
-class TorchRNN(nn.RNN):
-    """`torch.nn.RNN` that also accepts token ids, turned into a real one-hot input.
+class _TokenIdsInput(nn.Module):
+    """What the three `torch.nn` cores add: token ids in, turned into a real one-hot input.
 
     Shape:
         input: (B, T, I) floats or (B, T) ids (time-major when `batch_first=False`).
-        Returns output (B, T, D*H) and h (D*L, B, H).
+        hx: h, or (h, c) for an LSTM. Returns output (B, T, D*H) and the final state,
+        each part (D*L, B, H).
     """
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+    input_size: int
+    weight_ih_l0: Tensor
+
+    def forward(self, input: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
         x = one_hot_input(input, self.input_size, self.weight_ih_l0.dtype)  # (B, T, I)
         return super().forward(x, hx)
 
 
-class TorchGRU(nn.GRU):
-    """`torch.nn.GRU` that also accepts token ids, turned into a real one-hot input.
-
-    Shape:
-        input: (B, T, I) floats or (B, T) ids (time-major when `batch_first=False`).
-        Returns output (B, T, D*H) and h (D*L, B, H).
-    """
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:  # type: ignore[override]
-        x = one_hot_input(input, self.input_size, self.weight_ih_l0.dtype)  # (B, T, I)
-        return super().forward(x, hx)
+class TorchRNN(_TokenIdsInput, nn.RNN):
+    """`torch.nn.RNN` that also accepts token ids (see `_TokenIdsInput`)."""
 
 
-class TorchLSTM(nn.LSTM):
-    """`torch.nn.LSTM` that also accepts token ids, turned into a real one-hot input.
+class TorchGRU(_TokenIdsInput, nn.GRU):
+    """`torch.nn.GRU` that also accepts token ids (see `_TokenIdsInput`)."""
 
-    Shape:
-        input: (B, T, I) floats or (B, T) ids (time-major when `batch_first=False`).
-        Returns output (B, T, D*H) and (h, c), each (D*L, B, H).
-    """
 
-    def forward(  # type: ignore[override]
-        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        x = one_hot_input(input, self.input_size, self.weight_ih_l0.dtype)  # (B, T, I)
-        return super().forward(x, hx)
+class TorchLSTM(_TokenIdsInput, nn.LSTM):
+    """`torch.nn.LSTM` that also accepts token ids (see `_TokenIdsInput`)."""
 
 
 # ---------------------------------------------------------------------------------------

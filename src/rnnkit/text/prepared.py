@@ -301,6 +301,79 @@ def _claim(out: Path, force: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
+@dataclass(frozen=True)
+class _Reader:
+    """The source as the passes of `prepare` read it, chunk by chunk, with a progress bar."""
+
+    parts: list[_Part]
+    opts: dict[str, Any]  # level, normalize, nfc, encoding_errors
+    chunk_bytes: int
+    show: bool  # progress bars on stderr
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(p.size for p in self.parts)
+
+    def chunks(
+        self, desc: str, start: _Mark | None = None, digest: Any = None
+    ) -> Iterator[tuple[_Mark | None, Tokens]]:
+        """`_token_chunks` from `start` (the beginning when None), under a bar named `desc`."""
+        done = 0 if start is None else sum(p.size for p in self.parts[: start.part]) + start.offset
+        with tqdm(
+            total=self.total_bytes - done,
+            desc=desc,
+            unit="B",
+            unit_scale=True,
+            disable=not self.show,
+            leave=False,
+            file=sys.stderr,
+        ) as bar:
+            yield from _token_chunks(self.parts, self.opts, start, self.chunk_bytes, digest, bar)
+
+
+def _count_all(reader: _Reader, digest: Any) -> tuple[Counter[str], list[_Mark], int]:
+    """Pass 1: count every token, remembering where each chunk starts (and hash the source
+    into `digest` unless it is None). Returns the counts, the marks and the token count."""
+    counts: Counter[str] = Counter()
+    marks: list[_Mark] = []
+    num_tokens = 0
+    for mark, tokens in reader.chunks("count", digest=digest):
+        if mark is not None:
+            marks.append(mark)
+        _count(tokens, counts)
+        num_tokens += len(tokens)
+    return counts, marks, num_tokens
+
+
+def _uncount_tail(
+    reader: _Reader, counts: Counter[str], marks: list[_Mark], train_end: int
+) -> None:
+    """Pass 2: take the tokens from position `train_end` on off `counts`, reading from the
+    last chunk that starts inside the training part."""
+    start = max((m for m in marks if m.tokens_before <= train_end), key=lambda m: m.tokens_before)
+    pos = start.tokens_before
+    for _, tokens in reader.chunks("vocab", start):
+        skip = min(max(train_end - pos, 0), len(tokens))
+        pos += len(tokens)
+        tail: Counter[str] = Counter()
+        _count(tokens[skip:], tail)
+        for token, n in tail.items():
+            counts[token] -= n
+
+
+def _encode_all(
+    reader: _Reader, out: Path, vocab: Vocab, sizes: list[int], dtype: type
+) -> _SplitWriter:
+    """Pass 3: encode every token into the split files of `out`; returns the closed writer."""
+    writer = _SplitWriter(out, sizes, dtype)
+    try:
+        for _, tokens in reader.chunks("encode"):
+            writer.write(_encode(vocab, tokens, dtype))
+    finally:
+        writer.close()
+    return writer
+
+
 def prepare(
     source: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -345,65 +418,24 @@ def prepare(
     out = Path(out)
     _claim(out, force)
     opts = {"level": level, "normalize": normalize, "nfc": nfc, "encoding_errors": encoding_errors}
-    total_bytes = sum(p.size for p in parts)
-    show = not quiet and sys.stderr.isatty()
+    reader = _Reader(parts, opts, chunk_bytes, show=not quiet and sys.stderr.isatty())
+    total_bytes = reader.total_bytes
 
-    def bar(desc: str, total: int) -> tqdm:
-        return tqdm(
-            total=total,
-            desc=desc,
-            unit="B",
-            unit_scale=True,
-            disable=not show,
-            leave=False,
-            file=sys.stderr,
-        )
-
-    # Pass 1: count every token, remembering where each chunk starts.
     digest = None if sha1 else hashlib.sha1(usedforsecurity=False)
-    counts: Counter[str] = Counter()
-    marks: list[_Mark] = []
-    num_tokens = 0
-    with bar("count", total_bytes) as progress:
-        for mark, tokens in _token_chunks(parts, opts, None, chunk_bytes, digest, progress):
-            if mark is not None:
-                marks.append(mark)
-            _count(tokens, counts)
-            num_tokens += len(tokens)
+    counts, marks, num_tokens = _count_all(reader, digest)
     sha1 = sha1 or digest.hexdigest()
     name = os.fspath(source)
     bounds = split_bounds(num_tokens, max_tokens, split)
     require_tokens(name, level, normalize, num_tokens, bounds[1], split)
-
-    # Pass 2: take the tokens after the training part off the counts.
-    train_end = bounds[1]
-    if train_end < num_tokens:
-        start = max(
-            (m for m in marks if m.tokens_before <= train_end), key=lambda m: m.tokens_before
-        )
-        pos = start.tokens_before
-        done_bytes = sum(p.size for p in parts[: start.part]) + start.offset
-        with bar("vocab", total_bytes - done_bytes) as progress:
-            for _, tokens in _token_chunks(parts, opts, start, chunk_bytes, None, progress):
-                skip = min(max(train_end - pos, 0), len(tokens))
-                pos += len(tokens)
-                tail: Counter[str] = Counter()
-                _count(tokens[skip:], tail)
-                for token, n in tail.items():
-                    counts[token] -= n
+    if bounds[1] < num_tokens:
+        _uncount_tail(reader, counts, marks, bounds[1])
     vocab = Vocab.build(counts, min_freq=min_freq, max_size=max_size or None)
     del counts, marks
     dtype = compact_dtype(len(vocab))
 
-    # Pass 3: encode into the split files; the manifest comes last.
+    # The split files first; the manifest comes last.
     sizes = [bounds[1], bounds[2] - bounds[1], bounds[3] - bounds[2]]
-    writer = _SplitWriter(out, sizes, dtype)
-    try:
-        with bar("encode", total_bytes) as progress:
-            for _, tokens in _token_chunks(parts, opts, None, chunk_bytes, None, progress):
-                writer.write(_encode(vocab, tokens, dtype))
-    finally:
-        writer.close()
+    writer = _encode_all(reader, out, vocab, sizes, dtype)
     if writer.seen != num_tokens:  # the source changed between the passes
         raise DataError(
             f"{name} gave {num_tokens} tokens when counted but {writer.seen} when encoded; "

@@ -76,14 +76,14 @@ def lr_factor(
     return SCHEDULES[schedule](max((step - warmup_steps) / span, time_fraction))
 
 
-def build_scheduler(
-    optimizer: torch.optim.Optimizer, schedule: str, total_steps: int, warmup_steps: int = 0
-) -> torch.optim.lr_scheduler.LambdaLR:
-    """A `LambdaLR` following `lr_factor`; step it once per optimizer step."""
-    lr_factor(schedule, 0, total_steps, warmup_steps)  # validates the name early
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(schedule, step, total_steps, warmup_steps)
-    )
+def set_lr(optimizer: torch.optim.Optimizer, base_lr: float, factor: float) -> None:
+    """Set every parameter group's learning rate to `base_lr * factor`.
+
+    The one schedule mechanism of both training loops: before each optimizer step they
+    call it with `lr_factor` of that step (what `LambdaLR` would compute, to the bit).
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = base_lr * factor
 
 
 def clip_gradients(params: Iterable[nn.Parameter], max_norm: float) -> torch.Tensor:

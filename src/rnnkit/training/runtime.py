@@ -8,7 +8,8 @@ from __future__ import annotations
 import random
 import signal
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -49,6 +50,31 @@ def set_threads(threads: int) -> int:
     if threads > 0:
         torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+@contextmanager
+def global_rng_kept(device: torch.device) -> Iterator[None]:
+    """A scope to seed and draw in: the global torch (CPU, and every GPU when `device` is
+    CUDA), Python and NumPy generators come back as they were on leaving it."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    gpus = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=gpus):
+            yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
+@contextmanager
+def threads_kept() -> Iterator[None]:
+    """A scope to change torch's intra-op thread count in: it comes back on leaving."""
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 def progress(iterable: Iterable[T], total: int | None, desc: str, quiet: bool) -> tqdm:
