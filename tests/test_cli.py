@@ -263,3 +263,53 @@ def test_module_entry_point() -> None:
     )
     for command in ("train", "generate", "eval", "info", "verify", "presets", "datasets"):
         assert command in result.stdout
+
+
+def test_argparse_refusals_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["train", "x.txt", "--lr"])
+    assert caught.value.code == 2
+    assert capsys.readouterr().err == (
+        "rnnkit train: error: argument --lr: expected one argument; see rnnkit train --help\n"
+    )
+    with pytest.raises(SystemExit):
+        main(["generate", "--checkpoint", "x", "--device", "gpu"])
+    err = capsys.readouterr().err
+    assert err.startswith("rnnkit generate: error: argument --device: invalid choice")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["generate", "--checkpoint", "x", "--length", "abc"], "--length must be an integer in"),
+        (
+            ["generate", "--checkpoint", "x", "--temperature", "nan"],
+            "--temperature must be a number in [0, inf), got nan (0 = greedy)",
+        ),
+        (
+            ["generate", "--checkpoint", "x", "--threads", "-1"],
+            "--threads must be an integer in [0, 1024], got -1 (0 = torch default)",
+        ),
+        (
+            ["prepare", "x.txt", "--out", "o", "--split", "0.5,0.6"],
+            "--split must be three numbers in [0, 1] (train, val, test) summing to 1, "
+            "got [0.5, 0.6]",
+        ),
+        (
+            ["prepare", "x.txt", "--out", "o", "--min-freq", "0"],
+            "--min-freq must be an integer in [1, inf), got 0",
+        ),
+        (
+            ["serve", "--checkpoint", "x", "--port", "70000"],
+            "--port must be an integer in [0, 65535], got 70000 (0 = any free port)",
+        ),
+        (["serve", "--checkpoint", "x", "--workers", "0"], "--workers must be an integer in"),
+    ],
+)
+def test_flag_values_are_checked_before_any_work(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2  # before the (missing) checkpoint or source is read
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"rnnkit: error: {message}") and err.count("\n") == 1

@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
 from pathlib import Path
+from typing import get_args, get_origin, get_type_hints
 
 import pytest
 
+from rnnkit.cli import main
 from rnnkit.config import (
+    Bound,
     CoreConfig,
     ForecastConfig,
     ForecastModelConfig,
+    GenerateConfig,
     ModelConfig,
     RunConfig,
     apply_overrides,
+    check_value,
+    field_bound,
     forecast_config,
     list_presets,
     load_preset,
     preset_task,
     resolve,
     resolve_forecast,
+    set_key,
     to_json,
 )
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError, RnnkitError
+from rnnkit.lm.sampling_options import LIMITS
 
 
 def test_shipped_presets_load_and_follow_the_book() -> None:
@@ -66,12 +77,13 @@ def test_overrides_are_typed() -> None:
         ("model.hiden_size=3", "unknown config key model.hiden_size; valid keys: model.kind"),
         ("modle.kind=rnn", "unknown config table 'modle'"),
         ("model.kind=transformer", "choose one of rnn, gru, lstm"),
-        ("model.hidden_size=big", "not a valid int"),
+        ("model.hidden_size=big", "model.hidden_size must be an integer in [1, 65536], got 'big'"),
+        ("model.tie_weights=maybe", "model.tie_weights = 'maybe' is not a valid bool"),
         ("hidden_size=3", "must look like table.key=value"),
     ],
 )
 def test_bad_overrides_name_the_problem(item: str, message: str) -> None:
-    with pytest.raises(RnnkitError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(RnnkitError, match=re.escape(message)):
         apply_overrides(RunConfig(), [item])
 
 
@@ -188,3 +200,177 @@ def test_resolve_forecast_layers(tmp_path: Path) -> None:
 def test_forecast_config_errors(call: object, message: str) -> None:
     with pytest.raises(RnnkitError, match=message):
         call()  # type: ignore[operator]
+
+
+# Range errors: `{name} must be {an integer|a number} in RANGE, got VALUE (hint)`, when set.
+RANGE_ERRORS = [
+    ("model.hidden_size=-5", "model.hidden_size must be an integer in [1, 65536], got -5"),
+    ("model.hidden_size=3.5", "model.hidden_size must be an integer in [1, 65536], got 3.5"),
+    ("model.num_layers=0", "model.num_layers must be an integer in [1, 1024], got 0"),
+    ("model.dropout=1.5", "model.dropout must be a number in [0, 1), got 1.5"),
+    ("model.dropout=1", "model.dropout must be a number in [0, 1), got 1"),
+    (
+        "model.embedding_dim=-1",
+        "model.embedding_dim must be an integer in [0, 65536], got -1 (0 = hidden_size)",
+    ),
+    ("train.lr=-1", "train.lr must be a number in (0, inf), got -1"),
+    ("train.lr=0", "train.lr must be a number in (0, inf), got 0"),
+    ("train.lr=nan", "train.lr must be a number in (0, inf), got nan"),
+    ("train.clip=inf", "train.clip must be a number in [0, inf), got inf (0 = off)"),
+    ("train.lr=true", "train.lr must be a number in (0, inf), got True"),
+    ("train.threads=-2", "train.threads must be an integer in [0, 1024], got -2 (0 = torch"),
+    ("train.epochs=0", "train.epochs must be an integer in [1, inf), got 0"),
+    ("train.seed=-1", "train.seed must be an integer in [0, 9223372036854775807], got -1"),
+    ("data.batch_size=0", "data.batch_size must be an integer in [1, inf), got 0"),
+    ("data.max_tokens=-1", "data.max_tokens must be an integer in [0, inf), got -1 (0 = use"),
+    (
+        "data.split=[0.5,0.6,0.1]",
+        "data.split must be three numbers in [0, 1] (train, val, test) summing to 1, "
+        "got [0.5, 0.6, 0.1]",
+    ),
+    ("data.split=[1.5,-0.5,0]", "data.split must be a number in [0, 1], got 1.5"),
+    ("data.split=[0.5,'x',0.5]", "data.split must be a number in [0, 1], got 'x'"),
+    ("generate.top_p=0", "generate.top_p must be a number in (0, 1], got 0 (1 keeps every"),
+    ("generate.length=0", "generate.length must be an integer in [1, 100000], got 0"),
+]
+
+
+@pytest.mark.parametrize(("item", "message"), RANGE_ERRORS)
+def test_numbers_out_of_range_fail_when_set(item: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        apply_overrides(RunConfig(), [item])
+    assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("series.horizon=-1", "series.horizon must be an integer in [0, inf), got -1 (0 = chosen"),
+        ("series.batch_size=0", "series.batch_size must be an integer in [1, inf), got 0"),
+        ("series.init_std=-0.5", "series.init_std must be a number in [0, inf), got -0.5"),
+        ("model.hidden_size=0", "model.hidden_size must be an integer in [1, 65536], got 0"),
+    ],
+)
+def test_forecast_numbers_out_of_range(item: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        apply_overrides(ForecastConfig(), [item])
+    assert str(caught.value).startswith(message)
+
+
+def test_good_values_at_the_ends_of_each_range_pass() -> None:
+    cfg = apply_overrides(
+        RunConfig(),
+        [
+            "model.hidden_size=65536",
+            "model.dropout=0.999",
+            "train.lr=1e-12",
+            "train.threads=0",
+            "data.split=[1.0,0.0,0.0]",
+            "generate.top_p=1",
+            "model.num_layers=1.0",  # a whole float is an integer
+        ],
+    )
+    assert cfg.model.hidden_size == 65536 and cfg.data.split == [1.0, 0.0, 0.0]
+    assert cfg.model.num_layers == 1 and isinstance(cfg.model.num_layers, int)
+
+
+def test_every_numeric_key_has_a_range() -> None:
+    """Each int / float (or list of them) key of both tasks says its allowed range."""
+    tables = [*get_type_hints(RunConfig).values(), *get_type_hints(ForecastConfig).values()]
+    for table in tables:
+        if not (isinstance(table, type) and dataclasses.is_dataclass(table)):
+            continue
+        for name, hint in get_type_hints(table).items():
+            inner = get_args(hint)[0] if get_origin(hint) is list else hint
+            if inner in (int, float) and name != "NAME":
+                assert isinstance(field_bound(table, name), Bound), f"{table.NAME}.{name}"
+                default = getattr(table(), name)
+                check_value(table, name, default)  # every default lies in its range
+
+
+def test_the_generate_table_and_sampling_share_their_ranges() -> None:
+    for name in ("length", "temperature", "top_k", "top_p"):
+        assert getattr(LIMITS, name) == field_bound(GenerateConfig, name)
+
+
+def test_bound_with_an_open_top() -> None:
+    bound = Bound(0, 1, high_open=True)
+    assert (0 in bound, 0.5 in bound, 1 in bound) == (True, True, False)
+    assert str(bound) == "[0, 1)" and bound.expects(integer=False) == "a number in [0, 1)"
+    assert Bound(0, 2).narrow(Bound(high=1, high_open=True)) == bound
+    assert Bound(0, 1).narrow(Bound(0, 1, high_open=True)) == bound
+    assert Bound().expects(integer=True) == "an integer"
+
+
+def _message(call: object) -> str:
+    with pytest.raises(ConfigError) as caught:
+        call()  # type: ignore[operator]
+    return str(caught.value)
+
+
+def test_each_entry_point_spells_the_name_its_way(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wanted = "must be an integer in [1, 65536], got -5"
+    # --set and config files: table.key
+    assert _message(lambda: resolve(overrides=["model.hidden_size=-5"])) == (
+        f"model.hidden_size {wanted}"
+    )
+    file = tmp_path / "bad.toml"
+    file.write_text("[model]\nhidden_size = -5\n", encoding="utf-8")
+    assert _message(lambda: resolve(config_file=str(file))) == f"model.hidden_size {wanted}"
+    # Python: the attribute, forecast_config's tables, set_key with an entry point's name
+    cfg = RunConfig()
+
+    def assign() -> None:
+        cfg.model.hidden_size = -5
+
+    assert _message(assign) == f"model.hidden_size {wanted}"
+    assert _message(lambda: forecast_config(model={"hidden_size": -5})) == (
+        f"model.hidden_size {wanted}"
+    )
+    assert _message(lambda: set_key(cfg, "model.hidden_size", "-5", "--hidden-size")) == (
+        f"--hidden-size {wanted}"
+    )
+    assert cfg.model.hidden_size == 256  # a refused value leaves the key as it was
+    # the CLI: the flag, for train and forecast alike; --set keeps table.key
+    for argv, name in (
+        (["train", "x.txt", "--hidden-size", "-5"], "--hidden-size"),
+        (["forecast", "sine", "--hidden-size", "-5"], "--hidden-size"),
+        (["train", "x.txt", "--set", "model.hidden_size=-5"], "model.hidden_size"),
+        (["forecast", "sine", "--set", "model.hidden_size=-5"], "model.hidden_size"),
+    ):
+        assert main([*argv, "--print-config"]) == 2
+        assert capsys.readouterr().err == f"rnnkit: error: {name} {wanted}\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "x.txt", "--lr", "nan"], "--lr must be a number in (0, inf), got nan"),
+        (["train", "x.txt", "--batch-size", "four"], "--batch-size must be an integer in"),
+        (["train", "x.txt", "--dropout", "1"], "--dropout must be a number in [0, 1), got 1"),
+        (["train", "x.txt", "--kind", "tcn"], "--kind = 'tcn' is not valid; choose one of rnn"),
+        (["forecast", "sine", "--horizon", "-1"], "--horizon must be an integer in [0, inf)"),
+        (["forecast", "sine", "--scaler", "robust"], "--scaler = 'robust' is not valid"),
+        (["forecast", "sine", "--seeds", "0"], "--seeds must be an integer in [1, 1000], got 0"),
+    ],
+)
+def test_flags_are_checked_as_their_keys(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--print-config"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rnnkit: error: {message}") and err.count("\n") == 1
+
+
+def test_good_flags_keep_their_values(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["train", "x.txt", "--hidden-size", "64", "--lr", "1e-3", "--dropout", "0.5"]
+    assert main([*argv, "--kind", "gru", "--print-config"]) == 0
+    cfg = RunConfig.from_dict(json.loads(capsys.readouterr().out))
+    assert (cfg.model.hidden_size, cfg.train.lr, cfg.model.dropout) == (64, 1e-3, 0.5)
+    assert cfg.model.kind == "gru"
+    argv = ["forecast", "sine", "--horizon", "7", "--target", "a", "b", "--kind", "gru"]
+    assert main([*argv, "--print-config"]) == 0
+    cfg = ForecastConfig.from_dict(json.loads(capsys.readouterr().out))
+    assert (cfg.series.horizon, cfg.series.target, cfg.model.kind) == (7, ["a", "b"], "gru")

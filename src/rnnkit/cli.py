@@ -3,6 +3,13 @@
 Every subcommand has an `_add_<name>(sub)` that declares its arguments and a `_run_<name>(args)`
 that does the work; imports of heavy modules happen inside `_run_*` so `--help` stays fast.
 Errors a user can cause (`RnnkitError`) are printed on one line with a non-zero exit.
+
+Every number and choice a flag sets is checked where its config key is (`rnnkit.config`),
+or by `check_sampling` for the sampling flags, so a bad value reads the same as in a config
+file, only spelled as the flag: `--hidden-size must be an integer in [1, 65536], got -5`.
+The number flags therefore reach the checks as given (argparse does not convert them); what
+argparse itself refuses (an unknown flag, a missing argument) is one line too,
+`rnnkit train: error: ...; see rnnkit train --help`, exit status 2.
 """
 
 from __future__ import annotations
@@ -10,13 +17,57 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rnnkit import __version__
 from rnnkit.errors import ConfigError, RnnkitError
 
 if TYPE_CHECKING:
-    from rnnkit.config import RunConfig
+    from rnnkit.config import ForecastConfig, RunConfig, Table
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `PROG: error: MESSAGE; see PROG --help` on one line and exit 2."""
+        text = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {text}; see {self.prog} --help\n")
+
+
+def _int_or_text(text: str) -> int | str:
+    """An integer flag's value, or the text itself when it is not one (the check that
+    follows names the flag, its range and the text)."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _number_or_text(text: str) -> float | str:
+    """A number flag's value, or the text itself when it is not one (see `_int_or_text`)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _in_range(flag: str, value: Any, low: int, high: int | None = None, hint: str = "") -> int:
+    """`value` if it is an integer from `low` to `high` (`None` = no end), else a
+    `ConfigError` worded as the config's: `--port must be an integer in [0, 65535], got 'x'`."""
+    from rnnkit.config import Bound, must_be, shown
+
+    bound = Bound(low, high)
+    if isinstance(value, bool) or not isinstance(value, int) or value not in bound:
+        raise ConfigError(must_be(flag, bound.expects(integer=True), shown(value), hint))
+    return value
+
+
+def _checked(table: type[Table], key: str, value: Any, flag: str) -> Any:
+    """`value` converted and checked as the config key `key` of `table` is, named `flag`."""
+    from rnnkit.config import check_value
+
+    return check_value(table, key, value, flag)
 
 
 def _add_datasets(sub: argparse._SubParsersAction) -> None:
@@ -121,8 +172,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="run folder (default runs/<preset or source>-<timestamp>)")
     p.add_argument("--resume", help="continue the run in this folder from its last.pt")
     p.add_argument("--tie-weights", action="store_true", default=None, help="tie input/output")
-    for flag, (key, typ, text) in TRAIN_FLAGS.items():
-        p.add_argument(f"--{flag}", type=typ, help=f"{text} ({key})")
+    for flag, (key, _, text) in TRAIN_FLAGS.items():
+        # The value stays text: the config converts and checks it, naming the flag.
+        p.add_argument(f"--{flag}", help=f"{text} ({key})")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
     p.set_defaults(run=_run_train)
@@ -142,16 +194,23 @@ def _train_config(args: argparse.Namespace) -> RunConfig:
             cfg.data.source = args.source
     else:
         cfg = resolve(args.source, args.preset, args.config)
-    flags = {}
-    for flag, (key, _, _) in TRAIN_FLAGS.items():
+    _apply_flags(cfg, args, {flag: key for flag, (key, _, _) in TRAIN_FLAGS.items()})
+    if args.tie_weights:
+        cfg.model.tie_weights = True
+    return apply_overrides(cfg, args.set)
+
+
+def _apply_flags(
+    cfg: RunConfig | ForecastConfig, args: argparse.Namespace, keys: dict[str, str]
+) -> None:
+    """Set the config key of each flag given (`keys`: flag name -> table.key); a bad value
+    fails naming the flag (`--hidden-size must be ...`)."""
+    from rnnkit.config import set_key
+
+    for flag, key in keys.items():
         value = getattr(args, flag.replace("-", "_"))
         if value is not None:
-            table, name = key.split(".")
-            flags.setdefault(table, {})[name] = value
-    if args.tie_weights:
-        flags.setdefault("model", {})["tie_weights"] = True
-    update(cfg, flags)
-    return apply_overrides(cfg, args.set)
+            set_key(cfg, key, value, f"--{flag}")
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -174,16 +233,20 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="generate text from a trained language model")
     p.add_argument("--checkpoint", required=True, help="run folder (uses best.pt) or .pt file")
     p.add_argument("--prefix", default="", help="text to continue (empty: start from unigrams)")
-    p.add_argument("--length", type=int, default=200, help=f"tokens to generate ({length})")
-    p.add_argument("--temperature", type=float, default=1.0, help="0 means greedy")
+    # Numbers that do not parse stay text, for `check_sampling` to name with the flag.
+    integer, number = _int_or_text, _number_or_text
+    p.add_argument("--length", type=integer, default=200, help=f"tokens to generate ({length})")
+    p.add_argument("--temperature", type=number, default=1.0, help="0 means greedy")
     p.add_argument("--greedy", action="store_true", help="always the most likely token")
-    p.add_argument("--top-k", type=int, default=0, help="sample from the k most likely (0 = all)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
-    p.add_argument("--beam", type=int, default=0, help="beam search with this width")
-    p.add_argument("--num-samples", type=int, default=1, help="samples generated as one batch")
-    p.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
+    p.add_argument(
+        "--top-k", type=integer, default=0, help="sample from the k most likely (0 = all)"
+    )
+    p.add_argument("--top-p", type=number, default=1.0, help="nucleus sampling mass")
+    p.add_argument("--beam", type=integer, default=0, help="beam search with this width")
+    p.add_argument("--num-samples", type=integer, default=1, help="samples generated as one batch")
+    p.add_argument("--seed", type=integer, default=None, help="seed for reproducible samples")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    p.add_argument("--threads", default="0", help="torch threads (0 = torch default)")
     p.set_defaults(run=_run_generate)
 
 
@@ -196,12 +259,15 @@ def _run_generate(args: argparse.Namespace) -> int:
     if args.greedy:
         values["temperature"] = 0.0
     options = SamplingOptions.checked(values, spell=lambda name: "--" + name.replace("_", "-"))
+    from rnnkit.config import TrainConfig
+
+    threads = _checked(TrainConfig, "threads", args.threads, "--threads")
 
     from rnnkit.lm.generation import generate, normalize_prefix, stream, text_pieces
     from rnnkit.lm.load import load
     from rnnkit.training.runtime import set_threads
 
-    set_threads(args.threads)
+    set_threads(threads)
     lm = load(args.checkpoint, device=args.device)
     if options.beam > 0 or options.num_samples > 1:
         texts = generate(lm, options=options)
@@ -281,8 +347,11 @@ FORECAST_FLAGS: dict[str, tuple[str, str]] = {
 }
 
 
+MAX_SEEDS = 1000  # independent fits of `rnnkit forecast --seeds`
+
+
 def _add_forecast(sub: argparse._SubParsersAction) -> None:
-    from typing import Any, Literal, get_args, get_origin, get_type_hints
+    from typing import Literal, get_args, get_origin, get_type_hints
 
     from rnnkit.config import ForecastConfig
 
@@ -303,15 +372,16 @@ def _add_forecast(sub: argparse._SubParsersAction) -> None:
     )
     tables = get_type_hints(ForecastConfig)
     for flag, (key, text) in FORECAST_FLAGS.items():
+        # Values stay text: the config converts and checks them, naming the flag.
         table, name = key.split(".")
         hint = get_type_hints(tables[table])[name]
-        extra: dict[str, Any] = {"type": hint}
+        extra: dict[str, Any] = {}
         if get_origin(hint) is list:
-            extra = {"type": get_args(hint)[0], "nargs": "+"}
+            extra = {"nargs": "+"}
         elif get_origin(hint) is Literal:
-            extra = {"type": str, "choices": list(get_args(hint))}
+            extra = {"metavar": "{" + ",".join(get_args(hint)) + "}"}
         p.add_argument(f"--{flag}", help=f"{text} ({key})", **extra)
-    p.add_argument("--seeds", type=int, default=1, help="independent fits (mean ± std)")
+    p.add_argument("--seeds", type=_int_or_text, default=1, help="independent fits (mean ± std)")
     p.add_argument("--out", help="run folder (default runs/forecast-<source>-<timestamp>)")
     p.add_argument("--checkpoint", help="run folder or .pt: forecast without retraining")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -320,20 +390,14 @@ def _add_forecast(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_forecast(args: argparse.Namespace) -> int:
-    from rnnkit.config import resolve_forecast, to_json, update
+    from rnnkit.config import resolve_forecast, to_json
 
     # With --checkpoint the saved forecaster keeps its own config: no source preset, so
     # only what is given here (horizon, fill, CSV columns) changes the forecast.
     preset = args.preset if args.preset or not args.checkpoint else ""
     cfg = resolve_forecast(args.source, preset, args.config, args.set)
-    flags: dict[str, dict[str, object]] = {}
-    for flag, (key, _) in FORECAST_FLAGS.items():
-        value = getattr(args, flag.replace("-", "_"))
-        if value is not None:
-            table, name = key.split(".")
-            flags.setdefault(table, {})[name] = value
-    update(cfg, flags)
-    cfg.series.check()
+    _apply_flags(cfg, args, {flag: key for flag, (key, _) in FORECAST_FLAGS.items()})
+    seeds = _in_range("--seeds", args.seeds, 1, MAX_SEEDS)
     if args.print_config:
         print(to_json(cfg))
         return 0
@@ -342,7 +406,7 @@ def _run_forecast(args: argparse.Namespace) -> int:
     run_forecast(
         args.source,
         cfg,
-        seeds=args.seeds,
+        seeds=seeds,
         out=args.out,
         checkpoint=args.checkpoint,
         quiet=args.quiet,
@@ -360,18 +424,28 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--checkpoint", required=True, help="run folder (uses best.pt) or .pt file")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    p.add_argument("--port", type=int, default=8000, help="port (0 = any free port)")
-    p.add_argument("--workers", type=int, default=2, help="requests generating at once")
-    p.add_argument("--queue-size", type=int, default=128, help="requests that may wait (then 429)")
+    integer = _int_or_text  # checked in _run_serve, naming the flag
+    p.add_argument("--port", type=integer, default=8000, help="port (0 = any free port)")
+    p.add_argument("--workers", type=integer, default=2, help="requests generating at once")
+    p.add_argument(
+        "--queue-size", type=integer, default=128, help="requests that may wait (then 429)"
+    )
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     p.add_argument(
-        "--threads", type=int, default=1, help="torch threads (1 suits small models; 0 = default)"
+        "--threads", default="1", help="torch threads (1 suits small models; 0 = default)"
     )
     p.set_defaults(run=_run_serve)
 
 
 def _run_serve(args: argparse.Namespace) -> int:
     from importlib.util import find_spec
+
+    from rnnkit.config import TrainConfig
+
+    port = _in_range("--port", args.port, 0, 65535, "0 = any free port")
+    workers = _in_range("--workers", args.workers, 1)
+    queue_size = _in_range("--queue-size", args.queue_size, 0)
+    threads = _checked(TrainConfig, "threads", args.threads, "--threads")
 
     missing = [name for name in ("fastapi", "uvicorn") if find_spec(name) is None]
     if missing:
@@ -384,11 +458,11 @@ def _run_serve(args: argparse.Namespace) -> int:
     run(
         args.checkpoint,
         host=args.host,
-        port=args.port,
-        workers=args.workers,
-        queue_size=args.queue_size,
+        port=port,
+        workers=workers,
+        queue_size=queue_size,
         device=args.device,
-        threads=args.threads,
+        threads=threads,
     )
     return 0
 
@@ -402,11 +476,10 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="folder to write (new or empty)")
     p.add_argument("--level", default="char", choices=["char", "word"])
     p.add_argument("--normalize", default="none", choices=["none", "d2l", "newlines"])
-    p.add_argument("--min-freq", type=int, default=1, help="rarer training tokens become <unk>")
-    p.add_argument(
-        "--max-size", type=int, default=0, help="keep at most N vocabulary entries (0 = all)"
-    )
-    p.add_argument("--max-tokens", type=int, default=0, help="train on the first N tokens")
+    # The numbers are checked as the `data` keys they match (data.min_freq, ...).
+    p.add_argument("--min-freq", default="1", help="rarer training tokens become <unk>")
+    p.add_argument("--max-size", default="0", help="keep at most N vocabulary entries (0 = all)")
+    p.add_argument("--max-tokens", default="0", help="train on the first N tokens")
     p.add_argument("--split", default="0.9,0.05,0.05", help="train,val,test fractions")
     p.add_argument("--encoding-errors", default="strict", choices=["strict", "replace", "ignore"])
     p.add_argument("--nfc", action="store_true", help="compose the text to Unicode NFC first")
@@ -416,25 +489,25 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_prepare(args: argparse.Namespace) -> int:
+    from rnnkit.config import DataConfig
+
+    numbers = {
+        key: _checked(DataConfig, key, getattr(args, key), "--" + key.replace("_", "-"))
+        for key in ("min_freq", "max_size", "max_tokens", "split")
+    }
     from rnnkit.text.prepared import prepare
 
-    try:
-        split = [float(x) for x in args.split.split(",")]
-    except ValueError:
-        raise ConfigError(
-            f"--split {args.split!r} must be three numbers, e.g. 0.9,0.05,0.05"
-        ) from None
     m = prepare(
         args.source,
         args.out,
         level=args.level,
         normalize=args.normalize,
-        min_freq=args.min_freq,
-        max_tokens=args.max_tokens,
-        split=split,
+        min_freq=numbers["min_freq"],
+        max_tokens=numbers["max_tokens"],
+        split=numbers["split"],
         encoding_errors=args.encoding_errors,
         nfc=args.nfc,
-        max_size=args.max_size,
+        max_size=numbers["max_size"],
         force=args.force,
         quiet=args.quiet,
     )
@@ -463,7 +536,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rnnkit",
         description="Recurrent sequence models: train, generate, evaluate, forecast.",
     )
@@ -484,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except RnnkitError as exc:
-        print(f"rnnkit: error: {exc}", file=sys.stderr)
+        print(f"rnnkit: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)

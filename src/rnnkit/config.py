@@ -5,7 +5,11 @@ One engine serves both tasks. A language-model run (`RunConfig`) has the tables 
 own `ForecastModelConfig`) and `train`. Every table is a `Table`: each assignment, from a
 preset, a config file, `--set` or Python, is converted to the field's type and checked, and
 every closed choice is a `Literal` whose members are the valid values. Unknown keys are
-errors that list the valid ones.
+errors that list the valid ones. Every numeric key has its allowed range (a `Bound` in the
+field's metadata), checked when set with the same wording as the sampling options::
+
+    model.hidden_size must be an integer in [1, 65536], got -5      (--set, a config file)
+    --hidden-size must be an integer in [1, 65536], got -5          (a CLI flag, `set_key`)
 
 A value of 0 means "off" for the optional numeric keys (`max_tokens`, `max_steps`,
 `time_budget`, `patience`, `top_k`, `embedding_dim` = same as `hidden_size`), because TOML
@@ -19,7 +23,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -51,15 +57,183 @@ Transform = Literal["none", "diff", "window"]
 Likelihood = Literal["gaussian", "mse"]
 Fill = Literal["none", "linear", "ffill", "zero", "drop"]
 
+# Upper ends of the ranges where a bigger value can only be a mistake.
+MAX_WIDTH = 65_536  # hidden_size, embedding_dim
+MAX_LAYERS = 1024
+MAX_THREADS = 1024
+MAX_SEED = 2**63 - 1  # what torch.manual_seed takes (NumPy's seed is taken modulo 2**32)
+
+
+def number_text(x: float) -> str:
+    """`10.0` as `10`, `0.5` as `0.5`, big integers in full."""
+    if isinstance(x, float) and x.is_integer():
+        return str(int(x))
+    return str(x)
+
+
+def shown(value: Any) -> str:
+    """A value as an error message quotes it: its repr, cut to 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def must_be(name: str, what: str, got: str, hint: str = "") -> str:
+    """The one wording of a bad value: `{name} must be {what}, got {got}` (+ ` (hint)`);
+    `got` is the value as `shown` quotes it (or a description, `3 characters`)."""
+    message = f"{name} must be {what}, got {got}"
+    return f"{message} ({hint})" if hint else message
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The values from `low` to `high`, both included unless `low_open` / `high_open`;
+    `None` = no end."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        above = self.high is not None and (
+            value >= self.high if self.high_open else value > self.high
+        )
+        return not above
+
+    def __str__(self) -> str:
+        """`[1, 100000]`, `(0, 1]`, `[0, 1)`, `[0, inf)`; `any` when neither end is set."""
+        if self.low is None and self.high is None:
+            return "any"
+        low, high = "(-inf", "inf)"
+        if self.low is not None:
+            low = ("(" if self.low_open else "[") + number_text(self.low)
+        if self.high is not None:
+            high = number_text(self.high) + (")" if self.high_open else "]")
+        return f"{low}, {high}"
+
+    def describe(self) -> str:
+        """The range as the end of `must be an integer ...`: `in [1, 2000]`, or `` for any."""
+        return "" if self.low is None and self.high is None else f"in {self}"
+
+    def expects(self, integer: bool) -> str:
+        """What a value must be: `an integer in [1, 2000]`, `a number in (0, 1]`."""
+        kind = "an integer" if integer else "a number"
+        return " ".join(filter(None, (kind, self.describe())))
+
+    def narrow(self, other: Bound) -> Bound:
+        """The values both bounds allow."""
+        low, low_open = self.low, self.low_open
+        if other.low is not None and (low is None or other.low > low):
+            low, low_open = other.low, other.low_open
+        elif other.low is not None and other.low == low:
+            low_open = low_open or other.low_open
+        high, high_open = self.high, self.high_open
+        if other.high is not None and (high is None or other.high < high):
+            high, high_open = other.high, other.high_open
+        elif other.high is not None and other.high == high:
+            high_open = high_open or other.high_open
+        return Bound(low, high, low_open, high_open)
+
+
+# A key's range and hint live in its field's metadata under these names (see `bounded`).
+_BOUND, _HINT, _CHECK = "rnnkit.bound", "rnnkit.hint", "rnnkit.check"
+
+
+def bounded(
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    hint: str = "",
+    check: Callable[[str, Any], None] | None = None,
+) -> dict[str, Any]:
+    """A numeric field's metadata: its allowed range (each item's, for a list), a hint for
+    the error message (`0 = off`) and an optional `check(name, value)` of the whole value."""
+    return {_BOUND: Bound(low, high, low_open, high_open), _HINT: hint, _CHECK: check}
+
 
 @cache
 def _hints(cls: type) -> dict[str, Any]:
     return get_type_hints(cls)
 
 
-def _coerce(path: str, value: Any, typ: Any) -> Any:
-    """Convert `value` to the field type `typ`, or raise naming the key and the fix."""
+@cache
+def _meta(cls: type) -> dict[str, dict[str, Any]]:
+    """Each field's range metadata; a subclass that only changes a default keeps it."""
+    found: dict[str, dict[str, Any]] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            for f in dataclasses.fields(klass):
+                if _BOUND in f.metadata:
+                    found[f.name] = dict(f.metadata)
+    return found
+
+
+def field_bound(cls: type, key: str) -> Bound:
+    """The allowed range of the numeric key `key` of the table class `cls`."""
+    return _meta(cls)[key][_BOUND]
+
+
+def _scalar(typ: Any, value: Any) -> Any:
+    """`value` converted to `int` or `float` (finite), or `ValueError`."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if typ is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(value)
+    return number
+
+
+def _given(value: Any) -> str:
+    """A refused value as the message quotes it: a flag's text `'big'`, but `nan` as `nan`."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return shown(value)
+        if not math.isfinite(number):
+            return number_text(number)
+    return shown(value)
+
+
+def _coerce(path: str, value: Any, typ: Any, meta: dict[str, Any] | None = None) -> Any:
+    """Convert `value` to the field type `typ` and check its range (from `meta`), or raise
+    naming the key (as `path` spells it) and the fix."""
     origin = get_origin(typ)
+    if meta is not None and (typ in (int, float) or origin is list):
+        inner = get_args(typ)[0] if origin is list else typ
+        bound: Bound = meta[_BOUND]
+        what, hint = bound.expects(inner is int), meta[_HINT]
+        items: Any = [value]
+        if origin is list and isinstance(value, str):
+            items = [v for v in value.split(",") if v != ""]
+        elif origin is list:
+            try:
+                items = list(value)
+            except TypeError:
+                what = f"a list of numbers {bound.describe()}"
+                raise ConfigError(must_be(path, what, shown(value))) from None
+        out = []
+        for item in items:
+            try:
+                number = _scalar(inner, item)
+            except (TypeError, ValueError, OverflowError):
+                raise ConfigError(must_be(path, what, _given(item), hint)) from None
+            if number not in bound:
+                given = shown(item) if isinstance(item, (int, float)) else number_text(number)
+                raise ConfigError(must_be(path, what, given, hint))
+            out.append(number)
+        result = out if origin is list else out[0]
+        if meta[_CHECK] is not None:
+            meta[_CHECK](path, result)
+        return result
     try:
         if origin is Literal:
             choices = get_args(typ)
@@ -77,14 +251,8 @@ def _coerce(path: str, value: Any, typ: Any) -> Any:
                     return False
                 raise ValueError(value)
             return bool(value)
-        if typ is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError(value)
-            return int(value)
-        if typ is float:
-            if isinstance(value, bool):
-                raise ValueError(value)
-            return float(value)
+        if typ in (int, float):
+            return _scalar(typ, value)
         if typ is str:
             return str(value)
         if origin is list:
@@ -94,10 +262,17 @@ def _coerce(path: str, value: Any, typ: Any) -> Any:
             return [_coerce(path, v, inner) for v in value]
     except ConfigError:
         raise
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass
     name = getattr(typ, "__name__", str(typ))
     raise ConfigError(f"{path} = {value!r} is not a valid {name}; fix the value in your config")
+
+
+def _check_split(name: str, split: list[float]) -> None:
+    """Three fractions (train, val, test) that sum to 1."""
+    if len(split) != 3 or abs(sum(split) - 1.0) > 1e-6:
+        what = "three numbers in [0, 1] (train, val, test) summing to 1"
+        raise ConfigError(must_be(name, what, shown(split), "e.g. [0.9, 0.05, 0.05]"))
 
 
 class Table:
@@ -106,18 +281,37 @@ class Table:
     NAME: ClassVar[str] = ""
 
     def __setattr__(self, key: str, value: Any) -> None:
-        types = _hints(type(self))
-        if key not in types or key == "NAME":
-            raise ConfigError(
-                f"unknown config key {self.NAME}.{key}; valid keys: "
-                + ", ".join(f"{self.NAME}.{k}" for k in self.keys())
-            )
-        super().__setattr__(key, _coerce(f"{self.NAME}.{key}", value, types[key]))
+        self.assign(key, value)
+
+    def assign(self, key: str, value: Any, name: str | None = None) -> None:
+        """Set `key` to `value`, converted and checked; errors call it `name` (a CLI flag's
+        spelling), else `table.key`."""
+        super().__setattr__(key, check_value(type(self), key, value, name))
+
+    def check(self) -> Table:
+        """Check every key again (each is checked when set; this catches values written
+        around `__setattr__`) and return the table."""
+        for key in self.keys():
+            self.assign(key, getattr(self, key))
+        return self
 
     @classmethod
     def keys(cls) -> list[str]:
         """The table's keys, in declaration order."""
         return [f.name for f in dataclasses.fields(cls)]
+
+
+def check_value(table: type[Table], key: str, value: Any, name: str | None = None) -> Any:
+    """`value` converted to the type of the key `key` of `table` and checked (its choices,
+    its range); errors call it `name` (a CLI flag's spelling), else `table.key`."""
+    types = _hints(table)
+    if key not in types or key == "NAME":
+        raise ConfigError(
+            f"unknown config key {table.NAME}.{key}; valid keys: "
+            + ", ".join(f"{table.NAME}.{f.name}" for f in dataclasses.fields(table))
+        )
+    path = name or f"{table.NAME}.{key}"
+    return _coerce(path, value, types[key], _meta(table).get(key))
 
 
 @dataclass
@@ -135,13 +329,15 @@ class DataConfig(Table):
     source: str = "python-docs"
     level: Level = "char"
     normalize: Normalize = "none"
-    max_tokens: int = 0
-    split: list[float] = field(default_factory=lambda: [0.9, 0.05, 0.05])
+    max_tokens: int = field(default=0, metadata=bounded(0, hint="0 = use split"))
+    split: list[float] = field(
+        default_factory=lambda: [0.9, 0.05, 0.05], metadata=bounded(0, 1, check=_check_split)
+    )
     sampling: Sampling = "sequential"
-    batch_size: int = 32
-    num_steps: int = 35
-    min_freq: int = 1
-    max_size: int = 0
+    batch_size: int = field(default=32, metadata=bounded(1))
+    num_steps: int = field(default=35, metadata=bounded(1))
+    min_freq: int = field(default=1, metadata=bounded(1))
+    max_size: int = field(default=0, metadata=bounded(0, hint="0 = no cap"))
     nfc: bool = False
     word_regex: str = ""
     encoding_errors: EncodingErrors = "strict"
@@ -155,16 +351,16 @@ class CoreConfig(Table):
     NAME: ClassVar[str] = "model"
     kind: Kind = "lstm"
     impl: Impl = "torch"
-    hidden_size: int = 256
-    num_layers: int = 1
-    dropout: float = 0.0
+    hidden_size: int = field(default=256, metadata=bounded(1, MAX_WIDTH))
+    num_layers: int = field(default=1, metadata=bounded(1, MAX_LAYERS))
+    dropout: float = field(default=0.0, metadata=bounded(0, 1, high_open=True))
 
 
 @dataclass
 class ModelConfig(CoreConfig):
     """The language model's architecture: the core, then the input and output layers."""
 
-    embedding_dim: int = 0
+    embedding_dim: int = field(default=0, metadata=bounded(0, MAX_WIDTH, hint="0 = hidden_size"))
     input_mode: InputMode = "embedding"
     tie_weights: bool = False
 
@@ -174,19 +370,19 @@ class TrainConfig(Table):
     """The optimisation: when to stop, how to step, where to run."""
 
     NAME: ClassVar[str] = "train"
-    epochs: int = 10
-    max_steps: int = 0
-    time_budget: float = 0.0
+    epochs: int = field(default=10, metadata=bounded(1))
+    max_steps: int = field(default=0, metadata=bounded(0, hint="0 = off"))
+    time_budget: float = field(default=0.0, metadata=bounded(0, hint="seconds; 0 = off"))
     optimizer: OptimizerName = "adam"
-    lr: float = 2e-3
-    weight_decay: float = 0.0
+    lr: float = field(default=2e-3, metadata=bounded(0, low_open=True))
+    weight_decay: float = field(default=0.0, metadata=bounded(0))
     schedule: Schedule = "constant"
-    warmup_steps: int = 0
-    clip: float = 1.0
-    eval_every: int = 1
-    patience: int = 0
-    seed: int = 0
-    threads: int = 0
+    warmup_steps: int = field(default=0, metadata=bounded(0))
+    clip: float = field(default=1.0, metadata=bounded(0, hint="0 = off"))
+    eval_every: int = field(default=1, metadata=bounded(1))
+    patience: int = field(default=0, metadata=bounded(0, hint="0 = off"))
+    seed: int = field(default=0, metadata=bounded(0, MAX_SEED))
+    threads: int = field(default=0, metadata=bounded(0, MAX_THREADS, hint="0 = torch default"))
     device: Device = "auto"
     precision: Precision = "fp32"
 
@@ -197,11 +393,13 @@ class GenerateConfig(Table):
 
     NAME: ClassVar[str] = "generate"
     prefixes: list[str] = field(default_factory=lambda: ["The "])
-    length: int = 100
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    every: int = 1
+    length: int = field(default=100, metadata=bounded(1, 100_000))
+    temperature: float = field(default=1.0, metadata=bounded(0, hint="0 = greedy"))
+    top_k: int = field(default=0, metadata=bounded(0, 2**31 - 1, hint="0 keeps every token"))
+    top_p: float = field(
+        default=1.0, metadata=bounded(0, 1, low_open=True, hint="1 keeps every token")
+    )
+    every: int = field(default=1, metadata=bounded(0, hint="epochs between samples; 0 = off"))
 
 
 @dataclass
@@ -225,29 +423,22 @@ class SeriesConfig(Table):
     target: list[str] = field(default_factory=list)
     time_col: str = ""
     covariates: list[str] = field(default_factory=list)
-    lookback: int = 0
-    horizon: int = 0
+    lookback: int = field(default=0, metadata=bounded(0, hint="0 = chosen from the series"))
+    horizon: int = field(default=0, metadata=bounded(0, hint="0 = chosen from the series"))
     scaler: Scaler = "standard"
     strategy: Strategy = "autoregressive"
     transform: Transform = "none"
     likelihood: Likelihood = "gaussian"
-    season: int = 0
+    season: int = field(default=0, metadata=bounded(0, hint="0 infers it"))
     fill: Fill = "none"
-    batch_size: int = 32
-    val_size: int = 0
-    skip: int = 0
+    batch_size: int = field(default=32, metadata=bounded(1))
+    val_size: int = field(
+        default=0, metadata=bounded(0, hint="0 = min(horizon, a fifth of the history)")
+    )
+    skip: int = field(default=0, metadata=bounded(0))
     refit: bool = True
-    init_std: float = 0.0
+    init_std: float = field(default=0.0, metadata=bounded(0, hint="0 = the default initialisation"))
     carry_state: bool = False
-
-    def check(self) -> SeriesConfig:
-        """Raise `ConfigError` for a negative size (the choices are checked when set)."""
-        for key in ("lookback", "horizon", "season", "val_size"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"series.{key} must be >= 0, got {getattr(self, key)}")
-        if self.batch_size < 1:
-            raise ConfigError(f"series.batch_size must be >= 1, got {self.batch_size}")
-        return self
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON and checkpoint friendly)."""
@@ -344,6 +535,16 @@ def update(cfg: _Config, raw: dict[str, Any]) -> _Config:
         for key, value in values.items():
             setattr(section, key, value)
     return cfg
+
+
+def set_key(cfg: _Config, key: str, value: Any, name: str | None = None) -> None:
+    """Set `table.key` of `cfg` to `value`; an error calls it `name` (a CLI flag) if given."""
+    table, _, attr = key.partition(".")
+    if table not in cfg.tables():
+        raise ConfigError(
+            f"unknown config table {table!r}; valid tables: {', '.join(cfg.tables())}"
+        )
+    getattr(cfg, table).assign(attr, value, name)
 
 
 def _check_task(found: str, wanted: Task, what: str) -> None:
@@ -475,9 +676,7 @@ def resolve_forecast(
     `--set`. Without `preset` or `config_file`, a built-in SOURCE brings its own preset."""
     if preset is None and config_file is None and source:
         preset = source_preset(source)
-    cfg = _layered(ForecastConfig(), source, preset, config_file, overrides)
-    cfg.series.check()
-    return cfg
+    return _layered(ForecastConfig(), source, preset, config_file, overrides)
 
 
 def forecast_config(source: str = "", **tables: dict[str, Any]) -> ForecastConfig:
@@ -487,7 +686,6 @@ def forecast_config(source: str = "", **tables: dict[str, Any]) -> ForecastConfi
     """
     cfg = resolve_forecast(source or None)
     update(cfg, {k: v for k, v in tables.items() if v})
-    cfg.series.check()
     return cfg
 
 

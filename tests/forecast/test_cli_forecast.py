@@ -189,7 +189,7 @@ def test_config_file_drives_the_fit(
             "model.hidden_size, model.num_layers, model.dropout",
         ),
         (["--set", "series.scaler=robust"], "series.scaler = 'robust' is not valid"),
-        (["--set", "series.horizon=-1"], "series.horizon must be >= 0"),
+        (["--set", "series.horizon=-1"], "series.horizon must be an integer in [0, inf), got -1"),
         (["--preset", "nope"], "unknown preset 'nope'"),
     ],
 )

@@ -19,9 +19,10 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, NoReturn
 
+from rnnkit.config import Bound, GenerateConfig, field_bound, must_be, number_text, shown
 from rnnkit.errors import ConfigError
 
 # A drawn seed fits a JSON / JavaScript number exactly, so a reported seed can be replayed.
@@ -51,61 +52,19 @@ class SamplingOptionError(ConfigError, ValueError):
         self.option = option
 
 
-def _number(x: float) -> str:
-    """`10.0` as `10`, `0.5` as `0.5`, big integers in full."""
-    if isinstance(x, float) and x.is_integer():
-        return str(int(x))
-    return str(x)
-
-
-@dataclass(frozen=True)
-class Bound:
-    """The values from `low` to `high`, both included unless `low_open`; `None` = no end."""
-
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-
-    def __contains__(self, value: float) -> bool:
-        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
-            return False
-        return self.high is None or value <= self.high
-
-    def __str__(self) -> str:
-        """`[1, 100000]`, `(0, 1]`, `[0, inf)`; `any` when neither end is set."""
-        if self.low is None and self.high is None:
-            return "any"
-        low = "(-inf" if self.low is None else f"{'(' if self.low_open else '['}{_number(self.low)}"
-        high = "inf)" if self.high is None else f"{_number(self.high)}]"
-        return f"{low}, {high}"
-
-    def describe(self) -> str:
-        """The range as the end of `must be an integer ...`: `in [1, 2000]`, or `` for any."""
-        return "" if self.low is None and self.high is None else f"in {self}"
-
-    def narrow(self, other: Bound) -> Bound:
-        """The values both bounds allow."""
-        low, low_open = self.low, self.low_open
-        if other.low is not None and (low is None or other.low > low):
-            low, low_open = other.low, other.low_open
-        elif other.low is not None and other.low == low:
-            low_open = low_open or other.low_open
-        highs = [h for h in (self.high, other.high) if h is not None]
-        return Bound(low, min(highs) if highs else None, low_open)
-
-
 @dataclass(frozen=True)
 class SamplingLimits:
     """The allowed range of every option (`prefix`: its length in characters)."""
 
-    prefix: Bound = Bound()
-    length: Bound = Bound(1, 100_000)
-    temperature: Bound = Bound(0)
-    top_k: Bound = Bound(0, 2**31 - 1)
-    top_p: Bound = Bound(0, 1, low_open=True)
-    num_samples: Bound = Bound(1, 1024)
-    beam: Bound = Bound(0, 1024)
-    seed: Bound = Bound()
+    prefix: Bound = field(default=Bound())
+    # The ranges the `generate` config table shares (training samples) are said there.
+    length: Bound = field(default=field_bound(GenerateConfig, "length"))
+    temperature: Bound = field(default=field_bound(GenerateConfig, "temperature"))
+    top_k: Bound = field(default=field_bound(GenerateConfig, "top_k"))
+    top_p: Bound = field(default=field_bound(GenerateConfig, "top_p"))
+    num_samples: Bound = field(default=Bound(1, 1024))
+    beam: Bound = field(default=Bound(0, 1024))
+    seed: Bound = field(default=Bound())
 
     def tighten(self, **bounds: Bound | float) -> SamplingLimits:
         """These limits with some ranges narrowed (never widened).
@@ -139,23 +98,17 @@ def _same(name: str) -> str:
     return name
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _fail(name: str, spell: Callable[[str], str], what: str, got: str, hint: str = "") -> NoReturn:
-    message = f"{spell(name)} must be {what}, got {got}"
-    raise SamplingOptionError(name, f"{message} ({hint})" if hint else message)
+    raise SamplingOptionError(name, must_be(spell(name), what, got, hint))
 
 
 def _check_one(name: str, value: Any, bound: Bound, spell: Callable[[str], str]) -> None:
     """Raise `SamplingOptionError` unless `value` has the option's type and lies in `bound`."""
     hint = _HINTS.get(name, "")
     if name == "prefix":
-        most = f" of at most {_number(bound.high)} characters" if bound.high is not None else ""
+        most = f" of at most {number_text(bound.high)} characters" if bound.high is not None else ""
         if not isinstance(value, str):
-            _fail(name, spell, f"a string{most}", _shown(value))
+            _fail(name, spell, f"a string{most}", shown(value))
         if len(value) not in bound:
             _fail(name, spell, f"a string{most}", f"{len(value)} characters")
         return
@@ -163,20 +116,20 @@ def _check_one(name: str, value: Any, bound: Bound, spell: Callable[[str], str])
     if name in _INTEGERS:
         if name == "seed" and value is None:
             return
-        what = " ".join(filter(None, ("an integer", bound.describe())))
+        what = bound.expects(integer=True)
         if name == "seed":
             what += " or None"
         if is_bool or not isinstance(value, int) or value not in bound:
-            _fail(name, spell, what, _shown(value), hint)
+            _fail(name, spell, what, shown(value), hint)
         return
-    what = " ".join(filter(None, ("a number", bound.describe())))
+    what = bound.expects(integer=False)
     if (
         is_bool
         or not isinstance(value, (int, float))
         or (isinstance(value, float) and not math.isfinite(value))
         or value not in bound
     ):
-        _fail(name, spell, what, _shown(value), hint)
+        _fail(name, spell, what, shown(value), hint)
 
 
 def check_sampling(
@@ -201,7 +154,7 @@ def check_sampling(
     if beam > 0 and num_samples > beam:
         bound = limits.num_samples.narrow(Bound(high=beam))
         what = f"an integer {bound.describe()} when {spell('beam')} is {beam}"
-        _fail("num_samples", spell, what, _shown(num_samples), "at most one per beam")
+        _fail("num_samples", spell, what, shown(num_samples), "at most one per beam")
 
 
 def random_seed() -> int:
