@@ -25,3 +25,11 @@ class CheckpointError(RnnkitError):
 
 class DistributedError(RnnkitError):
     """A multi-process run that cannot start or lost a peer."""
+
+
+class StorageError(RnnkitError):
+    """A file that cannot be read or written: no space, no permission, read-only, vanished."""
+
+
+class NumericalError(RnnkitError):
+    """Numbers that became infinite or NaN: a model's weights, logits, loss or forecasts."""

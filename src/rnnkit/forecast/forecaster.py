@@ -28,9 +28,15 @@ from torch import Tensor
 
 from rnnkit.checkpoint import load_checkpoint, save_checkpoint
 from rnnkit.config import ForecastConfig
-from rnnkit.errors import CheckpointError, ConfigError
+from rnnkit.errors import CheckpointError, ConfigError, NumericalError
 from rnnkit.forecast.model import RNNForecaster, build_forecaster
-from rnnkit.forecast.series import Series, check_length, infer_season, plan_sizes
+from rnnkit.forecast.series import (
+    Series,
+    check_length,
+    finite_series,
+    infer_season,
+    plan_sizes,
+)
 from rnnkit.forecast.train import train_model
 from rnnkit.forecast.transforms import Scaler, SeriesEncoder, Windows, series_values
 from rnnkit.training.runtime import (
@@ -114,6 +120,7 @@ class Forecaster:
         self.train_info: dict[str, Any] = {}
         self._last_state: dict[str, Tensor] | None = None
         self._optimizer_state: dict[str, Any] = {}
+        self.path: Path | None = None  # the checkpoint `load` read, named in errors
 
     # -- sizes --------------------------------------------------------------------------
 
@@ -159,6 +166,7 @@ class Forecaster:
         if not isinstance(series, Series):
             series = Series.from_array(series)
         cfg, s = self.config, self.config.series
+        series = finite_series(series, s.fill)  # inf: error; NaN: error or filled
         device = resolve_device(cfg.train.device)
         with threads_kept(), global_rng_kept(device):
             seed_everything(cfg.train.seed)
@@ -286,6 +294,9 @@ class Forecaster:
         gen = torch.Generator(device=device).manual_seed(self.config.train.seed)
         model.eval()
         mean_t, scale_t, paths_t = model.forecast(x, horizon, SAMPLE_PATHS, gen)
+        outputs = [t for t in (mean_t, scale_t, paths_t) if t is not None]
+        if not all(bool(torch.isfinite(t).all()) for t in outputs):
+            raise self._not_finite("model's outputs are")  # before decoding spreads them
         mean = enc.decode(mean_t.double().cpu().numpy(), offset, last)  # (M, H, C)
         if scale_t is not None:
             sd = enc.decode_scale(scale_t.double().cpu().numpy())  # (M, H, C)
@@ -296,11 +307,27 @@ class Forecaster:
             lower = np.quantile(levels, 0.5 - level / 2, axis=0)
             upper = np.quantile(levels, 0.5 + level / 2, axis=0)
         else:
+            self._check_finite(mean)
             nan = np.full_like(mean, np.nan)
             return mean, nan, nan
         lower = mean - factor * np.maximum(mean - lower, 0.0)
         upper = mean + factor * np.maximum(upper - mean, 0.0)
+        self._check_finite(mean, lower, upper)
         return mean, lower, upper
+
+    def _check_finite(self, *arrays: np.ndarray) -> None:
+        """Raise `NumericalError` (naming the checkpoint when loaded) unless the decoded
+        forecast and interval are finite. Shape: each (M, H, C)."""
+        if not all(bool(np.isfinite(a).all()) for a in arrays):
+            raise self._not_finite("forecast is" if len(arrays) == 1 else "forecast or interval is")
+
+    def _not_finite(self, what: str) -> NumericalError:
+        """The one-line error of a non-finite forecast, naming the checkpoint when loaded."""
+        where = f"checkpoint {self.path}: " if self.path is not None else ""
+        return NumericalError(
+            f"{where}the {what} not finite (inf or NaN): the model's weights overflow; "
+            "fit again with a smaller train.lr or with clipping (train.clip)"
+        )
 
     def predict(
         self, horizon: int | None = None, series: Series | None = None, level: float = 0.8
@@ -320,6 +347,7 @@ class Forecaster:
             raise ConfigError("no history to forecast from; pass predict(series=...)")
         if not isinstance(series, Series):
             series = Series.from_array(series)
+        series = finite_series(series, self.config.series.fill)
         horizon = horizon or self.horizon
         self.model.check_horizon(horizon)
         if not 0 < level < 1:
@@ -399,6 +427,7 @@ class Forecaster:
         self.season = int(ckpt["season"])
         self.calibration = float(ckpt["calibration"])
         self.train_info = dict(info)
+        self.path = Path(path)
         return self
 
 

@@ -60,6 +60,7 @@ class Series:
             self.time = [str(i) for i in range(n)]
         if len(self.time) != n:
             raise DataError(f"series {self.name!r}: {len(self.time)} time labels for {n} rows")
+        check_no_inf(self)
 
     def __len__(self) -> int:
         return len(self.target)
@@ -96,6 +97,71 @@ class Series:
         arr = arr.reshape(len(arr), -1)  # (N, C)
         names = ["value"] if arr.shape[1] == 1 else [f"value{i}" for i in range(arr.shape[1])]
         return cls(name, [], arr, names, np.zeros((len(arr), 0)), [], season)
+
+
+# ---------------------------------------------------------------------------------------
+# non-finite values
+# ---------------------------------------------------------------------------------------
+
+
+def _first_where(series: Series, bad: np.ndarray) -> str:
+    """Where the first True of `bad (N, C + K)` lies: its column, row and time label."""
+    row, col = (int(v) for v in np.argwhere(bad)[0])
+    names = [*series.target_names, *series.covariate_names]
+    name = names[col] if col < len(names) else f"#{col}"
+    label = series.time[row]
+    when = f" (time {label!r})" if label != str(row) else ""
+    more = int(bad.sum()) - 1
+    others = f", and {more} more cell{'s' if more != 1 else ''}" if more else ""
+    return f"column {name!r} row {row}{when}{others}"
+
+
+def _values(series: Series) -> np.ndarray:
+    """Targets then covariates side by side. Shape: (N, C + K)."""
+    return np.concatenate([series.target, series.covariates], axis=1)
+
+
+def check_no_inf(series: Series) -> None:
+    """Raise `DataError` naming the first infinite cell: inf is never a missing value."""
+    values = _values(series)  # (N, C + K)
+    bad = np.isinf(values)
+    if bad.any():
+        raise DataError(
+            f"series {series.name!r} has an infinite value at {_first_where(series, bad)}; "
+            "replace it with a number (or leave the cell empty and set series.fill)"
+        )
+
+
+def finite_series(series: Series, fill: Fill) -> Series:
+    """`series` with every value finite: inf is an error; NaN (missing) is an error naming the
+    cell when `fill` is `none`, else it is filled as `fill` says (`drop` removes its rows).
+
+    Shape:
+        series (N, C) targets, (N, K) covariates -> (N', C), (N', K); N' = N but for `drop`
+    """
+    check_no_inf(series)
+    values = _values(series)  # (N, C + K)
+    missing = np.isnan(values)
+    if not missing.any():
+        return series
+    if fill == "none":
+        raise DataError(
+            f"series {series.name!r} has a missing value (NaN) at "
+            f"{_first_where(series, missing)}; fill it with series.fill (--fill) linear, "
+            "ffill, zero or drop"
+        )
+    filled, keep = fill_missing(values, fill)  # (N', C + K), (N,)
+    C = series.target.shape[1]
+    time = [t for t, k in zip(series.time, keep, strict=True) if k]
+    return Series(
+        series.name,
+        time,
+        filled[:, :C],
+        list(series.target_names),
+        filled[:, C:],
+        list(series.covariate_names),
+        series.season,
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -297,6 +363,7 @@ def read_csv(
     columns = [*targets, *covariates]
     data = np.empty((len(rows), len(columns)))
     missing: dict[str, list[int]] = {}
+    infinite: dict[str, list[int]] = {}
     for j, name in enumerate(columns):
         col = header.index(name)
         for i, r in enumerate(rows):
@@ -308,8 +375,16 @@ def read_csv(
                 )
             if math.isnan(value):
                 missing.setdefault(name, []).append(i + 2)
+            elif math.isinf(value):
+                infinite.setdefault(name, []).append(i + 2)
             data[i, j] = value
     time = [r[header.index(time_col)].strip() for r in rows] if time_col else []
+    if infinite:
+        where = "; ".join(f"{k!r} at lines {_rows_text(v)}" for k, v in infinite.items())
+        raise DataError(
+            f"{path.name} has infinite values: {where}; replace them with numbers "
+            "(inf is never filled; an empty cell is a missing value --fill can fill)"
+        )
     if missing:
         if fill == "none":
             where = "; ".join(f"{k!r} at lines {_rows_text(v)}" for k, v in missing.items())

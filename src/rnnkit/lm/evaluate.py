@@ -7,13 +7,14 @@
 from __future__ import annotations
 
 import copy
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnkit.errors import ConfigError
+from rnnkit.errors import ConfigError, NumericalError
 from rnnkit.lm.model import RNNLM
 from rnnkit.metrics import bits_per_token, perplexity
 from rnnkit.text.corpora import load_corpus
@@ -91,6 +92,9 @@ def evaluate(
     Without `source` the run's own corpus is re-read with its settings and `split` picks its
     validation or test part; with another `source`, the whole of that text is scored
     (encoded with the model's vocabulary, unseen tokens counted as `<unk>`).
+
+    Raises:
+        NumericalError: the loss is inf or NaN (the message names the checkpoint).
     """
     if split not in ("val", "test"):
         raise ConfigError(f"split {split!r} is not valid; choose val or test")
@@ -113,6 +117,13 @@ def evaluate(
     to_model = np.array([lm.vocab[t] for t in corpus.vocab.idx_to_token], dtype=np.int64)
     tokens = to_model[np.asarray(ids, dtype=np.int64)]
     result = evaluate_tokens(lm.model, tokens, batch_size or d.batch_size, d.num_steps, lm.device)
+    if not math.isfinite(result["loss"]):
+        where = f"checkpoint {lm.path}: " if lm.path is not None else ""
+        raise NumericalError(
+            f"{where}the held-out loss is {result['loss']} (the logits are not finite); "
+            "the model's weights overflow: retrain with a smaller train.lr or with clipping "
+            "(train.clip)"
+        )
     return {
         "source": corpus.name,
         "split": split if same else "all",

@@ -19,6 +19,11 @@ tokens step by step). Their options are a `SamplingOptions` (`rnnkit.lm.sampling
 On a bare model and vocabulary: `generate_text` and `stream_tokens`. `sample_next`,
 `warm_up` and `beam_search` are the building blocks; `text_pieces` / `join_steps` are the
 one way new tokens are joined onto a prefix.
+
+Scores that are not finite (inf or NaN logits: weights that overflowed) raise a one-line
+`NumericalError` at the step where they arise (`check_scores`: one reduction per step on
+what is already there, the probabilities on the generator's device or the logits for greedy
+and beam search); `generate` and `stream` on a `LoadedLM` name its checkpoint.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 import torch
 from torch import Tensor, nn
 
-from rnnkit.errors import ConfigError
+from rnnkit.errors import ConfigError, NumericalError
 from rnnkit.lm.model import RNNLM
 from rnnkit.lm.sampling_options import OPTION_NAMES, SamplingOptions, random_seed
 from rnnkit.lm.stepper import Stepper
@@ -50,6 +55,7 @@ _LEVELS = ("char", "word")
 
 __all__ = [
     "beam_search",
+    "check_scores",
     "generate",
     "generate_text",
     "join_steps",
@@ -85,6 +91,23 @@ def _check_call(options: SamplingOptions, level: str, generator: torch.Generator
         raise ConfigError(f"unknown level {level!r}; choose one of {', '.join(_LEVELS)}")
     if options.seed is not None and generator is not None:
         raise ConfigError("pass either seed or generator, not both")
+
+
+# The fix a non-finite score calls for: the weights (not the options) are at fault.
+OVERFLOW_FIX = (
+    "the model's weights overflow: retrain with a smaller train.lr or with clipping (train.clip)"
+)
+
+
+def check_scores(scores: Tensor, what: str = "next-token scores") -> None:
+    """Raise `NumericalError` unless every row has a finite maximum (no NaN, no `+inf`, not
+    all `-inf`); `-inf` alone marks an impossible token. One reduction and one sync.
+
+    Shape:
+        scores (..., V)
+    """
+    if not bool(torch.isfinite(scores.amax(dim=-1)).all()):
+        raise NumericalError(f"the model's {what} are not finite (inf or NaN); {OVERFLOW_FIX}")
 
 
 # --------------------------------------------------------------------------- set-up
@@ -223,6 +246,7 @@ def sample_next(
         logits (N, V) -> (N,)
     """
     if temperature == 0:
+        check_scores(logits)
         return logits.argmax(dim=-1)  # (N,)
     if generator is None:
         generator = _make_generator(None, None)
@@ -239,6 +263,7 @@ def sample_next(
         sorted_scores = sorted_scores.masked_fill(drop, -math.inf)
         scores = torch.full_like(scores, -math.inf).scatter(-1, order, sorted_scores)  # (N, V)
     probs = scores.softmax(dim=-1)  # (N, V)
+    check_scores(probs, "next-token probabilities")
     picked = torch.multinomial(probs, 1, generator=generator)  # (N, 1)
     return picked.squeeze(1).to(logits.device)  # (N,)
 
@@ -288,6 +313,7 @@ def beam_search(
         first_log_probs (V,) -> tokens (K, length), scores (K,), K = min(beam, #finite)
     """
     first = first_log_probs.float().cpu()  # (V,)
+    check_scores(first, "first-token log-probabilities")
     width = min(beam, int(torch.isfinite(first).sum()))
     scores, tokens = first.topk(width)  # (K,), (K,)
     history = tokens.unsqueeze(1)  # (K, 1)
@@ -303,6 +329,7 @@ def beam_search(
         else:
             logits, state = _forward(model, last.unsqueeze(1), state)  # (K, V)
         log_probs = logits.cpu().log_softmax(dim=-1)  # (K, V)
+        check_scores(log_probs, "next-token log-probabilities")
         total = (scores.unsqueeze(1) + log_probs).reshape(-1)  # (K * V,)
         width = min(beam, int(torch.isfinite(total).sum()))
         scores, flat = total.topk(width)  # (K,)
@@ -407,6 +434,7 @@ def stream_tokens(
 
     Raises:
         RnnkitError: a bad option, or an empty prefix with a vocabulary without counts.
+        NumericalError: (while iterating) the model's scores became inf or NaN.
     """
     _check_call(options, level, generator)
     if options.beam:
@@ -559,11 +587,15 @@ def generate(
 
     Raises:
         ConfigError: a bad option (the message names it, its range and the value given).
+        NumericalError: the model's scores became inf or NaN (the message names the checkpoint).
     """
     checked = _options(lm, options, locals())
-    return generate_text(
-        lm.model, lm.vocab, checked, level=lm.level, generator=generator, device=lm.device
-    )
+    try:
+        return generate_text(
+            lm.model, lm.vocab, checked, level=lm.level, generator=generator, device=lm.device
+        )
+    except NumericalError as exc:
+        raise _named(lm, exc) from None
 
 
 def stream(
@@ -585,8 +617,29 @@ def stream(
     arguments. Options are checked on the call, before the first token; see `generate`.
 
         for tokens in rnnkit.stream(lm, "The ", seed=0): ...
+
+    Raises:
+        NumericalError: (while iterating) the model's scores became inf or NaN (the message
+            names the checkpoint).
     """
     checked = _options(lm, options, locals())
-    return stream_tokens(
+    steps = stream_tokens(
         lm.model, lm.vocab, checked, level=lm.level, generator=generator, device=lm.device
     )
+    return _naming_errors(lm, steps)
+
+
+def _named(lm: LoadedLM, exc: NumericalError) -> NumericalError:
+    """The same error, naming the checkpoint the model came from (when it is known)."""
+    if lm.path is None:
+        return exc
+    return NumericalError(f"checkpoint {lm.path}: {exc}")
+
+
+def _naming_errors(lm: LoadedLM, steps: Iterator[list[str]]) -> Iterator[list[str]]:
+    """`steps`, with a `NumericalError` re-raised naming the checkpoint; closing this
+    generator closes `steps` (`yield from`)."""
+    try:
+        yield from steps
+    except NumericalError as exc:
+        raise _named(lm, exc) from None

@@ -43,17 +43,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from rnnkit.checkpoint import load_checkpoint
 from rnnkit.config import RunConfig, to_json
-from rnnkit.errors import CheckpointError, ConfigError
+from rnnkit.errors import CheckpointError, ConfigError, NumericalError
 from rnnkit.lm.evaluate import evaluate_tokens
-from rnnkit.lm.generation import generate_text, normalize_prefix
+from rnnkit.lm.generation import generate_text, normalize_prefix, warm_up
 from rnnkit.lm.model import RNNLM
 from rnnkit.lm.sampling_options import SamplingOptions
+from rnnkit.lm.stepper import Stepper
 from rnnkit.metrics import perplexity
 from rnnkit.nn.state import State, detach, from_list, to_list
 from rnnkit.text.batches import BatchIterator, RankBatches, rank_batches
@@ -63,6 +65,7 @@ from rnnkit.text.vocab import Vocab
 from rnnkit.training.distributed import (
     DistContext,
     agree,
+    agree_flag,
     close_distributed,
     collective_errors,
     init_distributed,
@@ -436,13 +439,15 @@ def _train_epoch(run: _Run, state: TrainState, interrupt: Interrupt, bar: tqdm) 
     for i, (X, Y) in enumerate(run.batches):
         if i < skip:
             continue
-        loss = _train_step(run, state, X, Y)
+        loss, finite = _train_step(run, state, X, Y)
         state.batch_in_epoch = i + 1
         stop = interrupt.hit
-        if ctx.enabled:  # stop together, and schedule by one clock
-            stop, state.elapsed_s, state.epoch_train_s = agree(
-                ctx, stop, state.elapsed_s, state.epoch_train_s
+        if ctx.enabled:  # stop together, schedule by one clock, fail together
+            stop, state.elapsed_s, state.epoch_train_s, broken = agree(
+                ctx, stop, state.elapsed_s, state.epoch_train_s, float(not finite)
             )
+            if broken:
+                raise _loss_error(loss if not finite else None, state.step - 1, state.epoch)
         bar.update(1)
         if state.step % 10 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
@@ -455,9 +460,14 @@ def _train_epoch(run: _Run, state: TrainState, interrupt: Interrupt, bar: tqdm) 
     return None
 
 
-def _train_step(run: _Run, state: TrainState, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    """One optimizer step on a batch, X and Y (B, T) token ids; returns the 0-dim loss.
+def _train_step(
+    run: _Run, state: TrainState, X: torch.Tensor, Y: torch.Tensor
+) -> tuple[torch.Tensor, bool]:
+    """One optimizer step on a batch, X and Y (B, T) token ids; returns the 0-dim loss and
+    whether it was finite.
 
+    A non-finite loss stops a one-process run at once; under torchrun the step goes on (the
+    other ranks are inside DDP's backward) and `_train_epoch` stops every rank together.
     bf16 autocasts the forward pass and loss only (see `training_loss`).
     """
     t0 = time.perf_counter()
@@ -465,12 +475,9 @@ def _train_step(run: _Run, state: TrainState, X: torch.Tensor, Y: torch.Tensor) 
     X, Y = X.to(run.ctx.device), Y.to(run.ctx.device)
     carried = detach(state.carried) if sequential else None
     loss, carried = training_loss(run.net, X, Y, carried, tc.precision == "bf16")
-    if not torch.isfinite(loss):
-        raise CheckpointError(
-            f"the loss became {loss.item()} at step {state.step} (epoch {state.epoch + 1}); "
-            "stopped without saving over the last good checkpoint; lower train.lr "
-            "or set train.clip"
-        )
+    finite = bool(torch.isfinite(loss))  # the one host sync of a step
+    if not finite and not run.ctx.enabled:
+        raise _loss_error(loss, state.step, state.epoch)
     _set_lr(run, state)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -483,7 +490,16 @@ def _train_step(run: _Run, state: TrainState, X: torch.Tensor, Y: torch.Tensor) 
     dt = time.perf_counter() - t0
     state.elapsed_s += dt
     state.epoch_train_s += dt
-    return loss
+    return loss, finite
+
+
+def _loss_error(loss: torch.Tensor | None, step: int, epoch: int) -> NumericalError:
+    """The one-line error of a non-finite training loss (`loss` None: another rank's)."""
+    what = f"the loss became {loss.item()}" if loss is not None else "another rank's loss"
+    return NumericalError(
+        f"{what} at step {step} (epoch {epoch + 1}); stopped without saving over the last "
+        "good checkpoint; lower train.lr or set train.clip"
+    )
 
 
 def _set_lr(run: _Run, state: TrainState) -> None:
@@ -496,12 +512,24 @@ def _set_lr(run: _Run, state: TrainState) -> None:
 
 def _evaluate_and_checkpoint(run: _Run, state: TrainState, partial: bool) -> dict[str, Any]:
     """Metrics row, metrics.jsonl, last.pt and best.pt, curves at the end of an epoch (or of a
-    cut-short one, `partial`); returns the row. Non-finite weights save nothing."""
+    cut-short one, `partial`); returns the row.
+
+    Non-finite weights, validation loss or generation logits (`_numerical_problem`) stop
+    every rank together, before anything is written: the last good checkpoints and the
+    metrics stay as they were.
+    """
     ctx, dc = run.ctx, run.cfg.data
     loss_all, tokens_all = sum_across_ranks(ctx, state.loss_sum.item(), state.tokens_done)
     train_loss = loss_all / max(tokens_all, 1)
     val_rows = dc.batch_size * ctx.world_size  # the streams of all ranks, shared out
     val = evaluate_tokens(run.model, run.corpus.val, val_rows, dc.num_steps, ctx.device, ranks=ctx)
+    problem = _numerical_problem(run, val["loss"])
+    if agree_flag(ctx, problem is not None):
+        raise NumericalError(
+            f"{problem or 'another rank found non-finite numbers'} at step {state.step}; "
+            f"nothing was saved over the last good checkpoint in {run.folder.path}; "
+            "lower train.lr or set train.clip"
+        )
     row = {
         "epoch": state.epoch + (1 if partial else 0),
         "step": state.step,
@@ -518,11 +546,6 @@ def _evaluate_and_checkpoint(run: _Run, state: TrainState, partial: bool) -> dic
     }
     improved = state.record(row)
     run.folder.append_metrics(row)
-    if not _params_finite(run.model) or not math.isfinite(val["loss"]):
-        raise CheckpointError(
-            f"weights became non-finite at step {state.step}; nothing was saved over the last "
-            "good checkpoint; lower train.lr or set train.clip"
-        )
     _save(run, state, "last.pt", row)
     if improved:
         _save(run, state, "best.pt", row)
@@ -559,13 +582,73 @@ def _save(run: _Run, state: TrainState, name: str, metrics: dict[str, Any]) -> N
 
 
 def _params_finite(model: nn.Module) -> bool:
-    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    """Whether every weight is finite (one host sync)."""
+    flags = [torch.isfinite(p).all() for p in model.parameters()]
+    return bool(torch.stack(flags).all()) if flags else True
+
+
+PROBE_STEPS = 8  # single steps of the logits probe, after a warm-up of up to num_steps tokens
+
+
+@torch.no_grad()
+def _logits_finite(run: _Run) -> bool:
+    """Whether generation's own path gives finite logits: a warm-up forward call on the
+    first validation tokens, then `PROBE_STEPS` `Stepper` steps (weights that are finite
+    but huge overflow there first). No randomness is drawn; one host sync.
+
+    Shape:
+        prefix (1, P) -> logits (1, V) per step
+    """
+    val = run.corpus.val
+    count = min(len(val), run.cfg.data.num_steps + PROBE_STEPS)
+    ids = torch.from_numpy(np.asarray(val[:count], dtype=np.int64)).to(run.ctx.device)  # (n,)
+    warm = max(1, count - PROBE_STEPS)
+    logits, state = warm_up(run.model, ids[:warm].unsqueeze(0))  # (1, V)
+    ok = torch.isfinite(logits).all()
+    stepper = Stepper(run.model, state, 1)
+    for k in range(warm, count):
+        ok = ok & torch.isfinite(stepper.step(ids[k : k + 1])).all()  # (1, V)
+    return bool(ok)
+
+
+def _numerical_problem(run: _Run, val_loss: float | None) -> str | None:
+    """What is non-finite about the model now (weights, validation loss, logits), or None."""
+    if not _params_finite(run.model):
+        return "weights became non-finite"
+    if val_loss is not None and not math.isfinite(val_loss):
+        return f"the validation loss became {val_loss}"
+    if not _logits_finite(run):
+        return "the weights overflow: generation's logits are not finite"
+    return None
 
 
 def _write_samples(run: _Run, at_epoch: int) -> None:
-    """Continue each `generate.prefixes` entry; samples.txt and the readable lines (rank 0)."""
-    if not run.ctx.is_main:  # samples come from rank 0 alone
+    """Continue each `generate.prefixes` entry; samples.txt and the readable lines (rank 0).
+
+    Non-finite logits stop every rank together (rank 0 finds them; the others wait for its
+    word), before samples.txt is touched.
+    """
+    failure: NumericalError | None = None
+    lines: list[str] = []
+    if run.ctx.is_main:  # samples come from rank 0 alone
+        try:
+            lines = _sample_lines(run, at_epoch)
+        except NumericalError as exc:
+            failure = exc
+    if agree_flag(run.ctx, failure is not None):
+        raise NumericalError(
+            f"the samples of epoch {at_epoch} failed: {failure or 'on rank 0'}; "
+            f"last.pt in {run.folder.path} holds the last checked weights"
+        )
+    if not run.ctx.is_main:
         return
+    run.folder.append_samples(lines)
+    for line in lines:
+        run.folder.echo(line)
+
+
+def _sample_lines(run: _Run, at_epoch: int) -> list[str]:
+    """The samples.txt lines of one epoch: each `generate.prefixes` entry continued."""
     dc, gc = run.cfg.data, run.cfg.generate
     lines = []
     for prefix in gc.prefixes:
@@ -581,20 +664,20 @@ def _write_samples(run: _Run, at_epoch: int) -> None:
             run.model, run.corpus.vocab, options, level=dc.level, device=run.ctx.device
         )
         lines.append(f"[epoch {at_epoch}] {text!r}")
-    run.folder.append_samples(lines)
-    for line in lines:
-        run.folder.echo(line)
+    return lines
 
 
 def _summarize(run: _Run, state: TrainState, stopped_by: str) -> None:
     """After the loop: an interrupted run saves last.pt; then the `done (<reason>)` line."""
     echo, run_dir = run.folder.echo, run.folder.path
     if stopped_by == "interrupt":
-        if _params_finite(run.model):
-            with collective_errors(run.ctx):
+        with collective_errors(run.ctx):
+            broken = agree_flag(run.ctx, _numerical_problem(run, None) is not None)
+            if not broken:
                 _save(run, state, "last.pt", state.history[-1] if state.history else {})
+        kept = "kept the last good last.pt (the weights are not finite)" if broken else "saved"
         echo(
-            f"interrupted at step {state.step}; saved {run_dir / 'last.pt'}; "
+            f"interrupted at step {state.step}; {kept} {run_dir / 'last.pt'}; "
             f"continue with --resume {run_dir}"
         )
     final, best = (state.history[-1] if state.history else {}), state.best

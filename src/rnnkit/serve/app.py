@@ -19,6 +19,7 @@ names a file: the checkpoint and the page are fixed when the app is built.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,7 +33,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 import rnnkit
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import NumericalError, RnnkitError
 from rnnkit.lm.sampling_options import SamplingOptionError
 from rnnkit.serve.card import model_card
 from rnnkit.serve.guard import LOOPBACK_NAMES, Guard
@@ -46,6 +47,7 @@ from rnnkit.serve.schemas import (
     StreamRequest,
 )
 from rnnkit.serve.streaming import (
+    GENERATION_FAILED,
     EventStream,
     collect_texts,
     plan_request,
@@ -55,11 +57,13 @@ from rnnkit.serve.streaming import (
     wait_for_job,
 )
 
+log = logging.getLogger("rnnkit.serve")
 STATIC = {"app.js": "text/javascript", "app.css": "text/css", "index.html": "text/html"}
 ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"description": "request body too large"},
     422: {"description": "invalid options; `error` says which and why"},
     429: {"description": "every worker busy and the waiting line full; retry"},
+    500: {"description": "the model failed (e.g. non-finite logits); `error` says why"},
 }
 STREAM_EVENTS = (
     "events `start` {prefix, seed, num_samples, length, level, unknown}, "
@@ -107,6 +111,7 @@ def create_app(
     app.state.card = card
     app.exception_handler(RequestValidationError)(_invalid)
     app.exception_handler(RnnkitError)(_user_error)
+    app.exception_handler(NumericalError)(_model_error)
     app.exception_handler(QueueFullError)(_busy)
     folder = resources.files("rnnkit.serve") / "static"
     for name, path in (("index.html", "/"), ("app.js", "/app.js"), ("app.css", "/app.css")):
@@ -166,7 +171,14 @@ def create_app(
         else:
             work = collect_texts(token_stream(lm, plan), plan)
         start = time.perf_counter()
-        texts = await wait_for_job(pool.submit(work), request)
+        job = pool.submit(work)
+        try:
+            texts = await wait_for_job(job, request)
+        except RnnkitError:
+            raise  # the handlers answer 422 (a bad request) or 500 (the model failed)
+        except Exception:
+            log.exception("generation failed")
+            return JSONResponse({"error": GENERATION_FAILED}, status_code=500)
         if texts is None:
             return Response(status_code=499)  # nobody is listening any more
         result = GenerateResponse(
@@ -230,6 +242,12 @@ async def _invalid(request: Request, exc: RequestValidationError) -> JSONRespons
 async def _user_error(request: Request, exc: RnnkitError) -> JSONResponse:
     """422 with the library's own message (it says what to change)."""
     return JSONResponse({"error": str(exc)}, status_code=422)
+
+
+async def _model_error(request: Request, exc: NumericalError) -> JSONResponse:
+    """500 with the library's one line: the model itself failed (non-finite logits)."""
+    log.warning("generation failed: %s", exc)
+    return JSONResponse({"error": str(exc)}, status_code=500)
 
 
 async def _busy(request: Request, exc: QueueFullError) -> JSONResponse:

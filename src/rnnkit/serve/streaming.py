@@ -22,7 +22,7 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 import rnnkit
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import NumericalError, RnnkitError
 from rnnkit.lm.generation import join_steps, normalize_prefix, text_pieces, unknown_tokens
 from rnnkit.lm.sampling_options import SamplingOptions, random_seed
 from rnnkit.serve.pool import Job
@@ -31,6 +31,7 @@ from rnnkit.serve.schemas import StreamRequest
 log = logging.getLogger("rnnkit.serve")
 KEEPALIVE_S = 15.0
 Emit = Callable[[str, dict[str, Any]], None]
+GENERATION_FAILED = "generation failed; the server log has the details"
 
 
 @dataclass
@@ -89,11 +90,13 @@ def produce_events(
                 pieces = text_pieces(plan.prefix, step, tokens, plan.level)
                 emit("tokens", {"step": step, "tokens": pieces})
                 step += 1
-        except RnnkitError as exc:
+        except RnnkitError as exc:  # a NumericalError too: the model's logits overflowed
+            if isinstance(exc, NumericalError):
+                log.warning("generation failed: %s", exc)
             emit("error", {"error": str(exc)})
         except Exception:
             log.exception("generation failed")
-            emit("error", {"error": "generation failed; the server log has the details"})
+            emit("error", {"error": GENERATION_FAILED})
         finally:
             _close(steps)
 

@@ -195,6 +195,15 @@ def agree(ctx: DistContext, stop: bool, *clocks: float) -> tuple[Any, ...]:
     return (bool(first), *rest)
 
 
+def agree_flag(ctx: DistContext, flag: bool) -> bool:
+    """Whether `flag` holds on any rank (a collective under torchrun; `flag` itself for one
+    process). Every rank calls it at the same point, so a fault found on one rank stops all
+    of them together instead of leaving the others waiting for the collective timeout."""
+    if not ctx.enabled:
+        return flag
+    return bool(agree(ctx, flag)[0])
+
+
 def rank_states(
     ctx: DistContext, carried: list[torch.Tensor], loss_sum: float, tokens_done: int
 ) -> dict[str, Any]:
