@@ -1,20 +1,35 @@
 """Figures written into run folders: training curves and forecasts.
 
 Each plot draws on its own `matplotlib.figure.Figure` and saves it to a file: no pyplot, no
-global backend switch, so a notebook's inline plots are left alone.
+global backend switch, so a notebook's inline plots are left alone. The file is written
+through `write_atomic`: a full disk leaves the previous figure and a one-line `StorageError`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
 
+from rnnkit.checkpoint import write_atomic
 
-def plot_curves(rows: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> Path:
+
+def _save(fig: Figure, path: str | Path, then: str | Callable[[], str] = "") -> Path:
+    """Save `fig` to `path` atomically, in the format its suffix names (PNG without one)."""
+    path = Path(path)
+    kind = path.suffix.lstrip(".").lower() or "png"
+    return write_atomic(path, lambda fh: fig.savefig(fh, format=kind, dpi=100), then)
+
+
+def plot_curves(
+    rows: Sequence[dict[str, Any]],
+    path: str | Path,
+    title: str = "",
+    then: str | Callable[[], str] = "",
+) -> Path:
     """Loss and perplexity against epoch, train and validation, from `metrics.jsonl` rows."""
     fig = Figure(figsize=(10, 4))
     ax_loss, ax_ppl = fig.subplots(1, 2)
@@ -34,9 +49,7 @@ def plot_curves(rows: Sequence[dict[str, Any]], path: str | Path, title: str = "
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    return path
+    return _save(fig, path, then)
 
 
 def plot_forecast(
@@ -100,6 +113,4 @@ def plot_forecast(
     if title:
         axes[0][0].set_title(title)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    return path
+    return _save(fig, path)

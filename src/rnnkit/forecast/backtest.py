@@ -5,7 +5,8 @@ the model beside the naive and seasonal naive baselines, and write the run folde
 `run_forecast` is the command body: it holds the test part out, runs `backtest` (the seed
 loop and the scores) and `write_forecast_run` (the files). With a checkpoint, it forecasts
 past the end of the given data without retraining and writes `forecast.csv` and
-`forecast.png`.
+`forecast.png`. Every file goes through `write_atomic` (checkpoints through `Forecaster.save`):
+a full disk or a read-only folder ends in one `StorageError` line, the earlier files intact.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import copy
 import csv
 import dataclasses
+import io
 import json
 import math
 import time
@@ -23,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.checkpoint import storage_errors, write_atomic
 from rnnkit.config import ForecastConfig, resolve_forecast
 from rnnkit.errors import DataError
 from rnnkit.forecast.baselines import naive_forecast, seasonal_naive_forecast
@@ -36,6 +39,12 @@ def _run_dir(out: str | None, source: str) -> Path:
         return Path(out)
     name = source if source in BUILTINS else Path(source).stem
     return Path("runs") / f"forecast-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _make_run_dir(run_dir: Path) -> None:
+    """Create the run folder; a failure is a one-line `StorageError`."""
+    with storage_errors(run_dir, "write"):
+        run_dir.mkdir(parents=True, exist_ok=True)
 
 
 def _spread(values: list[float]) -> dict[str, Any]:
@@ -61,15 +70,15 @@ def _write_csv(
 ) -> Path:
     """One row per forecast step: `time`, then `<target>_<column>` for every column."""
     header = ["time"] + [f"{n}_{c}" for n in names for c in columns]
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        for i, t in enumerate(times):
-            row: list[Any] = [t]
-            for j in range(len(names)):
-                row += [f"{columns[c][i, j]:.6g}" for c in columns]
-            writer.writerow(row)
-    return path
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for i, t in enumerate(times):
+        row: list[Any] = [t]
+        for j in range(len(names)):
+            row += [f"{columns[c][i, j]:.6g}" for c in columns]
+        writer.writerow(row)
+    return write_atomic(path, buffer.getvalue())
 
 
 def run_forecast(
@@ -112,9 +121,9 @@ def run_forecast(
     history, test = _hold_out(cfg, data)
     season = cfg.series.season or data.season or infer_season(history.target)
     run_dir = _run_dir(out, source)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    _make_run_dir(run_dir)
     echo(f"run folder: {run_dir}")
-    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2), encoding="utf-8")
+    write_atomic(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2))
     cfg.series.season = season
     run = backtest(cfg, history, test, season, seeds, quiet, echo)
     write_forecast_run(run_dir, run, history, test)
@@ -218,7 +227,7 @@ def write_forecast_run(run_dir: Path, run: Backtest, history: Series, test: Seri
     (actual, forecast, interval and both baselines per step) and `forecast.png`."""
     fc, pred, results = run.forecaster, run.forecast, run.results
     fc.save(run_dir, metrics=results)
-    (run_dir / "metrics.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    write_atomic(run_dir / "metrics.json", json.dumps(results, indent=2))
     _write_csv(
         run_dir / "forecast.csv",
         test.time,
@@ -292,7 +301,7 @@ def _forecast_from_checkpoint(
     horizon = int(o.horizon or fc.horizon)
     pred = fc.predict(horizon, data)
     run_dir = _run_dir(out, source)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    _make_run_dir(run_dir)
     future = _future_labels(data.time, horizon)
     _write_csv(
         run_dir / "forecast.csv",

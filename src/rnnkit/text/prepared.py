@@ -22,7 +22,10 @@ character (other modes). A word cut in two is carried into the next chunk. So th
 those of `load_corpus` with the same settings, one for one (a test checks it).
 
 A folder with split files but no `manifest.json` is a prepare that never finished (killed
-midway): `load_prepared` refuses it, and `prepare` overwrites it.
+midway): `load_prepared` refuses it, and `prepare` overwrites it. A prepare that cannot
+write (no space, no permission, read-only) or read its source (a file gone) stops with one
+`StorageError` line naming the file; on a failed write the unfinished files are removed,
+which gives a full disk its space back.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import repeat
@@ -44,8 +48,8 @@ import numpy as np
 from tqdm import tqdm
 
 from rnnkit import __version__
-from rnnkit.checkpoint import write_atomic
-from rnnkit.errors import DataError
+from rnnkit.checkpoint import storage_errors, write_atomic
+from rnnkit.errors import DataError, StorageError
 from rnnkit.text.corpora import Corpus, compact_dtype, load_corpus, require_tokens, split_bounds
 from rnnkit.text.sources import (
     REMOTE,
@@ -111,9 +115,11 @@ def _parts(source: str | os.PathLike[str], errors: EncodingErrors) -> tuple[list
         return [_Part(name, len(data), data=data)], sha1
     path = Path(name).expanduser()
     joined = path.is_dir()  # folder files are joined so lines never run together
-    parts = [
-        _Part(str(p), p.stat().st_size, path=p, newline_at_end=joined) for p in local_files(path)
-    ]
+    with storage_errors(path, "read"):
+        parts = [
+            _Part(str(p), p.stat().st_size, path=p, newline_at_end=joined)
+            for p in local_files(path)
+        ]
     return parts, ""
 
 
@@ -145,7 +151,7 @@ def _text_chunks(
         part = parts[index]
         offset = start[1] if index == start[0] else 0
         require_text(part.size, part.name)
-        with part.open() as fh:
+        with storage_errors(part.name, "read"), part.open() as fh:
             last_byte = b""  # the part's last byte so far: does its text end a line?
             if offset > 0:
                 fh.seek(offset - 1)
@@ -233,24 +239,35 @@ def _encode(vocab: Vocab, tokens: Tokens, dtype: type) -> np.ndarray:
     return np.fromiter(ids, dtype=dtype, count=len(tokens))
 
 
+_AGAIN = "the unfinished files were removed; run `rnnkit prepare` again"
+
+
 class _SplitWriter:
-    """Appends ids to `train.npy`, `val.npy` and `test.npy`, each given its final length."""
+    """Appends ids to `train.npy`, `val.npy` and `test.npy`, each given its final length.
+
+    A failed open, write or sync is a `StorageError` naming the split file."""
 
     def __init__(self, folder: Path, sizes: Sequence[int], dtype: type) -> None:
         self.ends = np.cumsum(sizes).tolist()  # global end position of each split
         self.pos = 0  # ids written
         self.seen = 0  # ids given (more than written if the source grew)
         self.zeros = [0, 0, 0]  # `<unk>` ids written to each split
-        self.files = []
-        for name, size in zip(SPLITS, sizes, strict=True):
-            fh = (folder / SPLIT_FILES[name]).open("wb")
-            header = {
-                "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
-                "fortran_order": False,
-                "shape": (int(size),),
-            }
-            np.lib.format.write_array_header_1_0(fh, header)
-            self.files.append(fh)
+        self.paths = [folder / SPLIT_FILES[name] for name in SPLITS]
+        self.files: list[IO[bytes]] = []
+        try:
+            for path, size in zip(self.paths, sizes, strict=True):
+                with storage_errors(path, "write", _AGAIN):
+                    fh = path.open("wb")
+                    self.files.append(fh)
+                    header = {
+                        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                        "fortran_order": False,
+                        "shape": (int(size),),
+                    }
+                    np.lib.format.write_array_header_1_0(fh, header)
+        except BaseException:
+            self.close(sync=False)
+            raise
 
     def write(self, ids: np.ndarray) -> None:
         """Append the next ids, each to the split its global position falls in."""
@@ -261,16 +278,30 @@ class _SplitWriter:
             if take <= 0:
                 continue
             piece = ids[lo : lo + take]
-            self.files[k].write(piece.tobytes())
+            with storage_errors(self.paths[k], "write", _AGAIN):
+                self.files[k].write(piece.tobytes())
             self.zeros[k] += int(np.count_nonzero(piece == 0))
             self.pos += take
             lo += take
 
-    def close(self) -> None:
-        for fh in self.files:
-            fh.flush()
-            os.fsync(fh.fileno())
-            fh.close()
+    def close(self, sync: bool = True) -> None:
+        """Flush, sync (unless `sync` is False) and close every file, even after a failure;
+        the first failure is raised once all are closed."""
+        failure: BaseException | None = None
+        for path, fh in zip(self.paths, self.files, strict=False):
+            try:
+                with storage_errors(path, "write", _AGAIN):
+                    try:
+                        if sync:
+                            fh.flush()
+                            os.fsync(fh.fileno())
+                    finally:
+                        fh.close()
+            except StorageError as exc:
+                failure = failure or exc
+        self.files = []
+        if failure is not None and sync:
+            raise failure
 
 
 def _ours(path: Path) -> bool:
@@ -299,6 +330,19 @@ def _claim(out: Path, force: bool) -> None:
         for p in out.iterdir():
             p.unlink()
     out.mkdir(parents=True, exist_ok=True)
+
+
+@contextmanager
+def _discarded_on_failure(out: Path) -> Iterator[None]:
+    """On a `StorageError` in the block, remove what the unfinished prepare wrote in `out`
+    (best effort), so a full disk gets its space back; the error goes on."""
+    try:
+        yield
+    except StorageError:
+        for name in (MANIFEST, VOCAB_FILE, *SPLIT_FILES.values()):
+            with suppress(OSError):
+                (out / name).unlink(missing_ok=True)
+        raise
 
 
 @dataclass(frozen=True)
@@ -369,8 +413,10 @@ def _encode_all(
     try:
         for _, tokens in reader.chunks("encode"):
             writer.write(_encode(vocab, tokens, dtype))
-    finally:
-        writer.close()
+    except BaseException:
+        writer.close(sync=False)
+        raise
+    writer.close()
     return writer
 
 
@@ -416,7 +462,8 @@ def prepare(
     split_bounds(0, max_tokens, split)  # bad split / max_tokens fail before any reading
     parts, sha1 = _parts(source, encoding_errors)
     out = Path(out)
-    _claim(out, force)
+    with storage_errors(out, "write"):
+        _claim(out, force)
     opts = {"level": level, "normalize": normalize, "nfc": nfc, "encoding_errors": encoding_errors}
     reader = _Reader(parts, opts, chunk_bytes, show=not quiet and sys.stderr.isatty())
     total_bytes = reader.total_bytes
@@ -435,13 +482,15 @@ def prepare(
 
     # The split files first; the manifest comes last.
     sizes = [bounds[1], bounds[2] - bounds[1], bounds[3] - bounds[2]]
-    writer = _encode_all(reader, out, vocab, sizes, dtype)
+    with _discarded_on_failure(out):
+        writer = _encode_all(reader, out, vocab, sizes, dtype)
     if writer.seen != num_tokens:  # the source changed between the passes
         raise DataError(
             f"{name} gave {num_tokens} tokens when counted but {writer.seen} when encoded; "
             "was it modified meanwhile? prepare it again"
         )
-    write_atomic(out / VOCAB_FILE, vocab.to_json() + "\n")
+    with _discarded_on_failure(out):
+        write_atomic(out / VOCAB_FILE, vocab.to_json() + "\n")
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -470,7 +519,9 @@ def prepare(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "rnnkit_version": __version__,
     }
-    write_atomic(out / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    with _discarded_on_failure(out):
+        text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+        write_atomic(out / MANIFEST, text)
     return manifest
 
 
@@ -493,7 +544,8 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
             f"or is still running); run `rnnkit prepare SOURCE --out {folder}` again"
         )
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        with storage_errors(path, "read"):
+            manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path} is not valid JSON ({exc}); prepare the corpus again") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:

@@ -9,6 +9,8 @@ A local path is a UTF-8 text file or a folder of `.txt` files read in sorted ord
 The checks on local text live here once, for `read_text` and for the streaming
 `rnnkit.text.prepared`: `local_files` (which files a path names), `require_text` (not
 empty), `check_encoding_errors` and `decode_piece` (NUL bytes, UTF-8 with the byte offset).
+A file that cannot be read (no permission, gone) or a cache that cannot be written (full,
+read-only) is a one-line `StorageError` naming the path (`rnnkit.checkpoint.storage_errors`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from rnnkit.checkpoint import write_atomic
+from rnnkit.checkpoint import storage_errors, write_atomic
 from rnnkit.errors import DataError
 
 EncodingErrors = Literal["strict", "replace", "ignore"]
@@ -89,6 +91,12 @@ def cache_dir() -> Path:
     return (Path(base) if base else Path.home() / ".cache") / "rnnkit"
 
 
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of a file; a failure (no permission, gone) is a one-line `StorageError`."""
+    with storage_errors(path, "read"):
+        return path.read_bytes()
+
+
 def _sha1(data: bytes) -> str:
     return hashlib.sha1(data, usedforsecurity=False).hexdigest()
 
@@ -117,7 +125,8 @@ def _download(remote: RemoteFile, dest: Path) -> bytes:
             f"{remote.sha1}; it was discarded: retry later, or supply a verified "
             f"{remote.filename} through RNNKIT_DATA"
         )
-    write_atomic(dest, data)
+    then = f"or set XDG_CACHE_HOME to a writable folder, or put {remote.filename} in RNNKIT_DATA"
+    write_atomic(dest, data, then)
     return data
 
 
@@ -130,7 +139,7 @@ def fetch(name: str) -> tuple[bytes, Path]:
     folder = data_dir()
     if folder is not None and (folder / remote.filename).is_file():
         path = folder / remote.filename
-        data = path.read_bytes()
+        data = _read_bytes(path)
         if _sha1(data) != remote.sha1:
             raise DataError(
                 f"{path} has sha1 {_sha1(data)}, expected {remote.sha1}; replace it with "
@@ -139,7 +148,7 @@ def fetch(name: str) -> tuple[bytes, Path]:
         return data, path
     path = cache_dir() / remote.filename
     if path.is_file():
-        data = path.read_bytes()
+        data = _read_bytes(path)
         if _sha1(data) == remote.sha1:
             return data, path
         # A corrupt or stale cached copy is never used: download a fresh one over it.
@@ -266,7 +275,7 @@ def _read_path(path: Path, encoding_errors: EncodingErrors) -> tuple[str, str]:
     digest = hashlib.sha1(usedforsecurity=False)
     parts = []
     for file in files:
-        data = file.read_bytes()
+        data = _read_bytes(file)
         digest.update(data)
         text = decode_utf8(data, str(file), encoding_errors)
         # Folder files are joined so that the last line of one never runs into the next.

@@ -9,6 +9,10 @@
 
 Every rank builds what is written (a checkpoint gathers the ranks' states), but every write
 and every readable line is a no-op off rank 0, so a loop can call these methods on all ranks.
+
+Every file goes through `write_atomic` (appends through `append_atomic`), so a full disk, a
+read-only folder or a kill mid-write leaves the earlier files and lines as they were, and
+the failure is one `StorageError` line naming the file and the fix.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnnkit.checkpoint import save_checkpoint
+from rnnkit.checkpoint import append_atomic, save_checkpoint, storage_errors, write_atomic
+from rnnkit.errors import StorageError
 from rnnkit.plots import plot_curves
 
 if TYPE_CHECKING:
@@ -45,8 +50,9 @@ class RunFolder:
         """Create the folder and write `config.json` holding `text` (the config as JSON)."""
         if not self.is_main:
             return
-        self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / "config.json").write_text(text + "\n", encoding="utf-8")
+        with storage_errors(self.path, "write"):
+            self.path.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.path / "config.json", text + "\n", self._then)
 
     def append_metrics(self, row: dict[str, Any]) -> None:
         """Append one row to `metrics.jsonl`."""
@@ -58,18 +64,30 @@ class RunFolder:
         path = self.path / "metrics.jsonl"
         if not path.exists():
             return []
-        lines = path.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines if line]
+        with storage_errors(path, "read"):
+            lines = path.read_bytes().decode("utf-8", "replace").splitlines()
+        rows = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise StorageError(
+                    f"{path} line {number} is not a JSON row (the file was damaged); "
+                    "delete that line and resume again"
+                ) from None
+        return rows
 
     def save_checkpoint(self, name: str, payload: dict[str, Any]) -> None:
         """Write `payload` to `<run>/<name>` atomically (see `rnnkit.checkpoint`)."""
         if self.is_main:
-            save_checkpoint(self.path / name, payload)
+            save_checkpoint(self.path / name, payload, self._then)
 
     def plot(self, rows: Sequence[dict[str, Any]], title: str = "") -> None:
         """Draw `curves.png` from the metrics rows."""
         if self.is_main:
-            plot_curves(rows, self.path / "curves.png", title=title)
+            plot_curves(rows, self.path / "curves.png", title=title, then=self._then)
 
     def append_samples(self, lines: Sequence[str]) -> None:
         """Append generated samples, one per line, to `samples.txt`."""
@@ -82,5 +100,10 @@ class RunFolder:
             self._echo(line)
 
     def _append(self, name: str, lines: Sequence[str]) -> None:
-        with open(self.path / name, "a", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
+        append_atomic(self.path / name, "\n".join(lines) + "\n", self._then)
+
+    def _then(self) -> str:
+        """The end of a write error: how to continue, once there is a checkpoint to resume."""
+        if (self.path / "last.pt").is_file():
+            return f"the files written so far are kept: continue with --resume {self.path}"
+        return "the files written so far are kept"
