@@ -8,15 +8,32 @@ import pytest
 
 import rnnkit
 from rnnkit.cli import main
-from rnnkit.config import RunConfig, apply_overrides
-from rnnkit.errors import CheckpointError, ConfigError, DataError, RnnkitError
+from rnnkit.config import RunConfig, apply_overrides, load_toml
+from rnnkit.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    DistributedError,
+    NumericalError,
+    RnnkitError,
+    StorageError,
+)
+from rnnkit.forecast.series import read_csv
 from rnnkit.text.corpora import load_corpus
 
 
 def test_the_base_is_not_a_value_error() -> None:
     # `except ValueError` code written against torch must not swallow rnnkit's own errors
     assert not issubclass(RnnkitError, ValueError)
-    for kind in (CheckpointError, ConfigError, DataError):
+    kinds = (
+        CheckpointError,
+        ConfigError,
+        DataError,
+        DistributedError,
+        NumericalError,
+        StorageError,
+    )
+    for kind in kinds:
         assert issubclass(kind, RnnkitError)
 
 
@@ -47,3 +64,19 @@ def test_the_cli_prints_one_line_and_exits_non_zero(
     code = main(["generate", "--checkpoint", str(tmp_path / "missing")])
     err = capsys.readouterr().err.strip()
     assert code != 0 and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("reader", [load_toml, read_csv])
+def test_an_unreadable_file_is_a_storage_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: object
+) -> None:
+    path = tmp_path / "locked.toml"
+    path.write_text("a,b\n1,2\n", encoding="utf-8")
+
+    def denied(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    monkeypatch.setattr(Path, "open", denied)
+    with pytest.raises(StorageError, match=r"locked\.toml"):
+        reader(path)  # type: ignore[operator]

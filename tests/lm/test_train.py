@@ -261,3 +261,16 @@ def test_interrupt_flags_the_first_ctrl_c_and_restores_the_old_handler() -> None
         assert signal.getsignal(signal.SIGINT) is mine
     finally:
         signal.signal(signal.SIGINT, old)
+
+
+def test_resume_drops_a_metrics_row_that_last_pt_never_saw(tmp_path: Path) -> None:
+    # a kill between the metrics row and last.pt leaves a row past the checkpoint
+    train_lm(tiny_config(tmp_path, "train.epochs=2"), out=tmp_path / "run", quiet=True, echo=quiet)
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    orphan = {**rows[-1], "epoch": 3, "step": rows[-1]["step"] * 2}
+    metrics.write_text(metrics.read_text() + json.dumps(orphan) + "\n")
+    train_lm(tiny_config(tmp_path, "train.epochs=3"), resume=tmp_path / "run", echo=quiet)
+    resumed = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [r["epoch"] for r in resumed] == [1, 2, 3]
+    assert resumed[:2] == rows and resumed[2]["step"] == rows[-1]["step"] * 3 // 2

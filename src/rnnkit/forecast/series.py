@@ -27,6 +27,7 @@ from typing import Any, get_args
 
 import numpy as np
 
+from rnnkit.checkpoint import storage_errors
 from rnnkit.config import Fill, SeriesConfig
 from rnnkit.errors import DataError
 
@@ -330,7 +331,7 @@ def read_csv(
             "or a CSV path"
         )
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
+        with storage_errors(path, "read"), path.open(newline="", encoding="utf-8-sig") as fh:
             table = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
     except UnicodeDecodeError:
         raise DataError(f"{path} is not UTF-8 text; save it as UTF-8 CSV") from None

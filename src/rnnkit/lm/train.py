@@ -380,7 +380,11 @@ def _resume(run: _Run, state: TrainState, ckpt: dict[str, Any], where: object) -
     for group in run.optimizer.param_groups:  # the resumed config's decay wins
         group["weight_decay"] = tc.weight_decay
     state.restore(ckpt, run.ctx, where)
-    state.history = run.folder.read_metrics()
+    # A kill between the metrics row and last.pt leaves a row the checkpoint never saw.
+    rows = run.folder.read_metrics()
+    state.history = [row for row in rows if row.get("step", 0) <= state.step]
+    if len(state.history) < len(rows):
+        run.folder.keep_metrics(state.history)
 
 
 def _announce(run: _Run) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import rnnkit
+from rnnkit.checkpoint import storage_errors
 from rnnkit.serve.schemas import (
     MAX_BEAM,
     MAX_LENGTH,
@@ -26,7 +27,9 @@ def read_curves(run_dir: Path, fallback: dict[str, Any]) -> list[dict[str, float
     rows: list[dict[str, Any]] = []
     path = run_dir / "metrics.jsonl"
     if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
+        with storage_errors(path, "read"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+        for line in text.splitlines():
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError:

@@ -59,6 +59,12 @@ class RunFolder:
         if self.is_main:
             self._append("metrics.jsonl", [json.dumps(row)])
 
+    def keep_metrics(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Rewrite `metrics.jsonl` with just `rows` (a resume drops rows past its checkpoint)."""
+        if self.is_main:
+            text = "".join(json.dumps(row) + "\n" for row in rows)
+            write_atomic(self.path / "metrics.jsonl", text, self._then)
+
     def read_metrics(self) -> list[dict[str, Any]]:
         """The rows of `metrics.jsonl` so far (empty without one); a read, so on every rank."""
         path = self.path / "metrics.jsonl"
