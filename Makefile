@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[dev,ts,serve]"
+	$(BIN)/python -m pip install -q -e ".[dev,ts,serve,export,runtime]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -36,3 +36,8 @@ test: $(STAMP) chromium
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The torch-free runtime in a fresh venv without torch: export a tiny model with this venv,
+# generate from it there with numpy + onnxruntime only (see scripts/check_runtime_venv.sh).
+runtime-check: $(STAMP)
+	MAIN_PY=$(abspath $(BIN))/python bash scripts/check_runtime_venv.sh

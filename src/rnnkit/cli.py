@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from rnnkit import __version__
@@ -231,7 +231,19 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 
     length = f"{LIMITS.length.low}..{LIMITS.length.high}"
     p = sub.add_parser("generate", help="generate text from a trained language model")
-    p.add_argument("--checkpoint", required=True, help="run folder (uses best.pt) or .pt file")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        help="run folder (uses best.pt), .pt file, ONNX export folder or its model.onnx",
+    )
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "torch", "onnx"],
+        help="torch reads a .pt, onnx an export (numpy + onnxruntime, no torch); auto: a "
+        ".onnx file or a folder with model.json + model.onnx and no .pt is onnx; a folder "
+        "with both uses the .pt when torch is installed, else the export",
+    )
     p.add_argument("--prefix", default="", help="text to continue (empty: start from unigrams)")
     # Numbers that do not parse stay text, for `check_sampling` to name with the flag.
     integer, number = _int_or_text, _number_or_text
@@ -245,9 +257,29 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--beam", type=integer, default=0, help="beam search with this width")
     p.add_argument("--num-samples", type=integer, default=1, help="samples generated as one batch")
     p.add_argument("--seed", type=integer, default=None, help="seed for reproducible samples")
-    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", default="0", help="torch threads (0 = torch default)")
+    p.add_argument(
+        "--device", default="cpu", choices=["auto", "cpu", "cuda"], help="onnx: cpu only"
+    )
+    p.add_argument("--threads", default="0", help="torch / onnxruntime threads (0 = default)")
     p.set_defaults(run=_run_generate)
+
+
+def _print_generation(
+    texts: list[str] | None, prefix: str, steps: Iterator[list[str]], level: str
+) -> None:
+    """Print whole texts (beam or several samples), or stream one sample's tokens."""
+    from rnnkit.text.prefix import text_pieces
+
+    if texts is not None:
+        for i, text in enumerate(texts):
+            if len(texts) > 1:
+                print(f"--- sample {i + 1}")
+            print(text)
+        return
+    print(prefix, end="", flush=True)
+    for step, tokens in enumerate(steps):
+        print(*text_pieces(prefix, step, tokens, level), sep="", end="", flush=True)
+    print()
 
 
 def _run_generate(args: argparse.Namespace) -> int:
@@ -262,25 +294,44 @@ def _run_generate(args: argparse.Namespace) -> int:
     from rnnkit.config import TrainConfig
 
     threads = _checked(TrainConfig, "threads", args.threads, "--threads")
+    whole = options.beam > 0 or options.num_samples > 1
+    from rnnkit.runtime.onnx_lm import choose_backend
 
-    from rnnkit.lm.generation import generate, normalize_prefix, stream, text_pieces
-    from rnnkit.lm.load import load
-    from rnnkit.training.runtime import set_threads
+    if choose_backend(args.checkpoint, args.backend) == "onnx":
+        # The torch-free path: numpy and onnxruntime only.
+        from rnnkit.runtime import onnx_lm
+        from rnnkit.text.prefix import normalize_prefix
+
+        if args.device == "cuda":
+            raise ConfigError("the ONNX backend runs on the CPU; use --device cpu")
+        export = onnx_lm.load_onnx(args.checkpoint, threads=threads)
+        prefix = normalize_prefix(options.prefix, export.normalize)
+        texts = onnx_lm.generate(export, options=options) if whole else None
+        steps = iter(()) if whole else onnx_lm.stream(export, options=options)
+        _print_generation(texts, prefix, steps, export.level)
+        return 0
+
+    try:
+        from rnnkit.lm.generation import generate, normalize_prefix, stream
+        from rnnkit.lm.load import load
+        from rnnkit.training.runtime import set_threads
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        from rnnkit.checkpoint import resolve_checkpoint_path
+
+        resolve_checkpoint_path(args.checkpoint)  # a missing file says so first
+        raise ConfigError(
+            f"{args.checkpoint} needs torch (not installed); install torch, or pass an ONNX "
+            "export (model.onnx or its folder), which runs without it"
+        ) from None
 
     set_threads(threads)
     lm = load(args.checkpoint, device=args.device)
-    if options.beam > 0 or options.num_samples > 1:
-        texts = generate(lm, options=options)
-        for i, text in enumerate(texts):
-            if len(texts) > 1:
-                print(f"--- sample {i + 1}")
-            print(text)
-        return 0
     prefix = normalize_prefix(options.prefix, lm.config.data.normalize)
-    print(prefix, end="", flush=True)
-    for step, tokens in enumerate(stream(lm, options=options)):
-        print(*text_pieces(prefix, step, tokens, lm.level), sep="", end="", flush=True)
-    print()
+    texts = generate(lm, options=options) if whole else None
+    steps = iter(()) if whole else stream(lm, options=options)
+    _print_generation(texts, prefix, steps, lm.level)
     return 0
 
 
@@ -520,6 +571,40 @@ def _run_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a trained language model for torch-free runtimes (ONNX)",
+        description="Write DIR/model.onnx (one decoding step), DIR/vocab.json and "
+        "DIR/model.json. Needs the export extra: pip install 'rnnkit[export]'.",
+    )
+    # Not `run`: that name holds the subcommand's function.
+    p.add_argument("run_path", metavar="RUN", help="run folder (uses best.pt) or .pt file")
+    p.add_argument("--format", default="onnx", choices=["onnx"], help="the export format")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write the files into")
+    p.set_defaults(run=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from importlib.util import find_spec
+
+    missing = [name for name in ("onnx", "onnxscript") if find_spec(name) is None]
+    if missing:
+        raise ConfigError(
+            f"rnnkit export --format {args.format} needs {' and '.join(missing)}; install "
+            "them with pip install 'rnnkit[export]'"
+        )
+    from rnnkit.lm.export import export_onnx
+
+    card = export_onnx(args.run_path, args.out)
+    print(
+        f"exported {args.run_path} ({card['kind']} {card['num_layers']}x{card['hidden_size']}, "
+        f"vocab {card['vocab_size']:,}, {card['input_mode']} input) to {args.out}: "
+        f"model.onnx (opset {card['opset']}), vocab.json, model.json"
+    )
+    return 0
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_datasets,
     _add_presets,
@@ -531,6 +616,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_forecast,
     _add_serve,
     _add_prepare,
+    _add_export,
 ]
 
 

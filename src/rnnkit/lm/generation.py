@@ -17,8 +17,9 @@ Public entry points, on a `LoadedLM` (`rnnkit.generate`, `rnnkit.stream`): `gene
 (whole strings, one per sample; `beam > 0` switches to beam search) and `stream` (the new
 tokens step by step). Their options are a `SamplingOptions` (`rnnkit.lm.sampling_options`).
 On a bare model and vocabulary: `generate_text` and `stream_tokens`. `sample_next`,
-`warm_up` and `beam_search` are the building blocks; `text_pieces` / `join_steps` are the
-one way new tokens are joined onto a prefix.
+`warm_up` and `beam_search` are the building blocks; `text_pieces` / `join_steps` (from the
+torch-free `rnnkit.text.prefix`, shared with `rnnkit.runtime`) are the one way new tokens
+are joined onto a prefix.
 
 Scores that are not finite (inf or NaN logits: weights that overflowed) raise a one-line
 `NumericalError` at the step where they arise (`check_scores`: one reduction per step on
@@ -29,11 +30,9 @@ and beam search); `generate` and `stream` on a `LoadedLM` name its checkpoint.
 from __future__ import annotations
 
 import math
-import re
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import torch
 from torch import Tensor, nn
@@ -43,7 +42,14 @@ from rnnkit.lm.model import RNNLM
 from rnnkit.lm.sampling_options import OPTION_NAMES, SamplingOptions, random_seed
 from rnnkit.lm.stepper import Stepper
 from rnnkit.nn.state import State, select_rows
-from rnnkit.text.tokenize import tokenize
+from rnnkit.text.prefix import (
+    VocabLike,
+    join_steps,
+    normalize_prefix,
+    text_pieces,
+    unknown_tokens,
+)
+from rnnkit.text.prefix import encode_prefix as _encode_prefix
 
 if TYPE_CHECKING:
     from rnnkit.lm.load import LoadedLM
@@ -67,17 +73,6 @@ __all__ = [
     "unknown_tokens",
     "warm_up",
 ]
-
-
-class VocabLike(Protocol):
-    """What generation needs from a vocabulary (`rnnkit.text.vocab.Vocab` has it all)."""
-
-    idx_to_token: list[str]
-    token_to_idx: dict[str, int]
-    counts: list[int]
-    unk: int
-
-    def __len__(self) -> int: ...
 
 
 # --------------------------------------------------------------------------- checks
@@ -138,40 +133,6 @@ def _model_device(model: nn.Module, device: DeviceLike) -> torch.device:
             "move the model with model.to(device) or leave device unset"
         )
     return home
-
-
-def normalize_prefix(prefix: str, mode: str) -> str:
-    """Bring a typed prefix into the form the model was trained on (its `data.normalize`).
-
-    Unlike the corpus normalisation this keeps a trailing space, which matters at the end
-    of a prefix: `d2l` lower-cases and turns every run of non-letters into one space,
-    `newlines` turns line breaks into spaces, `none` keeps the prefix.
-    """
-    if mode == "d2l":
-        return re.sub("[^A-Za-z]+", " ", prefix).lower()
-    if mode == "newlines":
-        return prefix.replace("\r", " ").replace("\n", " ")
-    return prefix
-
-
-def unknown_tokens(vocab: VocabLike, text: str, level: str) -> list[str]:
-    """The tokens of `text` (split at `level`) missing from the vocabulary, once each, in order."""
-    known = vocab.token_to_idx
-    return list(dict.fromkeys(t for t in tokenize(text, level) if t not in known))
-
-
-def _encode_prefix(vocab: VocabLike, prefix: str, level: Level) -> list[int]:
-    """Token ids of the prefix; unknown tokens warn once (naming them) and become `<unk>`."""
-    unknown = unknown_tokens(vocab, prefix, level)
-    if unknown:
-        shown = ", ".join(repr(t) for t in unknown[:20])
-        more = f" and {len(unknown) - 20} more" if len(unknown) > 20 else ""
-        warnings.warn(
-            f"prefix tokens not in the vocabulary, read as <unk>: {shown}{more}",
-            UserWarning,
-            stacklevel=3,
-        )
-    return [vocab.token_to_idx.get(t, vocab.unk) for t in tokenize(prefix, level)]
 
 
 def _unigram_logits(vocab: VocabLike) -> Tensor:
@@ -349,40 +310,6 @@ def _state_device(state: State | None, model: nn.Module) -> torch.device:
     if isinstance(state, tuple) and state:
         return state[0].device
     return _model_device(model, None)
-
-
-# --------------------------------------------------------------------------- joining
-
-
-def text_pieces(prefix: str, step: int, tokens: Sequence[str], level: str) -> list[str]:
-    """What each sample's text grows by at `step`: its new token, after one space between words.
-
-    At word level no space goes before the first new word when the prefix is empty or ends
-    in whitespace. `prefix + pieces of steps 0, 1, ...` is the text `generate` returns.
-
-    Shape:
-        tokens (B,) -> pieces (B,), one per sample
-    """
-    if level != "word":
-        return list(tokens)
-    if step > 0 or (prefix and not prefix[-1].isspace()):
-        return [" " + token for token in tokens]
-    return list(tokens)
-
-
-def join_steps(
-    prefix: str, steps: Iterable[Sequence[str]], level: str, num_samples: int
-) -> list[str]:
-    """One text per sample: the prefix, verbatim, then each step's `text_pieces`.
-
-    Shape:
-        steps: T steps of (num_samples,) tokens -> (num_samples,) texts
-    """
-    texts = [[prefix] for _ in range(num_samples)]
-    for step, tokens in enumerate(steps):
-        for text, piece in zip(texts, text_pieces(prefix, step, tokens, level), strict=True):
-            text.append(piece)
-    return ["".join(text) for text in texts]
 
 
 # --------------------------------------------------------------------------- on a model
