@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rnnkit-installed
 
-.PHONY: setup demo test format chromium
+.PHONY: setup demo test format chromium runtime-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,7 @@ test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	RNNKIT_DATA=$${RNNKIT_DATA:-$(abspath ../shared/data)} $(BIN)/python -m pytest
+	$(MAKE) --no-print-directory runtime-check
 
 format: $(STAMP)
 	$(BIN)/ruff format .
