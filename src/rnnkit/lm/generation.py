@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import torch
@@ -39,7 +38,7 @@ from torch import Tensor, nn
 
 from rnnkit.errors import ConfigError, NumericalError
 from rnnkit.lm.model import RNNLM
-from rnnkit.lm.sampling_options import OPTION_NAMES, SamplingOptions, random_seed
+from rnnkit.lm.sampling_options import SamplingOptions, options_from_call, random_seed
 from rnnkit.lm.stepper import Stepper
 from rnnkit.nn.state import State, select_rows
 from rnnkit.text.prefix import (
@@ -461,27 +460,13 @@ def generate_text(
 
 # --------------------------------------------------------------------------- on a LoadedLM
 
-_DEFAULTS = SamplingOptions()
-
 
 def _options(
     lm: LoadedLM, options: SamplingOptions | None, args: dict[str, Any]
 ) -> SamplingOptions:
-    """The options of a `generate` or `stream` call: `options`, or those built from the
-    `SamplingOptions` fields among the call's arguments `args` (its `locals()`), never both;
-    then the prefix normalised as the training text was (`data.normalize`)."""
-    given = {name: args[name] for name in OPTION_NAMES if name in args}
-    if options is None:
-        options = SamplingOptions(**given)
-    elif not isinstance(options, SamplingOptions):
-        raise ConfigError(f"options must be a SamplingOptions, got {type(options).__name__}")
-    else:
-        changed = [name for name, value in given.items() if value != getattr(_DEFAULTS, name)]
-        if changed:
-            raise ConfigError(
-                f"pass options= or the keyword arguments, not both (also got {', '.join(changed)})"
-            )
-    return replace(options, prefix=normalize_prefix(options.prefix, lm.config.data.normalize))
+    """The call's options (`options`, or the keyword arguments in `args`, never both), the
+    prefix normalised as the training text was (`data.normalize`)."""
+    return options_from_call(options, args, lm.config.data.normalize)
 
 
 def generate(

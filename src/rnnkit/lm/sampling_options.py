@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 
 from rnnkit.config import Bound, GenerateConfig, field_bound, must_be, number_text, shown
 from rnnkit.errors import ConfigError
+from rnnkit.text.prefix import normalize_prefix
 
 # A drawn seed fits a JSON / JavaScript number exactly, so a reported seed can be replayed.
 MAX_RANDOM_SEED = 2**53 - 1
@@ -207,3 +208,24 @@ class SamplingOptions:
 
 
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(SamplingOptions))
+
+
+def options_from_call(
+    options: SamplingOptions | None, args: Mapping[str, Any], normalize: str
+) -> SamplingOptions:
+    """The options of a `generate` or `stream` call, torch path or runtime alike: `options`,
+    or those built from the `SamplingOptions` fields among the call's arguments `args` (its
+    `locals()`), never both; then the prefix normalised as the training text was."""
+    given = {name: args[name] for name in OPTION_NAMES if name in args}
+    if options is None:
+        options = SamplingOptions(**given)
+    elif not isinstance(options, SamplingOptions):
+        raise ConfigError(f"options must be a SamplingOptions, got {type(options).__name__}")
+    else:
+        defaults = SamplingOptions()
+        changed = [name for name, value in given.items() if value != getattr(defaults, name)]
+        if changed:
+            raise ConfigError(
+                f"pass options= or the keyword arguments, not both (also got {', '.join(changed)})"
+            )
+    return replace(options, prefix=normalize_prefix(options.prefix, normalize))
