@@ -473,7 +473,18 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         "sample, the model card and training curves) and its JSON/SSE API (/openapi.json). "
         "Needs the serve extra: pip install 'rnnkit[serve]'.",
     )
-    p.add_argument("--checkpoint", required=True, help="run folder (uses best.pt) or .pt file")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        help="run folder (uses best.pt), .pt file, ONNX export folder or its model.onnx",
+    )
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "torch", "onnx"],
+        help="torch serves a .pt, onnx an export (numpy + onnxruntime, no torch); auto "
+        "chooses as rnnkit generate does",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     integer = _int_or_text  # checked in _run_serve, naming the flag
     p.add_argument("--port", type=integer, default=8000, help="port (0 = any free port)")
@@ -483,7 +494,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     p.add_argument(
-        "--threads", default="1", help="torch threads (1 suits small models; 0 = default)"
+        "--threads",
+        default="1",
+        help="torch (or onnxruntime) threads (1 suits small models; 0 = default)",
     )
     p.set_defaults(run=_run_serve)
 
@@ -514,6 +527,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         queue_size=queue_size,
         device=args.device,
         threads=threads,
+        backend=args.backend,
     )
     return 0
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,8 +28,8 @@ import numpy as np
 
 from rnnkit.config import RunConfig
 from rnnkit.errors import CheckpointError, ConfigError, NumericalError
-from rnnkit.lm.sampling_options import OPTION_NAMES, SamplingOptions, random_seed
-from rnnkit.text.prefix import encode_prefix, join_steps, normalize_prefix
+from rnnkit.lm.sampling_options import SamplingOptions, options_from_call, random_seed
+from rnnkit.text.prefix import encode_prefix, join_steps
 from rnnkit.text.vocab import Vocab
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "generate",
     "is_export",
     "load_onnx",
+    "parameter_count",
     "sample_next",
     "stream",
 ]
@@ -86,8 +88,13 @@ def choose_backend(path: str | Path, backend: str = "auto") -> Literal["torch", 
 
 def _torch_installed() -> bool:
     """Whether torch can be imported (looked up, not imported)."""
+    return _installed("torch")
+
+
+def _installed(name: str) -> bool:
+    """Whether the package `name` can be imported (looked up, not imported)."""
     try:
-        return importlib.util.find_spec("torch") is not None
+        return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         return False
 
@@ -204,6 +211,32 @@ def load_onnx(path: str | Path, threads: int = 0) -> OnnxLM:
         corpus=meta.get("corpus") or {},
         path=onnx_file,
     )
+
+
+def parameter_count(lm: OnnxLM) -> int | None:
+    """The model's weights: model.json's `parameters` if it has one, else the elements of the
+    floating-point, non-scalar initializers of model.onnx, counted with `onnx` (None without
+    it). That is the torch count, except that a one-hot model's input bias is folded into
+    its input table."""
+    given = lm.meta.get("parameters")
+    if isinstance(given, int) and not isinstance(given, bool):
+        return given
+    if lm.path is None or not _installed("onnx"):
+        return None
+    import onnx
+
+    try:
+        graph = onnx.load(str(lm.path), load_external_data=False).graph
+    except Exception:  # a file onnxruntime reads but this onnx cannot: no count, no failure
+        return None
+    floats = {
+        onnx.TensorProto.FLOAT,
+        onnx.TensorProto.FLOAT16,
+        onnx.TensorProto.BFLOAT16,
+        onnx.TensorProto.DOUBLE,
+    }
+    weights = [t for t in graph.initializer if t.data_type in floats and len(t.dims) > 0]
+    return sum(math.prod(t.dims) for t in weights)  # scalars are the graph's own constants
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -340,23 +373,12 @@ def _options(
     lm: OnnxLM, options: SamplingOptions | None, args: Mapping[str, Any]
 ) -> SamplingOptions:
     """The call's options (keyword arguments or `options=`, never both), prefix normalised."""
-    given = {name: args[name] for name in OPTION_NAMES if name in args}
-    if options is None:
-        options = SamplingOptions(**given)
-    elif not isinstance(options, SamplingOptions):
-        raise ConfigError(f"options must be a SamplingOptions, got {type(options).__name__}")
-    else:
-        defaults = SamplingOptions()
-        changed = [name for name, value in given.items() if value != getattr(defaults, name)]
-        if changed:
-            raise ConfigError(
-                f"pass options= or the keyword arguments, not both (also got {', '.join(changed)})"
-            )
     if lm.level not in _LEVELS:
         raise ConfigError(f"unknown level {lm.level!r}; choose one of {', '.join(_LEVELS)}")
-    if options.seed is not None and args.get("rng") is not None:
+    resolved = options_from_call(options, args, lm.normalize)
+    if resolved.seed is not None and args.get("rng") is not None:
         raise ConfigError("pass either seed or rng, not both")
-    return replace(options, prefix=normalize_prefix(options.prefix, lm.normalize))
+    return resolved
 
 
 def _rng(options: SamplingOptions, rng: np.random.Generator | None) -> np.random.Generator:

@@ -1,6 +1,7 @@
 """The playground app: `create_app` loads one checkpoint and declares the routes.
 
     app = create_app("runs/demo")             # FastAPI app; the checkpoint is loaded once
+    app = create_app("export/model.onnx")     # the same app on an ONNX export, without torch
 
 Endpoints (the schema is at `/openapi.json`):
 
@@ -35,6 +36,7 @@ from fastapi.responses import JSONResponse, Response
 import rnnkit
 from rnnkit.errors import NumericalError, RnnkitError
 from rnnkit.lm.sampling_options import SamplingOptionError
+from rnnkit.serve.backend import load_backend
 from rnnkit.serve.card import model_card
 from rnnkit.serve.guard import LOOPBACK_NAMES, Guard
 from rnnkit.serve.pool import QueueFullError, WorkerPool
@@ -80,22 +82,23 @@ def create_app(
     device: str = "cpu",
     max_body_bytes: int = MAX_BODY_BYTES,
     allowed_hosts: frozenset[str] | None = LOOPBACK_NAMES,
+    backend: str = "auto",
+    threads: int = 0,
 ) -> FastAPI:
-    """Build the playground for one checkpoint (a run folder or a `.pt` file).
+    """Build the playground for one checkpoint: a run folder, `.pt` file or ONNX export.
 
     Args:
-        checkpoint: loaded once, here, with `weights_only=True`; requests cannot name another.
+        checkpoint: loaded once, here (a `.pt` with `weights_only=True`); no request names one.
         workers: generation threads; at most this many requests generate at once.
         queue_size: requests that may wait for a worker; more get 429 at once.
-        device: where the model runs (`cpu`, `cuda`, `auto`).
+        device: where the model runs (`cpu`, `cuda`, `auto`; an export runs on the CPU).
         max_body_bytes: larger request bodies get 413.
         allowed_hosts: Host header names served (`None` = any; `run` uses it off loopback).
-
-    Small models generate fastest with `torch.set_num_threads(1)`, which `run` sets; the
-    app leaves that process-wide setting to whoever serves it.
+        backend: `auto`, `torch` or `onnx`, chosen as `rnnkit generate --backend` does.
+        threads: onnxruntime threads of an export (0 = its default; `run` sets torch's).
     """
-    lm = rnnkit.load(checkpoint, device=device)
-    card = model_card(lm)
+    model = load_backend(checkpoint, backend, device=device, threads=threads)
+    card = model_card(model)
     pool = WorkerPool(workers, queue_size)
     app = FastAPI(
         title="rnnkit playground",
@@ -107,7 +110,7 @@ def create_app(
     )
     app.add_middleware(Guard, max_body=max_body_bytes, allowed_hosts=allowed_hosts)
     app.state.pool = pool
-    app.state.lm = lm
+    app.state.lm = model.lm  # a LoadedLM, or an OnnxLM for an export
     app.state.card = card
     app.exception_handler(RequestValidationError)(_invalid)
     app.exception_handler(RnnkitError)(_user_error)
@@ -138,8 +141,8 @@ def create_app(
     )
     async def stream_text(body: StreamRequest) -> EventStream:
         """Stream the samples token by token as server-sent events."""
-        plan = plan_request(lm, body)
-        steps = token_stream(lm, plan)
+        plan = plan_request(model, body)
+        steps = token_stream(model, plan)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
 
@@ -161,15 +164,15 @@ def create_app(
     @app.post("/api/generate", response_model=GenerateResponse, responses=ERRORS)
     async def generate_text(body: GenerateRequest, request: Request) -> Response:
         """Generate every sample at once (beam search when `beam > 0`)."""
-        plan = plan_request(lm, body)
+        plan = plan_request(model, body)
         work: Callable[[threading.Event], list[str]]
         if plan.options.beam:
 
             def work(cancel: threading.Event) -> list[str]:
-                return rnnkit.generate(lm, options=plan.options)
+                return model.generate(plan.options)
 
         else:
-            work = collect_texts(token_stream(lm, plan), plan)
+            work = collect_texts(token_stream(model, plan), plan)
         start = time.perf_counter()
         job = pool.submit(work)
         try:

@@ -1,4 +1,5 @@
-"""The model card: the facts of a loaded model and its run folder, as the page shows them."""
+"""The model card: the facts of a loaded model and its run folder (or its export's
+model.json), as the page shows them."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import rnnkit
 from rnnkit.checkpoint import storage_errors
+from rnnkit.serve.backend import Backend
 from rnnkit.serve.schemas import (
     MAX_BEAM,
     MAX_LENGTH,
@@ -22,11 +23,16 @@ CURVE_KEYS = ("epoch", "step", "train_loss", "train_ppl", "val_loss", "val_ppl",
 BEST_KEYS = ("epoch", "step", "train_ppl", "val_ppl", "val_bpc")
 
 
-def read_curves(run_dir: Path, fallback: dict[str, Any]) -> list[dict[str, float]]:
-    """The numeric columns of `metrics.jsonl` (or the checkpoint's own row without it)."""
+def read_curves(
+    run_dir: Path, fallback: dict[str, Any], history: list[dict[str, Any]] | None = None
+) -> list[dict[str, float]]:
+    """The numeric columns of `history` (an export's rows) or else `metrics.jsonl` (or the
+    model's own row without either)."""
     rows: list[dict[str, Any]] = []
     path = run_dir / "metrics.jsonl"
-    if path.is_file():
+    if history:
+        rows = history
+    elif history is None and path.is_file():
         with storage_errors(path, "read"):
             text = path.read_text(encoding="utf-8", errors="replace")
         for line in text.splitlines():
@@ -43,10 +49,11 @@ def read_curves(run_dir: Path, fallback: dict[str, Any]) -> list[dict[str, float
     ]
 
 
-def model_card(lm: rnnkit.LoadedLM) -> ModelCard:
-    """The facts the page shows, read from the loaded model and its run folder."""
-    m = lm.config.model
-    path = lm.path or Path("checkpoint.pt")
+def model_card(backend: Backend) -> ModelCard:
+    """The facts the page shows, read from the loaded model and its run folder (a checkpoint)
+    or its model.json (an export)."""
+    lm, m = backend.lm, backend.config.model
+    path = backend.path
     arch = {
         "kind": m.kind,
         "impl": m.impl,
@@ -59,19 +66,19 @@ def model_card(lm: rnnkit.LoadedLM) -> ModelCard:
     }
     layers = f"{m.num_layers} layer{'s' if m.num_layers > 1 else ''}"
     inputs = "one-hot" if m.input_mode == "onehot" else f"embedding {arch['embedding_dim']}"
-    g = lm.config.generate
+    g = backend.config.generate
     return ModelCard(
         run=path.parent.name,
         checkpoint=path.name,
         corpus={k: v for k, v in lm.corpus.items() if k in ("name", "sha1", "num_tokens")},
-        level=lm.level,
-        normalize=lm.config.data.normalize,
-        vocab_size=len(lm.vocab),
+        level=backend.level,
+        normalize=backend.normalize,
+        vocab_size=len(backend.vocab),
         architecture=arch,
         summary=f"{m.kind.upper()}, {layers} × {m.hidden_size} hidden, {inputs}",
-        parameters=sum(p.numel() for p in lm.model.parameters()),
+        parameters=backend.parameters,
         best={k: lm.best[k] for k in BEST_KEYS if k in lm.best},
-        curves=read_curves(path.parent, lm.metrics),
+        curves=read_curves(path.parent, lm.metrics, backend.history),
         defaults={
             "prefix": g.prefixes[0] if g.prefixes else "",
             "length": min(g.length, MAX_LENGTH),

@@ -108,7 +108,7 @@ class ModelCard(BaseModel):
     vocab_size: int
     architecture: dict[str, Any]
     summary: str
-    parameters: int
+    parameters: int | None  # None: an export whose weights cannot be counted without `onnx`
     best: dict[str, Any]
     curves: list[dict[str, float]]
     defaults: dict[str, Any]

@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 
 from rnnkit.errors import ConfigError
+from rnnkit.runtime.onnx_lm import choose_backend
 from rnnkit.serve.app import create_app
 from rnnkit.serve.guard import LOOPBACK_NAMES, host_warning
 from rnnkit.serve.schemas import ModelCard
@@ -44,18 +45,22 @@ def run(
     device: str = "cpu",
     threads: int = 1,
     echo: Callable[[str], None] | None = None,
+    backend: str = "auto",
 ) -> None:
     """Serve the playground until Ctrl-C; prints the address (and a warning off loopback).
 
-    `threads` sets torch's intra-op threads for the process (0 keeps torch's default); one
-    is fastest for small models, whose steps are too short to split, and `workers` give
-    the parallelism between requests.
+    `threads` sets torch's intra-op threads for the process, or onnxruntime's for an ONNX
+    export (0 keeps the default); one is fastest for small models, whose steps are too
+    short to split, and `workers` give the parallelism between requests. `backend` (`auto`,
+    `torch`, `onnx`) is chosen as `rnnkit generate --backend` does; an export is served
+    without importing torch.
     """
     import uvicorn
 
     if echo is None:
         echo = partial(print, flush=True)
-    if threads:  # one step of a small RNN is too short to share between threads
+    chosen = choose_backend(checkpoint, backend)
+    if threads and chosen == "torch":  # one step of a small RNN is too short to split
         import torch
 
         torch.set_num_threads(threads)
@@ -64,7 +69,13 @@ def run(
         print(warning, file=sys.stderr, flush=True)
     allowed = None if warning else LOOPBACK_NAMES | {host.lower()}
     app = create_app(
-        checkpoint, workers=workers, queue_size=queue_size, device=device, allowed_hosts=allowed
+        checkpoint,
+        workers=workers,
+        queue_size=queue_size,
+        device=device,
+        allowed_hosts=allowed,
+        backend=chosen,
+        threads=threads if chosen == "onnx" else 0,
     )
     sock = _bind(host, port)
     shown = f"[{host}]" if ":" in host else host

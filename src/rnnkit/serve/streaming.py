@@ -21,12 +21,12 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-import rnnkit
 from rnnkit.errors import NumericalError, RnnkitError
-from rnnkit.lm.generation import join_steps, normalize_prefix, text_pieces, unknown_tokens
 from rnnkit.lm.sampling_options import SamplingOptions, random_seed
+from rnnkit.serve.backend import Backend
 from rnnkit.serve.pool import Job
 from rnnkit.serve.schemas import StreamRequest
+from rnnkit.text.prefix import join_steps, normalize_prefix, text_pieces, unknown_tokens
 
 log = logging.getLogger("rnnkit.serve")
 KEEPALIVE_S = 15.0
@@ -54,21 +54,21 @@ class SamplePlan:
         return self.options.num_samples
 
 
-def plan_request(lm: rnnkit.LoadedLM, req: StreamRequest) -> SamplePlan:
+def plan_request(backend: Backend, req: StreamRequest) -> SamplePlan:
     """Normalise the prefix, pick the seed (none for beam search) and find unknown tokens."""
     options = req.options(req.seed)
     if options.beam:
         options = replace(options, seed=None)  # beam search draws nothing
     elif options.seed is None:
         options = replace(options, seed=random_seed())  # reported, so the sample replays
-    prefix = normalize_prefix(options.prefix, lm.config.data.normalize)
-    unknown = unknown_tokens(lm.vocab, prefix, lm.level)
-    return SamplePlan(options, prefix, lm.level, unknown)
+    prefix = normalize_prefix(options.prefix, backend.normalize)
+    unknown = unknown_tokens(backend.vocab, prefix, backend.level)
+    return SamplePlan(options, prefix, backend.level, unknown)
 
 
-def token_stream(lm: rnnkit.LoadedLM, plan: SamplePlan) -> Iterator[list[str]]:
+def token_stream(backend: Backend, plan: SamplePlan) -> Iterator[list[str]]:
     """Check the options and set up the sampler (cheap: no forward call happens yet)."""
-    return rnnkit.stream(lm, options=plan.options)
+    return backend.stream(plan.options)
 
 
 def produce_events(

@@ -33,7 +33,7 @@ async function loadCard() {
     ["Tokens", `${card.level}, normalize ${card.normalize}`],
     ["Vocabulary", card.vocab_size.toLocaleString("en")],
     ["Architecture", card.summary],
-    ["Parameters", card.parameters.toLocaleString("en")],
+    ["Parameters", card.parameters == null ? "n/a" : card.parameters.toLocaleString("en")],
     ["Best val ppl", best.val_ppl === undefined ? "n/a" : `${fmt(best.val_ppl)} (epoch ${best.epoch})`],
   ];
   const dl = $("facts");
