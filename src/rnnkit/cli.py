@@ -226,11 +226,8 @@ def _run_train(args: argparse.Namespace) -> int:
     return 130 if result.interrupted else 0
 
 
-def _add_generate(sub: argparse._SubParsersAction) -> None:
-    from rnnkit.lm.sampling_options import LIMITS
-
-    length = f"{LIMITS.length.low}..{LIMITS.length.high}"
-    p = sub.add_parser("generate", help="generate text from a trained language model")
+def _add_model_flags(p: argparse.ArgumentParser) -> None:
+    """`--checkpoint` and `--backend`, as `generate` and `serve` read a trained model."""
     p.add_argument(
         "--checkpoint",
         required=True,
@@ -244,6 +241,14 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         ".onnx file or a folder with model.json + model.onnx and no .pt is onnx; a folder "
         "with both uses the .pt when torch is installed, else the export",
     )
+
+
+def _add_generate(sub: argparse._SubParsersAction) -> None:
+    from rnnkit.lm.sampling_options import LIMITS
+
+    length = f"{LIMITS.length.low}..{LIMITS.length.high}"
+    p = sub.add_parser("generate", help="generate text from a trained language model")
+    _add_model_flags(p)
     p.add_argument("--prefix", default="", help="text to continue (empty: start from unigrams)")
     # Numbers that do not parse stay text, for `check_sampling` to name with the flag.
     integer, number = _int_or_text, _number_or_text
@@ -473,18 +478,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         "sample, the model card and training curves) and its JSON/SSE API (/openapi.json). "
         "Needs the serve extra: pip install 'rnnkit[serve]'.",
     )
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        help="run folder (uses best.pt), .pt file, ONNX export folder or its model.onnx",
-    )
-    p.add_argument(
-        "--backend",
-        default="auto",
-        choices=["auto", "torch", "onnx"],
-        help="torch serves a .pt, onnx an export (numpy + onnxruntime, no torch); auto "
-        "chooses as rnnkit generate does",
-    )
+    _add_model_flags(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     integer = _int_or_text  # checked in _run_serve, naming the flag
     p.add_argument("--port", type=integer, default=8000, help="port (0 = any free port)")
