@@ -206,8 +206,12 @@ def sample_next(
         logits (N, V) -> (N,)
     """
     if temperature == 0:
-        check_scores(logits)
-        return logits.argmax(dim=-1)  # (N,)
+        best, token = logits.max(dim=-1)  # (N,), (N,): NaN propagates into `best`
+        if not all(map(math.isfinite, best.tolist())):  # the sync the caller makes anyway
+            raise NumericalError(
+                f"the model's next-token scores are not finite (inf or NaN); {OVERFLOW_FIX}"
+            )
+        return token
     if generator is None:
         generator = _make_generator(None, None)
     scores = logits.detach().to(generator.device, torch.float32) / temperature  # (N, V)
@@ -223,8 +227,16 @@ def sample_next(
         sorted_scores = sorted_scores.masked_fill(drop, -math.inf)
         scores = torch.full_like(scores, -math.inf).scatter(-1, order, sorted_scores)  # (N, V)
     probs = scores.softmax(dim=-1)  # (N, V)
-    check_scores(probs, "next-token probabilities")
-    picked = torch.multinomial(probs, 1, generator=generator)  # (N, 1)
+    if probs.device.type != "cpu":  # a device-side assert would not be catchable
+        check_scores(probs, "next-token probabilities")
+    try:  # on CPU, multinomial itself refuses inf / NaN: no extra pass over V per token
+        picked = torch.multinomial(probs, 1, generator=generator)  # (N, 1)
+    except RuntimeError as exc:
+        if "probability tensor" not in str(exc):
+            raise
+        raise NumericalError(
+            f"the model's next-token probabilities are not finite (inf or NaN); {OVERFLOW_FIX}"
+        ) from None
     return picked.squeeze(1).to(logits.device)  # (N,)
 
 
