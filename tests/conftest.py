@@ -40,6 +40,23 @@ TINY_LM_SETTINGS = (
 )
 
 
+# Code for a `python -c` subprocess: importing torch (or any torch.*) fails, and at exit the
+# interpreter prints `TORCH <torch in sys.modules> <an import was tried>`.
+BLOCK_TORCH = """
+import sys
+class _NoTorch:
+    tried = False
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            _NoTorch.tried = True
+            raise ImportError("torch is blocked in this test")
+        return None
+sys.meta_path.insert(0, _NoTorch())
+import atexit
+atexit.register(lambda: print("TORCH", "torch" in sys.modules, _NoTorch.tried, flush=True))
+"""
+
+
 @pytest.fixture(autouse=True)
 def _seeded() -> Iterator[None]:
     """Every test starts from the same global random state (Python, NumPy, torch)."""

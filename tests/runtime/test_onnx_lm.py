@@ -25,7 +25,7 @@ pytest.importorskip("rnnkit.lm.export", reason="the test models are written by r
 import numpy as np
 
 import rnnkit
-from conftest import tiny_lm_config
+from conftest import BLOCK_TORCH, tiny_lm_config
 from rnnkit.errors import NumericalError, RnnkitError
 from rnnkit.lm.load import LoadedLM
 from rnnkit.lm.sampling_options import SamplingOptions
@@ -204,22 +204,6 @@ def _rnnkit(*args: str, code: str = "") -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-# Importing torch (or any torch.*) fails, and the interpreter reports whether it tried.
-BLOCK_TORCH = """
-import sys
-class _NoTorch:
-    tried = False
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            _NoTorch.tried = True
-            raise ImportError("torch is blocked in this test")
-        return None
-sys.meta_path.insert(0, _NoTorch())
-import atexit
-atexit.register(lambda: print("TORCH", "torch" in sys.modules, _NoTorch.tried))
-"""
 
 
 def test_cli_generates_from_an_export_as_from_the_checkpoint(models: dict) -> None:

@@ -23,6 +23,7 @@ pytest.importorskip("onnxruntime", reason="serving an ONNX export needs onnxrunt
 pytest.importorskip("onnxscript", reason="exporting the test model needs onnxscript")
 
 import rnnkit  # noqa: E402
+from conftest import BLOCK_TORCH  # noqa: E402
 from rnnkit.errors import ConfigError  # noqa: E402
 from rnnkit.lm.sampling_options import SamplingOptionError, check_sampling  # noqa: E402
 from rnnkit.serve import create_app  # noqa: E402
@@ -32,21 +33,6 @@ from rnnkit.serve.schemas import PLAYGROUND_LIMITS  # noqa: E402
 from rnnkit.text.prefix import join_steps  # noqa: E402
 
 Start = Callable[[Any], str]
-
-# Importing torch (or any torch.*) fails, and the interpreter reports whether it tried.
-BLOCK_TORCH = """
-import sys
-class _NoTorch:
-    tried = False
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            _NoTorch.tried = True
-            raise ImportError("torch is blocked in this test")
-        return None
-sys.meta_path.insert(0, _NoTorch())
-import atexit
-atexit.register(lambda: print("TORCH", "torch" in sys.modules, _NoTorch.tried, flush=True))
-"""
 
 
 @pytest.fixture(scope="module")
