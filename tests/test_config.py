@@ -143,6 +143,8 @@ def _old_forecast_config(source: str) -> dict:
     cfg.pop("preset")
     cfg["train"] = RunConfig().to_dict()["train"]
     cfg["model"].update(impl="torch")
+    if source in OLD_SOURCE_DEFAULTS:  # the presets pin the old engine's choices: no "auto"
+        cfg["series"].update(method="rnn", log="no", transform="none")
     for layer in (OLD_FORECAST_DEFAULTS, OLD_SOURCE_DEFAULTS.get(source, {})):
         for table, values in layer.items():
             cfg[table].update(values)

@@ -54,9 +54,12 @@ Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["fp32", "bf16"]
 Scaler = Literal["standard", "minmax", "none"]
 Strategy = Literal["direct", "autoregressive"]
-Transform = Literal["none", "diff", "window"]
+Transform = Literal["auto", "none", "diff", "window"]
+Method = Literal["auto", "rnn", "esrnn", "es"]
+LogTransform = Literal["auto", "yes", "no"]
 Likelihood = Literal["gaussian", "mse"]
 Fill = Literal["none", "linear", "ffill", "zero", "drop"]
+References = Literal["all", "ets", "arima", "none"]
 
 # Upper ends of the ranges where a bigger value can only be a mistake.
 MAX_WIDTH = 65_536  # hidden_size, embedding_dim
@@ -417,6 +420,15 @@ class SeriesConfig(Table):
     to pick the best epoch and calibrate the intervals. `init_std > 0` draws every
     parameter from N(0, init_std) and `carry_state` carries the detached state from batch
     to batch: both reproduce the PyTorch sine-wave tutorial (`forecast-sine` preset).
+    `references` picks the classical forecasts fit and scored beside the network on the
+    same split (`rnnkit.forecast.references`, needs the `ts` extra): `all` (automatic ETS
+    and ARIMA), `ets`, `arima` or `none`.
+    `log` takes logarithms of a positive target first; `method` is `rnn` (the recurrent
+    network on the transformed windows), `esrnn` (the ES-RNN hybrid: an
+    exponential-smoothing level and season, the network forecasts the rest), `es` (the
+    smoothing part alone) or `auto` (the best of them on the validation tail). `"auto"`
+    for `transform`, `log` and `method` (like `0` for the sizes and the season) means
+    "chosen from the series" (`rnnkit.forecast.auto`); the presets pin theirs.
     """
 
     NAME: ClassVar[str] = "series"
@@ -428,7 +440,9 @@ class SeriesConfig(Table):
     horizon: int = field(default=0, metadata=bounded(0, hint="0 = chosen from the series"))
     scaler: Scaler = "standard"
     strategy: Strategy = "autoregressive"
-    transform: Transform = "none"
+    transform: Transform = "auto"
+    log: LogTransform = "auto"
+    method: Method = "auto"
     likelihood: Likelihood = "gaussian"
     season: int = field(default=0, metadata=bounded(0, hint="0 infers it"))
     fill: Fill = "none"
@@ -440,6 +454,7 @@ class SeriesConfig(Table):
     refit: bool = True
     init_std: float = field(default=0.0, metadata=bounded(0, hint="0 = the default initialisation"))
     carry_state: bool = False
+    references: References = "all"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON and checkpoint friendly)."""

@@ -16,6 +16,9 @@ from matplotlib.figure import Figure
 
 from rnnkit.checkpoint import write_atomic
 
+# The dashed reference lines of `plot_forecast`, apart from the forecast's blue.
+REFERENCE_COLORS = ("tab:orange", "tab:green", "tab:purple", "tab:brown")
+
 
 def _save(fig: Figure, path: str | Path, then: str | Callable[[], str] = "") -> Path:
     """Save `fig` to `path` atomically, in the format its suffix names (PNG without one)."""
@@ -65,14 +68,17 @@ def plot_forecast(
     title: str = "",
     level: float = 0.8,
     show_last: int = 0,
+    references: dict[str, Any] | None = None,
 ) -> Path:
     """History, truth, forecast and its interval band, one panel per target (at most 4).
 
     The x-axis is the step index, labelled with a few of the time labels. `show_last`
-    (default: four horizons, at least 60 points) trims the history drawn.
+    (default: four horizons, at least 60 points) trims the history drawn. `references`
+    (legend label -> forecast) adds thin dashed lines, e.g. the classical references.
 
     Shape:
-        history: (N, C). mean, lower, upper, truth: (H, C). time: N labels, future_time: H.
+        history: (N, C). mean, lower, upper, truth, each reference: (H, C). time: N
+        labels, future_time: H.
     """
     import numpy as np
 
@@ -104,6 +110,10 @@ def plot_forecast(
                 label=f"{level:.0%} interval",
             )
         ax.plot(x_fut, mu[:, c], color="tab:blue", marker="x", ms=4, label="forecast")
+        for k, (label, ref) in enumerate((references or {}).items()):
+            ref_c = np.asarray(ref, dtype=float).reshape(mu.shape)[:, c]
+            color = REFERENCE_COLORS[k % len(REFERENCE_COLORS)]
+            ax.plot(x_fut, ref_c, color=color, ls="--", lw=1, label=label)
         ticks = np.linspace(n - keep, n + h - 1, num=min(8, keep + h)).astype(int)
         ax.set_xticks(ticks)
         ax.set_xticklabels([labels[t] if t < len(labels) else "" for t in ticks], fontsize=8)

@@ -14,7 +14,8 @@ from rnnkit.config import ForecastConfig, forecast_config
 def _tiny_config(**series: object) -> ForecastConfig:
     return forecast_config(
         "",
-        series={"lookback": 8, "horizon": 5, "batch_size": 16, **series},
+        series={"lookback": 8, "horizon": 5, "batch_size": 16}
+        | {"method": "rnn", "transform": "none", "log": "no", **series},
         model={"hidden_size": 8},
         train={"epochs": 3, "threads": 1, "device": "cpu"},
     )

@@ -24,6 +24,8 @@ FAST = [
     "--device",
     "cpu",
     "--quiet",
+    "--set",
+    "series.references=none",  # the ETS / ARIMA references: tests/forecast/test_references.py
 ]
 
 
@@ -110,6 +112,7 @@ def test_sine_preset_runs_fast(tmp_path: Path, capsys: pytest.CaptureFixture) ->
     assert code == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert "MSE" in last and "h=49" in last and "coverage n/a" in last
+    assert "| ETS(" in last and "| ARIMA(" in last  # the references, fit on the same split
 
 
 @pytest.mark.slow
@@ -164,7 +167,7 @@ def test_config_file_drives_the_fit(
     file = tmp_path / "fast.toml"
     file.write_text(
         'task = "forecast"\n[series]\nlookback = 8\nhorizon = 4\ntarget = ["sales"]\n'
-        'strategy = "direct"\n[model]\nkind = "gru"\nhidden_size = 6\n'
+        'strategy = "direct"\nreferences = "none"\n[model]\nkind = "gru"\nhidden_size = 6\n'
         '[train]\nepochs = 2\nthreads = 1\ndevice = "cpu"\n',
         encoding="utf-8",
     )

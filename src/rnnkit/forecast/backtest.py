@@ -1,5 +1,6 @@
 """`rnnkit forecast`: hold out the last `horizon` points, fit (N seeds), forecast them, score
-the model beside the naive and seasonal naive baselines, and write the run folder:
+the model beside the naive and seasonal naive baselines and the classical references
+(automatic ETS and ARIMA, `series.references`, fit once per run), and write the run folder:
 `config.json`, `forecast.csv`, `forecast.png`, `metrics.json`, `best.pt`, `last.pt`.
 
 `run_forecast` is the command body: it holds the test part out, runs `backtest` (the seed
@@ -19,7 +20,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,10 @@ import numpy as np
 from rnnkit.checkpoint import storage_errors, write_atomic
 from rnnkit.config import ForecastConfig, resolve_forecast
 from rnnkit.errors import DataError
+from rnnkit.forecast.auto import configure, min_history
 from rnnkit.forecast.baselines import naive_forecast, seasonal_naive_forecast
 from rnnkit.forecast.forecaster import Forecast, Forecaster
+from rnnkit.forecast.references import reference_forecasts
 from rnnkit.forecast.series import BUILTINS, Series, infer_season, load_series, plan_sizes
 from rnnkit.metrics import coverage, forecast_metrics
 
@@ -118,11 +121,15 @@ def run_forecast(
     cfg.series.source = source
     s = cfg.series
     data = load_series(source, s.target or None, s.time_col, s.covariates or None, s.fill)
+    choice = configure(cfg, data, hold_out=_test_points(cfg, data))
+    cfg = choice.config
     history, test = _hold_out(cfg, data)
     season = cfg.series.season or data.season or infer_season(history.target)
     run_dir = _run_dir(out, source)
     _make_run_dir(run_dir)
     echo(f"run folder: {run_dir}")
+    if choice.line:
+        echo(choice.line)
     write_atomic(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2))
     cfg.series.season = season
     run = backtest(cfg, history, test, season, seeds, quiet, echo)
@@ -132,14 +139,23 @@ def run_forecast(
     return {**run.results, "run_dir": str(run_dir), "summary": summary}
 
 
+def _test_points(cfg: ForecastConfig, data: Series) -> int:
+    """The points held out for testing: `series.horizon`, or its default for the season."""
+    season = cfg.series.season or data.season or infer_season(data.target)
+    return plan_sizes(cfg.series, len(data), season)["horizon"]
+
+
 def _hold_out(cfg: ForecastConfig, data: Series) -> tuple[Series, Series]:
     """Fix `cfg.series.horizon` and split `data` into history and the last `horizon` points,
-    checking that the history is long enough to train on."""
+    checking that the history is long enough to train on (the rule of `series.method`:
+    the plain network needs full windows, the automatic configuration `min_history`)."""
     season = cfg.series.season or data.season or infer_season(data.target)
     sizes = plan_sizes(cfg.series, len(data), season)
     horizon = sizes["horizon"]
     cfg.series.horizon = horizon
     needed = horizon + plan_sizes(cfg.series, len(data) - horizon, season)["needed"]
+    if cfg.series.method != "rnn":
+        needed = horizon + min_history(season)
     if len(data) < needed:
         raise DataError(
             f"series {data.name!r} has {len(data)} points but testing on the last {horizon} and "
@@ -149,16 +165,63 @@ def _hold_out(cfg: ForecastConfig, data: Series) -> tuple[Series, Series]:
     return data.head(len(data) - horizon), data.tail(horizon)
 
 
+def _method_text(info: dict[str, Any]) -> str:
+    """The method a fit used, with the candidates' validation MAE when it chose one."""
+    method = str(info.get("method", "rnn"))
+    scores = info.get("candidates")
+    if not scores:
+        return method
+    return method + " (" + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()) + ")"
+
+
 @dataclass
 class Backtest:
     """What `backtest` produced: the metrics (the `metrics.json` content), the first seed's
-    forecaster and forecast, and the two baselines' forecasts `(H, C)`."""
+    forecaster and forecast, the two baselines' forecasts `(H, C)` and the references'
+    (name -> `(H, C)`)."""
 
     results: dict[str, Any]
     forecaster: Forecaster
     forecast: Forecast
     naive: np.ndarray
     seasonal_naive: np.ndarray
+    references: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _ref_label(name: str, spec: str) -> str:
+    """A reference's name in the summary and the plot: its model, or `ETS` for several."""
+    return name.upper() if ";" in spec else spec
+
+
+def _references(
+    cfg: ForecastConfig,
+    history: Series,
+    truth: np.ndarray,
+    season: int,
+    echo: Callable[[str], None],
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Fit the references `series.references` names on `history` and score them on `truth`
+    `(H, C)`: the `metrics.json` entries (with `references_skipped`) and the forecasts."""
+    skipped: dict[str, str] = {}
+    refs = reference_forecasts(history.target, len(truth), season, cfg.series.references, skipped)
+    scores = {
+        name: {
+            **forecast_metrics(truth, r.mean, history.target, season),
+            "spec": r.spec,
+            "fit_s": r.fit_s,
+        }
+        for name, r in refs.items()
+    }
+    parts = [
+        f"{_ref_label(n, m['spec'])} MAE {m['mae']:.4g} (fit {m['fit_s']:.1f} s)"
+        for n, m in scores.items()
+    ] + [f"{n} skipped: {why}" for n, why in skipped.items()]
+    if parts:
+        echo("references: " + " | ".join(parts))
+    entries: dict[str, Any] = {"references": scores}
+    if skipped:
+        entries["references_skipped"] = skipped
+    return entries, {name: r.mean for name, r in refs.items()}
 
 
 def backtest(
@@ -178,6 +241,7 @@ def backtest(
     cov: list[float] = []
     fit_s: list[float] = []
     train_loss: list[float] = []
+    methods: list[str] = []
     first: tuple[Forecaster, Forecast] | None = None
     base_seed = cfg.train.seed
     for i in range(seeds):
@@ -185,6 +249,7 @@ def backtest(
         t0 = time.perf_counter()
         fc = Forecaster(cfg_i, quiet=quiet).fit(history)
         fit_s.append(time.perf_counter() - t0)
+        methods.append(_method_text(fc.train_info))
         train_loss.append(fc.train_info["history"][-1]["train_loss"])
         pred = fc.predict(horizon)
         m = forecast_metrics(truth, pred.mean, history.target, season)
@@ -197,7 +262,7 @@ def backtest(
             f"seed {base_seed + i}: MAE {m['mae']:.4g}  RMSE {m['rmse']:.4g}  "
             f"sMAPE {m['smape']:.4g}  MASE {m['mase']:.4g}  80% coverage "
             + ("n/a" if math.isnan(c) else f"{c:.0%}")
-            + f"  fit {fit_s[-1]:.1f} s"
+            + f"  fit {fit_s[-1]:.1f} s  {methods[-1]}"
         )
         if first is None:
             first = (fc, pred)
@@ -216,15 +281,19 @@ def backtest(
         "coverage80": _spread(cov),
         "fit_s": _spread(fit_s),
         "train_loss": _spread(train_loss),
+        "method": methods,
         "naive": forecast_metrics(truth, naive, history.target, season),
         "seasonal_naive": forecast_metrics(truth, snaive, history.target, season),
     }
-    return Backtest(results, fc, pred, naive, snaive)
+    entries, references = _references(cfg, history, truth, season, echo)
+    results.update(entries)
+    return Backtest(results, fc, pred, naive, snaive, references)
 
 
 def write_forecast_run(run_dir: Path, run: Backtest, history: Series, test: Series) -> None:
     """Write the first seed's `best.pt` / `last.pt`, then `metrics.json`, `forecast.csv`
-    (actual, forecast, interval and both baselines per step) and `forecast.png`."""
+    (actual, forecast, interval, both baselines and the references per step) and
+    `forecast.png`."""
     fc, pred, results = run.forecaster, run.forecast, run.results
     fc.save(run_dir, metrics=results)
     write_atomic(run_dir / "metrics.json", json.dumps(results, indent=2))
@@ -239,11 +308,13 @@ def write_forecast_run(run_dir: Path, run: Backtest, history: Series, test: Seri
             "upper": pred.upper,
             "naive": run.naive,
             "seasonal_naive": run.seasonal_naive,
+            **run.references,
         },
     )
     from rnnkit.plots import plot_forecast
 
     s = fc.config.series
+    specs = results.get("references", {})
     plot_forecast(
         history.time,
         history.target,
@@ -255,11 +326,13 @@ def write_forecast_run(run_dir: Path, run: Backtest, history: Series, test: Seri
         truth=test.target,
         names=test.target_names,
         title=f"{s.source}: {fc.config.model.kind} {s.strategy}, horizon {len(test)}",
+        references={_ref_label(n, specs[n]["spec"]): v for n, v in run.references.items()},
     )
 
 
 def _summary_line(source: str, results: dict[str, Any], run_dir: Path) -> str:
-    """The last printed line: the model's scores beside the baselines', and the run folder."""
+    """The last printed line: the model's scores beside the baselines' and the references',
+    and the run folder."""
     seeds, season = results["seeds"], results["season"]
     model_m, cov_m = results["model"], results["coverage80"]
     pm = "" if seeds == 1 else " ± {:.3g}"
@@ -269,11 +342,15 @@ def _summary_line(source: str, results: dict[str, Any], run_dir: Path) -> str:
         if source == "sine"
         else ""
     )
+    refs = "".join(
+        f" | {_ref_label(n, m['spec'])} MAE {m['mae']:.4g}"
+        for n, m in results.get("references", {}).items()
+    )
     return (
         f"forecast {source} h={results['horizon']} ({seeds} seed{'s' if seeds > 1 else ''}):"
         f"{mse_txt} MAE {model_m['mae']['mean']:.4g}{pm.format(model_m['mae']['std'])}"
         f" MASE {model_m['mase']['mean']:.3g} | naive MAE {results['naive']['mae']:.4g}"
-        f" | seasonal naive (m={season}) MAE {results['seasonal_naive']['mae']:.4g}"
+        f" | seasonal naive (m={season}) MAE {results['seasonal_naive']['mae']:.4g}{refs}"
         f" | 80% interval coverage {cov_txt} | fit {results['fit_s']['mean']:.1f} s"
         f" | {run_dir}"
     )

@@ -15,6 +15,7 @@ The `nn.Module`s are `rnnkit.forecast.model.DirectForecaster` and
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -24,11 +25,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from rnnkit.checkpoint import load_checkpoint, save_checkpoint
-from rnnkit.config import ForecastConfig
+from rnnkit.config import ForecastConfig, SeriesConfig
 from rnnkit.errors import CheckpointError, ConfigError, NumericalError
+from rnnkit.forecast.auto import configure
+from rnnkit.forecast.hybrid import HybridForecaster, OriginForecaster, origin_windows
 from rnnkit.forecast.model import RNNForecaster, build_forecaster
 from rnnkit.forecast.series import (
     Series,
@@ -46,6 +49,12 @@ from rnnkit.training.runtime import (
     set_threads,
     threads_kept,
 )
+
+# (inputs, targets) of every training window or origin.
+Pairs = tuple[np.ndarray, np.ndarray]
+
+# Batches per epoch of the hybrid methods (see `Forecaster._batching`).
+HYBRID_BATCHES = 4
 
 # Sample paths an autoregressive model draws for its intervals.
 SAMPLE_PATHS = 200
@@ -112,7 +121,7 @@ class Forecaster:
         self.config = config or ForecastConfig()
         self.config.series.check()
         self.quiet = quiet
-        self.model: RNNForecaster | None = None
+        self.model: RNNForecaster | OriginForecaster | None = None
         self.encoder: SeriesEncoder | None = None
         self.history_: Series | None = None
         self.season = self.config.series.season
@@ -139,10 +148,22 @@ class Forecaster:
         """Points the model was trained to forecast."""
         return int(self.train_info.get("horizon", self.config.series.horizon))
 
-    def _build_model(self, dims: dict[str, Any], device: torch.device) -> RNNForecaster:
-        """The forecaster of the configured strategy for `dims` (`input_size`, `n_targets`,
-        `horizon`, `lookback`), on `device`; shared by `fit` and `load`."""
+    def _build_model(self, dims: dict[str, Any], device: torch.device) -> nn.Module:
+        """The forecaster of the configured method and strategy for `dims` (`input_size`,
+        `n_targets`, `horizon`, `lookback`), on `device`; shared by `fit` and `load`. The
+        hybrid's series is empty until `_fresh_model` or `predict` sets it."""
         s = self.config.series
+        if self.hybrid:
+            hybrid = HybridForecaster(
+                season=self.season,
+                lookback=int(dims["lookback"]),
+                horizon=int(dims["horizon"]),
+                core=self.config.model,
+                likelihood=s.likelihood,
+                use_network=s.method == "esrnn",
+                trend=s.transform == "diff",
+            )
+            return OriginForecaster(hybrid, np.zeros(0)).to(device)
         return build_forecaster(
             s.strategy,
             input_size=int(dims["input_size"]),
@@ -159,63 +180,109 @@ class Forecaster:
     def fit(self, series: Series | np.ndarray) -> Forecaster:
         """Fit on the whole of `series` (hold the test part out before calling).
 
-        The scaler and the season are fit on `series` only; its last `val_size` points
-        are kept out of the training windows, to pick the best epoch and to calibrate
-        the intervals. The caller's global random states and thread count are restored.
+        The keys left to "auto" are chosen from `series` (`rnnkit.forecast.auto`); with
+        `series.method = "auto"` every candidate method is fit and the one with the lowest
+        MAE on the validation tail is kept. The scaler and the season are fit on `series`
+        only; its last `val_size` points are kept out of training, to pick the best epoch,
+        the method and to calibrate the intervals. The caller's global random states and
+        thread count are restored.
         """
         if not isinstance(series, Series):
             series = Series.from_array(series)
-        cfg, s = self.config, self.config.series
-        series = finite_series(series, s.fill)  # inf: error; NaN: error or filled
-        device = resolve_device(cfg.train.device)
+        series = finite_series(series, self.config.series.fill)  # inf: error; NaN: error or filled
+        device = resolve_device(self.config.train.device)
         with threads_kept(), global_rng_kept(device):
-            seed_everything(cfg.train.seed)
-            set_threads(cfg.train.threads)
-            # encode: sizes, the scaler and every window, in model space
-            raw, win, dims = self._encode(series)
-            # split: the last `val_size` raw rows are no training window's target
-            split = _split_windows(win, len(raw) - dims["val_size"], dims["horizon"])
-            val = (win.x[split.val], win.y[split.val], split.mask)
-            # train: keep the parameters best on validation
+            set_threads(self.config.train.threads)
             t0 = time.perf_counter()
-            model = self._fresh_model(dims, device)
-            pairs = model.training_pairs(win.x, win.future)
-            train = (pairs[0][split.fit], pairs[1][split.fit])
-            result = train_model(model, train, val, s, cfg.train, device, self.quiet)
-            model.load_state_dict(result["best_state"])
-            self.model = model
-            # calibrate: on targets the model has not seen, before any refit
-            self.calibration = self._calibrate(win, split, raw)
-            history, best_epoch = result["history"], result["best_epoch"]
-            best_step = history[best_epoch - 1]["step"] if best_epoch else 0
-            refit = bool(s.refit and best_step > 0)
-            if refit:
-                # refit on every window (the validation tail holds the most recent, most
-                # telling points) for as many steps as the best epoch of the first fit
-                result = self._refit(dims, device, pairs, val, best_step)
-            self._last_state = result.pop("last_state")
-            result.pop("best_state")
-            self.train_info.update(
-                input_size=dims["input_size"],
-                n_targets=dims["n_targets"],
-                target_names=list(series.target_names),
-                covariate_names=list(series.covariate_names),
-                history=history,
-                best_epoch=best_epoch,
-                best_step=best_step,
-                refit=refit,
-                steps=result["steps"],
-                elapsed_s=result["elapsed_s"],
-                train_windows=len(split.fit),
-                val_windows=len(split.val),
-            )
+            choice = configure(self.config, series)
+            self.config = choice.config
+            if self.config.series.method == "auto":
+                self._fit_best(series, device, choice.candidates)
+            else:
+                self._first_fit(series, device)
+                self._finish(device)
+            self.train_info["auto"] = choice.line
             self.train_info["fit_s"] = time.perf_counter() - t0
-            self._optimizer_state = result["optimizer"]
         return self
+
+    def _fit_best(self, series: Series, device: torch.device, methods: list[str]) -> None:
+        """Fit every method of `methods`, keep the one best on the validation tail."""
+        fits = []
+        for method in methods:
+            cfg = copy.deepcopy(self.config)
+            cfg.series.method = method
+            fc = Forecaster(cfg, self.quiet)
+            fc._first_fit(series, device)
+            fits.append(fc)
+        best = min(fits, key=lambda f: f.val_mae)
+        best._finish(device)
+        self.__dict__.update(best.__dict__)
+        self.train_info["candidates"] = {f.config.series.method: f.val_mae for f in fits}
+
+    def _first_fit(self, series: Series, device: torch.device) -> None:
+        """Fit the configured method with the validation tail held out; score it there
+        (`val_mae`, in the series' units) and calibrate the intervals."""
+        cfg, s = self.config, self.config.series
+        seed_everything(cfg.train.seed)
+        # encode: sizes, the scaler and every window (or origin), in model space
+        raw, win, dims = self._encode(series)
+        n_fit = len(raw) - dims["val_size"]
+        if self.hybrid:
+            win, all_pairs, pairs, val = self._origin_data(raw, dims, n_fit)
+            val_idx, unseen = np.arange(len(win.x)), val[2][..., 0] > 0
+        else:
+            split = _split_windows(win, n_fit, dims["horizon"])
+            all_pairs = self._fresh_model(dims, device).training_pairs(win.x, win.future)
+            pairs = (all_pairs[0][split.fit], all_pairs[1][split.fit])
+            val = (win.x[split.val], win.y[split.val], split.mask)
+            val_idx, unseen = split.val, split.unseen
+        # train: keep the parameters best on validation
+        model = self._fresh_model(dims, device)
+        result = train_model(
+            model, pairs, val, self._batching(len(pairs[0])), cfg.train, device, self.quiet
+        )
+        model.load_state_dict(result["best_state"])
+        self.model = model
+        # score and calibrate: on targets the model has not seen, before any refit
+        self.val_mae, self.calibration = self._validate(win, val_idx, unseen, raw)
+        history, best_epoch = result["history"], result["best_epoch"]
+        self._pending = (dims, all_pairs, val, result)
+        self.train_info.update(
+            method=s.method,
+            input_size=dims["input_size"],
+            n_targets=dims["n_targets"],
+            target_names=list(series.target_names),
+            covariate_names=list(series.covariate_names),
+            history=history,
+            best_epoch=best_epoch,
+            best_step=history[best_epoch - 1]["step"] if best_epoch else 0,
+            train_windows=len(pairs[0]),
+            val_windows=len(val[0]),
+            val_mae=self.val_mae,
+        )
+
+    def _finish(self, device: torch.device) -> None:
+        """Refit on every window for the best epoch's steps (`series.refit`), record."""
+        dims, pairs, val, result = self._pending
+        best_step = self.train_info["best_step"]
+        refit = bool(self.config.series.refit and best_step > 0)
+        if refit:
+            # the validation tail holds the most recent, most telling points
+            result = self._refit(dims, device, pairs, val, best_step)
+        self._last_state = result.pop("last_state")
+        result.pop("best_state")
+        self.train_info.update(refit=refit, steps=result["steps"], elapsed_s=result["elapsed_s"])
+        self._optimizer_state = result["optimizer"]
+        del self._pending
+
+    @property
+    def hybrid(self) -> bool:
+        """Whether the method is the ES-RNN hybrid or its smoothing part alone."""
+        return self.config.series.method in ("esrnn", "es")
 
     def _encode(self, series: Series) -> tuple[np.ndarray, Windows, dict[str, int]]:
         """Plan the sizes, infer the season, fit the encoder on `series` and cut every
-        window of `lookback + horizon` rows.
+        window of `lookback + horizon` rows (none for the hybrid methods).
 
         Shape:
             Returns the raw values (N, I), the windows (M = N' - L - H + 1 of them) and the
@@ -225,24 +292,73 @@ class Forecaster:
         self.season = s.season or series.season or infer_season(series.target)
         sizes = plan_sizes(s, len(series), self.season)
         lookback, horizon, val_size = sizes["lookback"], sizes["horizon"], sizes["val_size"]
+        needed = sizes["needed"]
+        if self.hybrid:  # origins need only their lookback before them and one target
+            needed = (lookback if s.method == "esrnn" else 1) + val_size + 2
         check_length(
             len(series),
-            sizes["needed"],
+            needed,
             f"training (lookback {lookback} + horizon {horizon} + validation {val_size})",
             series.name,
         )
         C = series.target.shape[1]
+        if self.hybrid and (C != 1 or series.covariates.shape[1]):
+            raise ConfigError(
+                f"series.method = {s.method} forecasts one target without covariates, got "
+                f"{C} target(s) and {series.covariates.shape[1]} covariate(s); use "
+                "--set series.method=rnn"
+            )
         raw = series_values(series)  # (N, I)
         self.train_info = {"lookback": lookback, "horizon": horizon, "val_size": val_size}
-        self.encoder = SeriesEncoder.fit(raw, C, lookback, s.transform, s.scaler)
+        transform = "none" if self.hybrid else s.transform
+        log = s.log == "yes"
+        self.encoder = SeriesEncoder.fit(raw, C, lookback, transform, s.scaler, log)
         self.history_ = series
         dims = {**self.train_info, "input_size": raw.shape[1], "n_targets": C}
+        if self.hybrid:
+            return raw, _no_windows(), dims
         return raw, self.encoder.windows(raw, horizon), dims
 
-    def _fresh_model(self, dims: dict[str, int], device: torch.device) -> RNNForecaster:
+    def _origin_data(
+        self, raw: np.ndarray, dims: dict[str, int], n_fit: int
+    ) -> tuple[Windows, Pairs, Pairs, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The hybrid's data: its model-space series and the forecast origins.
+
+        Returns the validation origins as `Windows`, the (origins, targets) pairs of every
+        origin and of those before `n_fit` (targets NaN where unknown), and the validation
+        triple (origins, targets, mask of the unseen targets).
+        """
+        assert self.encoder is not None
+        z = self.encoder.model_series(raw)[:, 0]  # (N,)
+        self._z, self._n_fit = z, n_fit
+        H, N = dims["horizon"], len(z)
+        start = max(dims["lookback"], 1) if self.config.series.method == "esrnn" else 1
+        x_all, y_all, _ = origin_windows(z, start, N, H, (0, N))
+        x_fit, y_fit, _ = origin_windows(z, start, n_fit, H, (0, n_fit))
+        first = max(start, n_fit - H + 1)
+        x_val, y_val, m_val = origin_windows(z, first, N, H, (n_fit, N))
+        V = len(x_val)
+        origins = np.arange(first, N)
+        win = Windows(x_val, y_val, np.zeros((V, 1, 1)), np.zeros((V, 1)), origins)
+        return win, (x_all, y_all), (x_fit, y_fit), (x_val, np.nan_to_num(y_val), m_val)
+
+    def _batching(self, n: int) -> SeriesConfig:
+        """The series table training reads its batch size from: the hybrids take every
+        epoch in at most `HYBRID_BATCHES` batches, as each batch reruns the smoothing over
+        the whole series."""
+        s = self.config.series
+        if not self.hybrid:
+            return s
+        return dataclasses.replace(s, batch_size=max(s.batch_size, -(-n // HYBRID_BATCHES)))
+
+    def _fresh_model(self, dims: dict[str, int], device: torch.device) -> nn.Module:
         """A new model from the configured seed, so the refit starts from the same weights."""
         seed_everything(self.config.train.seed)
-        return self._build_model(dims, device)
+        model = self._build_model(dims, device)
+        if isinstance(model, OriginForecaster):
+            model.z = torch.as_tensor(self._z, dtype=torch.float32, device=device)
+            model.hybrid.start_from(self._z[: self._n_fit])
+        return model
 
     def _refit(
         self,
@@ -256,24 +372,32 @@ class Forecaster:
         cfg = self.config
         model = self._fresh_model(dims, device)
         refit_cfg = dataclasses.replace(cfg.train, max_steps=steps, patience=0)
-        result = train_model(model, pairs, val, cfg.series, refit_cfg, device, self.quiet)
+        batching = self._batching(len(pairs[0]))
+        result = train_model(model, pairs, val, batching, refit_cfg, device, self.quiet)
         model.load_state_dict(result["last_state"])
         result["best_state"] = result["last_state"]
         self.model = model
         return result
 
-    def _calibrate(self, win: Windows, split: _Split, raw: np.ndarray) -> float:
-        """One factor for every interval so that 80% of the unseen validation targets fall
-        inside it (1.0 without intervals or validation targets)."""
-        if self.config.series.likelihood != "gaussian" or not split.unseen.any():
-            return 1.0
-        mean, lower, upper = self._decode_windows(win, split.val, self.horizon, 0.8, 1.0)
-        truth = raw[win.origin[split.val, None] + np.arange(self.horizon)][..., : mean.shape[2]]
+    def _validate(
+        self, win: Windows, idx: np.ndarray, unseen: np.ndarray, raw: np.ndarray
+    ) -> tuple[float, float]:
+        """The MAE on the unseen validation targets (in the series' units), and one factor
+        for every interval so that 80% of those targets fall inside it (1.0 without
+        intervals). Shape: unseen (V, H) bool for the windows `idx`."""
+        if not unseen.any():
+            return float("inf"), 1.0
+        mean, lower, upper = self._decode_windows(win, idx, self.horizon, 0.8, 1.0)
+        steps = win.origin[idx, None] + np.arange(self.horizon)  # (V, H)
+        truth = raw[np.minimum(steps, len(raw) - 1)][..., : mean.shape[2]]  # (V, H, C)
+        seen = np.repeat(unseen[:, :, None], mean.shape[2], axis=2)
+        mae = float(np.abs(truth - mean)[seen].mean())
+        if self.config.series.likelihood != "gaussian":
+            return mae, 1.0
         above = truth >= mean
         half = np.where(above, upper - mean, mean - lower)  # (V, H, C)
-        ratio = np.abs(truth - mean) / np.maximum(half, 1e-12)
-        ratio = ratio[np.repeat(split.unseen[:, :, None], mean.shape[2], axis=2)]
-        return float(np.quantile(ratio, 0.8)) if ratio.size else 1.0
+        ratio = (np.abs(truth - mean) / np.maximum(half, 1e-12))[seen]
+        return mae, float(np.quantile(ratio, 0.8))
 
     # -- predict ------------------------------------------------------------------------
 
@@ -297,11 +421,12 @@ class Forecaster:
         outputs = [t for t in (mean_t, scale_t, paths_t) if t is not None]
         if not all(bool(torch.isfinite(t).all()) for t in outputs):
             raise self._not_finite("model's outputs are")  # before decoding spreads them
-        mean = enc.decode(mean_t.double().cpu().numpy(), offset, last)  # (M, H, C)
+        center = enc.decode(mean_t.double().cpu().numpy(), offset, last, finish=False)
+        mean = enc.finish(center)  # (M, H, C)
         if scale_t is not None:
             sd = enc.decode_scale(scale_t.double().cpu().numpy())  # (M, H, C)
             half = NormalDist().inv_cdf(0.5 + level / 2) * sd
-            lower, upper = mean - half, mean + half
+            lower, upper = enc.finish(center - half), enc.finish(center + half)
         elif paths_t is not None:
             levels = enc.decode(paths_t.double().cpu().numpy(), offset, last)  # (S, M, H, C)
             lower = np.quantile(levels, 0.5 - level / 2, axis=0)
@@ -353,13 +478,28 @@ class Forecaster:
         if not 0 < level < 1:
             raise ConfigError(f"interval level must be in (0, 1), got {level}")
         self._check_columns(series)
-        need = self.encoder.history_needed
-        check_length(len(series), need, f"forecasting (lookback {self.lookback})", series.name)
-        win = self.encoder.last_window(series_values(series))
+        win = self._last_window(series)
         mean, lower, upper = self._decode_windows(
             win, np.array([0]), horizon, level, self.calibration
         )
         return Forecast(mean[0], lower[0], upper[0], level, list(series.target_names))
+
+    def _last_window(self, series: Series) -> Windows:
+        """The window that forecasts past the end of `series`; the hybrid reads the whole
+        series (its smoothing runs from the start), so it is set on the model."""
+        assert self.encoder is not None and self.model is not None
+        need = self.encoder.history_needed
+        if isinstance(self.model, OriginForecaster):
+            need = max(self.lookback, 1) + 1
+        check_length(len(series), need, f"forecasting (lookback {self.lookback})", series.name)
+        raw = series_values(series)
+        if not isinstance(self.model, OriginForecaster):
+            return self.encoder.last_window(raw)
+        z = self.encoder.model_series(raw)[:, 0]  # (N,)
+        self.model.z = torch.as_tensor(z, dtype=torch.float32, device=self.model.z.device)
+        n = len(z)
+        x = np.full((1, 1, 1), n, dtype=np.float32)
+        return Windows(x, x, np.zeros((1, 1, 1)), np.zeros((1, 1)), np.array([n]))
 
     def _check_columns(self, series: Series) -> None:
         want_t = self.train_info.get("target_names")
@@ -414,6 +554,10 @@ class Forecaster:
                 "`rnnkit forecast`"
             )
         self = cls(ForecastConfig.from_dict(_without_legacy_keys(ckpt["config"])))
+        s = self.config.series
+        s.method = "rnn" if s.method == "auto" else s.method  # older checkpoints: rnn
+        s.log = "no" if s.log == "auto" else s.log
+        self.season = int(ckpt["season"])
         info = ckpt["train_info"]
         model = self._build_model(info, torch.device("cpu"))
         model.load_state_dict(ckpt["model"])
@@ -422,13 +566,19 @@ class Forecaster:
             Scaler(**ckpt["scaler"]),
             int(info["lookback"]),
             int(info["n_targets"]),
-            self.config.series.transform,
+            "none" if self.hybrid else s.transform,
+            s.log == "yes",
         )
-        self.season = int(ckpt["season"])
         self.calibration = float(ckpt["calibration"])
         self.train_info = dict(info)
         self.path = Path(path)
         return self
+
+
+def _no_windows() -> Windows:
+    """An empty `Windows` (the hybrid methods read origins, not windows)."""
+    empty = np.zeros((0, 1, 1))
+    return Windows(empty, empty, empty, np.zeros((0, 1)), np.zeros(0, dtype=np.int64))
 
 
 def _without_legacy_keys(raw: dict[str, Any]) -> dict[str, Any]:

@@ -35,18 +35,26 @@ from rnnkit.training.runtime import progress
 # ---------------------------------------------------------------------------------------
 
 
-def _loss(mean: Tensor, scale: Tensor | None, target: Tensor) -> Tensor:
+def _loss(mean: Tensor, scale: Tensor | None, target: Tensor, known: Tensor | None) -> Tensor:
     """The one place the loss is computed: squared error for the mean, plus, with a scale,
-    the Gaussian negative log-likelihood of the target given the (detached) mean.
+    the Gaussian negative log-likelihood of the target given the (detached) mean; only
+    over the `known` targets when a mask (1.0 / 0.0, the target's shape) is given.
 
     Detaching keeps the mean's gradient that of squared error (as beta-NLL with beta = 1):
     the plain NLL lets the model buy a low loss by widening the scale on hard points
     instead of fitting them, and its point forecasts were clearly worse on sunspots.
     """
-    mse = F.mse_loss(mean, target)
-    if scale is None:
-        return mse
-    return mse + F.gaussian_nll_loss(mean.detach(), target, scale**2)
+    if known is None:
+        mse = F.mse_loss(mean, target)
+        if scale is None:
+            return mse
+        return mse + F.gaussian_nll_loss(mean.detach(), target, scale**2)
+    count = known.sum().clamp(min=1)
+    loss = ((mean - target) ** 2 * known).sum() / count
+    if scale is not None:
+        nll = F.gaussian_nll_loss(mean.detach(), target, scale**2, reduction="none")
+        loss = loss + (nll * known).sum() / count
+    return loss
 
 
 def _val_mse(model: RNNForecaster, xv: Tensor, yv: Tensor, mask: Tensor) -> float:
@@ -74,7 +82,8 @@ def train_model(
         model: a fresh `DirectForecaster` or `AutoregressiveForecaster` on `device`.
         train: inputs and targets, as the model's `training_pairs` makes them. direct:
             (M, L, I) and (M, H, C); autoregressive: the teacher-forced pair (M, L+H-1, I)
-            and (M, L+H-1, I), target = input shifted by one.
+            and (M, L+H-1, I), target = input shifted by one. NaN targets (unknown) are
+            left out of the loss.
         val: inputs (V, L, I), targets (V, H, C) and a mask (V, H, C) of the targets that
             no training window saw.
         series_cfg: batch size and `carry_state`.
@@ -89,6 +98,8 @@ def train_model(
     gen = torch.Generator().manual_seed(train_cfg.seed)
     x = torch.as_tensor(train[0], dtype=torch.float32, device=device)
     y = torch.as_tensor(train[1], dtype=torch.float32, device=device)
+    known = None if bool(torch.isfinite(y).all()) else torch.isfinite(y).float()
+    y = torch.nan_to_num(y)
     xv, yv, mv = (torch.as_tensor(a, dtype=torch.float32, device=device) for a in val)
     n = len(x)
     bs = min(series_cfg.batch_size, n)
@@ -116,7 +127,7 @@ def train_model(
             if state is not None and (not series_cfg.carry_state or len(idx) != bs):
                 state = None
             mean, scale, new_state = model(x[idx], state)  # (b, S, C) or (b, T, I)
-            loss = _loss(mean, scale, y[idx])
+            loss = _loss(mean, scale, y[idx], None if known is None else known[idx])
             factor = lr_factor(train_cfg.schedule, step, total, train_cfg.warmup_steps)
             set_lr(opt, train_cfg.lr, factor)
             opt.zero_grad(set_to_none=True)

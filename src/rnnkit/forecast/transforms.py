@@ -18,7 +18,7 @@ from typing import Any, get_args
 import numpy as np
 
 from rnnkit.config import Scaler as ScalerKind
-from rnnkit.errors import ConfigError
+from rnnkit.errors import ConfigError, DataError
 from rnnkit.forecast.series import Series
 
 
@@ -77,6 +77,19 @@ def series_values(series: Series) -> np.ndarray:
     return np.concatenate([series.target, series.covariates], axis=1)  # (N, I)
 
 
+def log_targets(values: np.ndarray, n_targets: int, log: bool) -> np.ndarray:
+    """The natural logarithm of the target columns when `log` (covariates kept).
+
+    Shape:
+        values: (N, I). Returns (N, I).
+    """
+    if not log:
+        return values
+    out = np.array(values, dtype=np.float64)
+    out[:, :n_targets] = np.log(out[:, :n_targets])
+    return out
+
+
 def difference(values: np.ndarray, n_targets: int, diff: bool) -> np.ndarray:
     """First differences of the target columns (covariates kept as levels).
 
@@ -124,20 +137,33 @@ class SeriesEncoder:
         n_targets: target channels, C (the first C columns; the rest are covariates).
         transform: "none", "diff" (forecast first differences) or "window" (each window
             relative to its last observed target value).
+        log: take logarithms of the (positive) targets before everything else.
     """
 
     scaler: Scaler
     lookback: int
     n_targets: int
     transform: str = "none"
+    log: bool = False
 
     @classmethod
     def fit(
-        cls, raw: np.ndarray, n_targets: int, lookback: int, transform: str, scaler: str
+        cls,
+        raw: np.ndarray,
+        n_targets: int,
+        lookback: int,
+        transform: str,
+        scaler: str,
+        log: bool = False,
     ) -> SeriesEncoder:
-        """Fit the scaler of kind `scaler` on `raw (N, I)`, differenced when asked."""
-        values = difference(raw, n_targets, transform == "diff")
-        return cls(Scaler.fit(values, scaler), lookback, n_targets, transform)
+        """Fit the scaler of kind `scaler` on `raw (N, I)`, logged and differenced when asked."""
+        if log and not bool((raw[:, :n_targets] > 0).all()):
+            raise DataError(
+                "series.log = yes needs a positive target (a value is zero or negative); "
+                "set --set series.log=no"
+            )
+        values = difference(log_targets(raw, n_targets, log), n_targets, transform == "diff")
+        return cls(Scaler.fit(values, scaler), lookback, n_targets, transform, log)
 
     @property
     def diff(self) -> bool:
@@ -149,9 +175,19 @@ class SeriesEncoder:
         """Raw rows one forecast reads: the lookback, plus one to difference from."""
         return self.lookback + (1 if self.diff else 0)
 
+    def model_series(self, raw: np.ndarray) -> np.ndarray:
+        """`raw (N, I)` in model space, before differencing: logged (if asked) and scaled
+        (the hybrid's input; its scaler is fit without differencing). Shape: (N, I)."""
+        return self.scaler.transform(log_targets(raw, self.n_targets, self.log))
+
+    def finish(self, v: np.ndarray) -> np.ndarray:
+        """Undo the log (if any): the last step of decoding. Shape: any."""
+        return np.exp(v) if self.log else v
+
     def windows(self, raw: np.ndarray, length: int) -> Windows:
         """Every window of `lookback + length` rows of `raw (N, I)`, in model space."""
         L, C = self.lookback, self.n_targets
+        raw = log_targets(raw, C, self.log)
         z = self.scaler.transform(difference(raw, C, self.diff))  # (N', I)
         w = sliding_windows(z, L + length)  # (M, L+length, I)
         shift = 1 if self.diff else 0
@@ -168,20 +204,24 @@ class SeriesEncoder:
     def last_window(self, raw: np.ndarray) -> Windows:
         """The one window that forecasts past the end of `raw (N, I)`, `N >= history_needed`."""
         tail = raw[-self.history_needed :]  # (need, I)
-        pad = np.zeros((1, tail.shape[1]))  # a dummy future row so one window forms
+        pad = tail[-1:]  # a dummy future row so one window forms
         return self.windows(np.concatenate([tail, pad]), 1)
 
-    def decode(self, z: np.ndarray, offset: np.ndarray, last: np.ndarray) -> np.ndarray:
-        """Model-space target forecasts `(..., M, H, C)` back to the series' units."""
+    def decode(
+        self, z: np.ndarray, offset: np.ndarray, last: np.ndarray, finish: bool = True
+    ) -> np.ndarray:
+        """Model-space target forecasts `(..., M, H, C)` back to the series' units
+        (`finish=False`: stop before undoing the log)."""
         C = z.shape[-1]
         v = self.scaler.inverse(z + offset, slice(0, C))
         if self.diff:
             v = last[:, None, :] + np.cumsum(v, axis=-2)
-        return v
+        return self.finish(v) if finish else v
 
     def decode_scale(self, scale: np.ndarray) -> np.ndarray:
-        """Model-space standard deviations `(M, H, C)` in the series' units; with
-        differencing the steps are independent, so variances add up along the horizon."""
+        """Model-space standard deviations `(M, H, C)` in the series' units (log units with
+        `log`); with differencing the steps are independent, so variances add up along the
+        horizon."""
         sd = scale * np.array(self.scaler.scale[: self.n_targets])  # (M, H, C)
         if self.diff:
             sd = np.sqrt(np.cumsum(sd**2, axis=1))
@@ -193,6 +233,7 @@ __all__ = [
     "SeriesEncoder",
     "Windows",
     "difference",
+    "log_targets",
     "series_values",
     "sliding_windows",
 ]

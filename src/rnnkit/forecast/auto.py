@@ -1,0 +1,229 @@
+"""The automatic configuration of a forecast: what `rnnkit forecast FILE` chooses from the
+series when no preset pins it. Every choice is a rule on the history (never the held-out
+test part), printed as one line and written to the run's config:
+
+| key                | rule                                                                  |
+|--------------------|-----------------------------------------------------------------------|
+| `series.season`    | the time column's frequency (weekly 52, monthly 12, quarterly 4,      |
+|                    | daily 7) when the autocorrelation of the differenced series at that   |
+|                    | lag is at least 0.2; else the autocorrelation's highest peak above    |
+|                    | 0.3 (a cycle, as sunspots' ~11 years); else none                      |
+| `series.horizon`   | the season, else a tenth of the series (at most 100)                  |
+| `series.log`       | yes for a positive series whose seasonal swing grows with its level   |
+|                    | (correlation of each season's mean and spread >= 0.5, spread growing  |
+|                    | by >= 20%)                                                            |
+| `series.transform` | `diff` when a straight line explains >= 50% of the variance of the    |
+|                    | (logged) series' moving average over a season (a trend); else `none`; |
+|                    | for the hybrids `diff` means a damped trend in the smoothing          |
+| `series.lookback`  | max(season, horizon, 8), at most half of the points left for fitting  |
+| `series.method`    | `auto`: the candidates that fit in the history (`esrnn`, `es`, and    |
+|                    | `rnn` with >= 8 full training windows) are fit and the best on the    |
+|                    | validation tail is kept (`Forecaster.fit`)                            |
+| `train.max_steps`  | at most 2,000 optimizer steps, so long series fit in about a minute    |
+
+Keys already set (by a preset, a config file, `--set` or a flag) are kept.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from rnnkit.config import ForecastConfig
+from rnnkit.errors import DataError
+from rnnkit.forecast.series import Series, infer_season
+
+# Points per season of a time step, by the median gap between time labels in days.
+CALENDAR = (("daily", 0.5, 1.5, 7), ("weekly", 6.0, 8.0, 52), ("monthly", 27.0, 32.0, 12))
+CALENDAR += (("quarterly", 88.0, 93.0, 4), ("yearly", 360.0, 370.0, 1))
+SEASON_ACF = 0.2  # the calendar season is kept when the autocorrelation reaches this
+TREND_R2 = 0.5
+MULTIPLICATIVE_R = 0.5
+MIN_WINDOWS = 8
+MAX_STEPS = 2000
+
+
+@dataclass
+class AutoChoice:
+    """The configuration the rules chose, why (one line), and the candidate methods."""
+
+    config: ForecastConfig
+    reasons: list[str] = field(default_factory=list)
+    candidates: list[str] = field(default_factory=list)
+
+    @property
+    def line(self) -> str:
+        """The printed line, e.g. `auto: season 12 (monthly, ...), lookback 24, ...`."""
+        return "auto: " + "; ".join(self.reasons) if self.reasons else ""
+
+
+def _parse_date(label: str) -> date | None:
+    """`2001-05-31`, `2001-05` or `1959Q2` as a date; None otherwise."""
+    text = label.strip()
+    try:
+        if len(text) == 6 and text[4] in "Qq":
+            return date(int(text[:4]), 3 * int(text[5]) - 2, 1)
+        if len(text) == 7 and text[4] == "-":
+            return date(int(text[:4]), int(text[5:7]), 1)
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def time_frequency(labels: list[str]) -> tuple[str, int]:
+    """The frequency of a time column and its calendar season: ("monthly", 12), ("yearly",
+    1) for integer years, ("", 0) when the labels are not dates."""
+    if len(labels) < 3:
+        return "", 0
+    if all(s.strip().lstrip("-").isdigit() for s in labels):
+        steps = np.diff([int(s) for s in labels])
+        return ("yearly", 1) if len(steps) and np.median(steps) == 1 else ("", 0)
+    dates = [_parse_date(s) for s in labels]
+    if any(d is None for d in dates):
+        return "", 0
+    gaps = np.diff([d.toordinal() for d in dates if d is not None])
+    gap = float(np.median(gaps))
+    for name, lo, hi, season in CALENDAR:
+        if lo <= gap <= hi:
+            return name, season
+    return "", 0
+
+
+def lag_acf(values: np.ndarray, lag: int) -> float:
+    """The autocorrelation of the first differences at `lag` (0 when too short). Shape: (N,)."""
+    x = np.diff(np.asarray(values, dtype=np.float64))
+    x = x - x.mean()
+    denom = float(np.dot(x, x))
+    if lag < 1 or len(x) < lag + 8 or denom == 0.0:
+        return 0.0
+    return float(np.dot(x[:-lag], x[lag:]) / denom)
+
+
+def _season(series: Series, values: np.ndarray) -> tuple[int, str]:
+    """The season length and the reason, from the time column and the autocorrelation."""
+    if series.season:
+        return series.season, f"season {series.season} (the source's)"
+    freq, calendar = time_frequency(series.time)
+    if calendar > 1:
+        acf = lag_acf(values, calendar)
+        if acf >= SEASON_ACF:
+            return calendar, f"season {calendar} ({freq}, autocorrelation {acf:.2f})"
+    peak = infer_season(values)
+    where = f"{freq} " if freq else ""
+    if peak > 1:
+        return peak, f"season {peak} ({where}cycle: autocorrelation peak)"
+    return 1, f"no season ({where}no autocorrelation peak)"
+
+
+def _multiplicative(values: np.ndarray, season: int) -> tuple[bool, float]:
+    """Whether the seasonal swing grows with the level: the correlation of each full
+    season's mean with its spread (around a line through it), and the growth of the spread."""
+    n = len(values) // season
+    if season <= 1 or n < 3 or not bool((values > 0).all()):
+        return False, 0.0
+    cycles = values[len(values) - n * season :].reshape(n, season)
+    t = np.arange(season)
+    spreads = []
+    for c in cycles:
+        fit = np.polyval(np.polyfit(t, c, 1), t)
+        spreads.append(float(np.std(c - fit)))
+    means, spreads_a = cycles.mean(axis=1), np.array(spreads)
+    if spreads_a.std() == 0 or means.std() == 0:
+        return False, 0.0
+    r = float(np.corrcoef(means, spreads_a)[0, 1])
+    half = n // 2
+    growth = spreads_a[half:].mean() / max(spreads_a[:half].mean(), 1e-12)
+    return bool(r >= MULTIPLICATIVE_R and growth >= 1.2), r
+
+
+def trend_r2(values: np.ndarray, season: int = 1) -> float:
+    """The share of variance a straight line explains, of the series' moving average over
+    one season when it holds two (so a strong swing does not hide a trend). Shape: (N,)."""
+    v = np.asarray(values, dtype=np.float64)
+    if season > 1 and len(v) >= 2 * season:
+        v = np.convolve(v, np.ones(season) / season, mode="valid")
+    t = np.arange(len(v), dtype=np.float64)
+    if len(v) < 3 or np.std(v) == 0:
+        return 0.0
+    fit = np.polyval(np.polyfit(t, v, 1), t)
+    return float(1.0 - np.var(v - fit) / np.var(v))
+
+
+def min_history(season: int) -> int:
+    """The fewest history points the automatic configuration fits on: two seasons, or 10."""
+    return max(2 * season, 10)
+
+
+def configure(cfg: ForecastConfig, series: Series, hold_out: int = 0) -> AutoChoice:
+    """Fill the keys left to "auto" / 0 in a copy of `cfg` from `series` minus its last
+    `hold_out` points (the test part, never looked at).
+
+    Raises:
+        DataError: the history is shorter than `min_history`.
+    """
+    cfg = copy.deepcopy(cfg)
+    s, out = cfg.series, AutoChoice(cfg)
+    values = np.asarray(series.target[:, 0], dtype=np.float64)
+    if s.season == 0:
+        s.season, why = _season(series, values[: len(values) - (hold_out or s.horizon)])
+        out.reasons.append(why)
+    m = max(s.season, 1)
+    if s.horizon == 0:
+        s.horizon = max(1, min(m if m > 1 else len(values) // 10, 100))
+    history = values[: len(values) - hold_out] if hold_out else values
+    if len(history) < min_history(m):
+        what = f"season {m}" if m > 1 else "no season"
+        held = f" before the {hold_out} held out for testing" if hold_out else ""
+        raise DataError(
+            f"series {series.name!r} has {len(history)} points of history; a forecast with "
+            f"{what} needs at least {min_history(m)}{held}: use a longer series or a "
+            "smaller --horizon"
+        )
+    if s.log == "auto":
+        mult, r = _multiplicative(history, m)
+        s.log = "yes" if mult else "no"
+        if mult:
+            out.reasons.append(f"log (seasonal swing grows with the level, r = {r:.2f})")
+    if s.transform == "auto":
+        r2 = trend_r2(np.log(history) if s.log == "yes" else history, m)
+        s.transform = "diff" if r2 >= TREND_R2 else "none"
+        out.reasons.append(f"transform {s.transform} (a line explains {r2:.0%})")
+    n_fit = len(history) - (s.val_size or min(s.horizon, max(1, len(history) // 5)))
+    if s.lookback == 0:
+        s.lookback = max(2, min(max(m, s.horizon, 8), (n_fit - 1) // 2))
+        out.reasons.append(f"lookback {s.lookback}")
+    _cap_steps(cfg, n_fit - s.lookback)
+    if s.method == "auto":
+        out.candidates = candidates(cfg, series, n_fit)
+        out.reasons.append("method: best on the validation tail of " + ", ".join(out.candidates))
+    return out
+
+
+def _cap_steps(cfg: ForecastConfig, windows: int) -> None:
+    """Cap the optimizer steps of a long series at `MAX_STEPS` (unless steps are set)."""
+    t = cfg.train
+    per_epoch = -(-max(windows, 1) // cfg.series.batch_size)
+    if t.max_steps == 0 and t.epochs * per_epoch > MAX_STEPS:
+        t.max_steps = MAX_STEPS
+
+
+def candidates(cfg: ForecastConfig, series: Series, n_fit: int) -> list[str]:
+    """The methods the history can fit: the hybrids for one target without covariates,
+    the plain network when it gets at least `MIN_WINDOWS` full training windows."""
+    s = cfg.series
+    univariate = series.target.shape[1] == 1 and series.covariates.shape[1] == 0
+    out = []
+    if univariate and n_fit - s.lookback >= MIN_WINDOWS:
+        out.append("esrnn")
+    if univariate:
+        out.append("es")
+    diff = 1 if s.transform == "diff" else 0
+    if n_fit - diff - s.lookback - s.horizon + 1 >= MIN_WINDOWS or not out:
+        out.append("rnn")
+    return out
+
+
+__all__ = ["AutoChoice", "candidates", "configure", "min_history", "time_frequency"]
