@@ -4,6 +4,7 @@ rules, the lookback of short series, keys already set kept, and the end to end p
 
 from __future__ import annotations
 
+import csv as csv_module
 import json
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from rnnkit.cli import main
 from rnnkit.config import ForecastConfig
 from rnnkit.errors import DataError
-from rnnkit.forecast.auto import configure, time_frequency
+from rnnkit.forecast.auto import configure, future_dates, time_frequency
 from rnnkit.forecast.series import Series
 
 
@@ -33,6 +34,16 @@ from rnnkit.forecast.series import Series
 )
 def test_time_frequency(labels: list[str], want: tuple[str, int]) -> None:
     assert time_frequency(labels) == want
+
+
+def test_future_dates_continue_the_calendar() -> None:
+    months = ["2019-10-01", "2019-11-01", "2019-12-01"]
+    assert future_dates(months, 2) == ["2020-01-01", "2020-02-01"]
+    assert future_dates(["2019-08", "2019-09", "2019-10"], 1) == ["2019-11"]
+    assert future_dates(["1959-04-01", "1959-07-01", "1959-10-01"], 1) == ["1960-01-01"]
+    assert future_dates(["2020-12-19", "2020-12-26", "2021-01-02"], 1) == ["2021-01-09"]
+    assert future_dates(["1871", "1872", "1873"], 1) is None
+    assert future_dates(["a", "b", "c"], 1) is None
 
 
 def _monthly(values: np.ndarray) -> Series:
@@ -74,9 +85,9 @@ def test_keys_already_set_are_kept() -> None:
 def test_too_short_names_the_minimum() -> None:
     cfg = ForecastConfig()
     cfg.series.season = 12
-    with pytest.raises(DataError, match="18 points of history.*season 12 needs at least 24 before the 12"):
+    with pytest.raises(DataError, match=r"18 points of history.*season 12 needs at least 24 bef"):
         configure(cfg, _monthly(_airline(30)), hold_out=12)
-    with pytest.raises(DataError, match="8 points of history.*no season needs at least 10"):
+    with pytest.raises(DataError, match=r"8 points of history.*no season needs at least 10"):
         configure(ForecastConfig(), _monthly(_airline(20)), hold_out=12)
 
 
@@ -101,3 +112,9 @@ def test_a_short_seasonal_csv_beats_seasonal_naive_with_no_options(
     assert metrics["horizon"] == 12 and metrics["season"] == 12
     assert metrics["model"]["mae"]["mean"] < metrics["seasonal_naive"]["mae"]
     assert json.loads((out / "config.json").read_text())["series"]["season"] == 12
+    # forecasting past the end from the saved run: the chosen method, no retraining
+    future = tmp_path / "future"
+    assert main(["forecast", str(csv), "--checkpoint", str(out), "--out", str(future)]) == 0
+    rows = list(csv_module.DictReader((future / "forecast.csv").open()))
+    assert [rows[0]["time"], rows[-1]["time"]] == ["2018-01-01", "2018-12-01"]
+    assert all(float(r["sales_lower"]) <= float(r["sales_forecast"]) for r in rows)

@@ -72,7 +72,7 @@ def test_forecast_csv_run_folder(
     assert main(["forecast", str(csv_path), "--checkpoint", str(out), "--out", str(out2)]) == 0
     assert "no retraining" in capsys.readouterr().out.strip().splitlines()[-1]
     future = list(csv.DictReader((out2 / "forecast.csv").open()))
-    assert len(future) == 5 and future[0]["time"] == "+1"
+    assert len(future) == 5 and future[0]["time"] == "2020-03-05"  # the next day
 
 
 @pytest.mark.parametrize(

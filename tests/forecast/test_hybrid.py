@@ -46,8 +46,12 @@ def test_smoothing_values_and_gradients_match_autograd(season: int) -> None:
     got, want = Smoothing.apply(z, coef, init), _loop(z, coef, init)
     weights = [torch.randn(o.shape, dtype=torch.float64, generator=gen) for o in want]
     params = [coef, init] if season else [coef]
-    g_got = torch.autograd.grad(sum((o * w).sum() for o, w in zip(got, weights)), params)
-    g_want = torch.autograd.grad(sum((o * w).sum() for o, w in zip(want, weights)), params)
+
+    def weighted(outs: tuple[Tensor, ...]) -> Tensor:
+        return sum((o * w).sum() for o, w in zip(outs, weights, strict=True))  # type: ignore[return-value]
+
+    g_got = torch.autograd.grad(weighted(got), params)
+    g_want = torch.autograd.grad(weighted(want), params)
     for a, b in zip((*got, *g_got), (*want, *g_want), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
 

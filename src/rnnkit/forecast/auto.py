@@ -19,7 +19,7 @@ test part), printed as one line and written to the run's config:
 | `series.method`    | `auto`: the candidates that fit in the history (`esrnn`, `es`, and    |
 |                    | `rnn` with >= 8 full training windows) are fit and the best on the    |
 |                    | validation tail is kept (`Forecaster.fit`)                            |
-| `train.max_steps`  | at most 2,000 optimizer steps, so long series fit in about a minute    |
+| `train.max_steps`  | at most 2,000 optimizer steps, so long series fit in a few minutes     |
 
 Keys already set (by a preset, a config file, `--set` or a flag) are kept.
 """
@@ -90,6 +90,24 @@ def time_frequency(labels: list[str]) -> tuple[str, int]:
         if lo <= gap <= hi:
             return name, season
     return "", 0
+
+
+def future_dates(labels: list[str], horizon: int) -> list[str] | None:
+    """The next `horizon` labels of a daily, weekly, monthly or quarterly ISO date column,
+    in its format (`YYYY-MM-DD` or `YYYY-MM`); None for other columns."""
+    freq, _ = time_frequency(labels)
+    last = _parse_date(labels[-1]) if labels else None
+    if last is None or freq not in ("daily", "weekly", "monthly", "quarterly"):
+        return None
+    out = []
+    for k in range(1, horizon + 1):
+        if freq in ("daily", "weekly"):
+            d = date.fromordinal(last.toordinal() + k * (1 if freq == "daily" else 7))
+        else:
+            months = last.month - 1 + k * (1 if freq == "monthly" else 3)
+            d = date(last.year + months // 12, months % 12 + 1, 1)
+        out.append(d.isoformat()[: len(labels[-1].strip())])
+    return out
 
 
 def lag_acf(values: np.ndarray, lag: int) -> float:
@@ -226,4 +244,11 @@ def candidates(cfg: ForecastConfig, series: Series, n_fit: int) -> list[str]:
     return out
 
 
-__all__ = ["AutoChoice", "candidates", "configure", "min_history", "time_frequency"]
+__all__ = [
+    "AutoChoice",
+    "candidates",
+    "configure",
+    "future_dates",
+    "min_history",
+    "time_frequency",
+]

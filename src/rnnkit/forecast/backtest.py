@@ -29,7 +29,7 @@ import numpy as np
 from rnnkit.checkpoint import storage_errors, write_atomic
 from rnnkit.config import ForecastConfig, resolve_forecast
 from rnnkit.errors import DataError
-from rnnkit.forecast.auto import configure, min_history
+from rnnkit.forecast.auto import configure, future_dates, min_history
 from rnnkit.forecast.baselines import naive_forecast, seasonal_naive_forecast
 from rnnkit.forecast.forecaster import Forecast, Forecaster
 from rnnkit.forecast.references import reference_forecasts
@@ -57,7 +57,11 @@ def _spread(values: list[float]) -> dict[str, Any]:
 
 
 def _future_labels(time_labels: list[str], horizon: int) -> list[str]:
-    """Continue integer time labels with their step; otherwise `+1`, `+2`, ..."""
+    """Continue integer time labels with their step and ISO dates with their frequency;
+    otherwise `+1`, `+2`, ..."""
+    dates = future_dates(time_labels, horizon)
+    if dates is not None:
+        return dates
     try:
         a, b = int(time_labels[-2]), int(time_labels[-1])
         return [str(b + (b - a) * k) for k in range(1, horizon + 1)]

@@ -53,8 +53,9 @@ from rnnkit.training.runtime import (
 # (inputs, targets) of every training window or origin.
 Pairs = tuple[np.ndarray, np.ndarray]
 
-# Batches per epoch of the hybrid methods (see `Forecaster._batching`).
+# Batches per epoch of the hybrid methods, and their largest batch (`Forecaster._batching`).
 HYBRID_BATCHES = 4
+HYBRID_MAX_BATCH = 256
 
 # Sample paths an autoregressive model draws for its intervals.
 SAMPLE_PATHS = 200
@@ -344,12 +345,13 @@ class Forecaster:
 
     def _batching(self, n: int) -> SeriesConfig:
         """The series table training reads its batch size from: the hybrids take every
-        epoch in at most `HYBRID_BATCHES` batches, as each batch reruns the smoothing over
-        the whole series."""
+        epoch in `HYBRID_BATCHES` batches of at most `HYBRID_MAX_BATCH` origins, as each
+        batch reruns the smoothing over the whole series."""
         s = self.config.series
         if not self.hybrid:
             return s
-        return dataclasses.replace(s, batch_size=max(s.batch_size, -(-n // HYBRID_BATCHES)))
+        batch = min(max(s.batch_size, -(-n // HYBRID_BATCHES)), HYBRID_MAX_BATCH)
+        return dataclasses.replace(s, batch_size=batch)
 
     def _fresh_model(self, dims: dict[str, int], device: torch.device) -> nn.Module:
         """A new model from the configured seed, so the refit starts from the same weights."""
