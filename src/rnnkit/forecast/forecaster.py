@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.checkpoint import load_checkpoint, save_checkpoint
-from rnnkit.config import ForecastConfig, SeriesConfig
+from rnnkit.config import ForecastConfig, SeriesConfig, TrainConfig
 from rnnkit.errors import CheckpointError, ConfigError, NumericalError
 from rnnkit.forecast.auto import configure
 from rnnkit.forecast.hybrid import HybridForecaster, OriginForecaster, origin_windows
@@ -239,9 +239,7 @@ class Forecaster:
             val_idx, unseen = split.val, split.unseen
         # train: keep the parameters best on validation
         model = self._fresh_model(dims, device)
-        result = train_model(
-            model, pairs, val, self._batching(len(pairs[0])), cfg.train, device, self.quiet
-        )
+        result = train_model(model, pairs, val, *self._batching(len(pairs[0])), device, self.quiet)
         model.load_state_dict(result["best_state"])
         self.model = model
         # score and calibrate: on targets the model has not seen, before any refit
@@ -343,15 +341,19 @@ class Forecaster:
         win = Windows(x_val, y_val, np.zeros((V, 1, 1)), np.zeros((V, 1)), origins)
         return win, (x_all, y_all), (x_fit, y_fit), (x_val, np.nan_to_num(y_val), m_val)
 
-    def _batching(self, n: int) -> SeriesConfig:
-        """The series table training reads its batch size from: the hybrids take every
-        epoch in `HYBRID_BATCHES` batches of at most `HYBRID_MAX_BATCH` origins, as each
-        batch reruns the smoothing over the whole series."""
-        s = self.config.series
+    def _batching(self, n: int) -> tuple[SeriesConfig, TrainConfig]:
+        """The series and train tables training reads for `n` windows or origins: the
+        hybrids take every epoch in `HYBRID_BATCHES` batches of at most `HYBRID_MAX_BATCH`
+        origins, as each batch reruns the smoothing over the whole series, and a step cap
+        (`train.max_steps`) never makes them train longer than their epochs."""
+        s, t = self.config.series, self.config.train
         if not self.hybrid:
-            return s
+            return s, t
         batch = min(max(s.batch_size, -(-n // HYBRID_BATCHES)), HYBRID_MAX_BATCH)
-        return dataclasses.replace(s, batch_size=batch)
+        steps = t.epochs * -(-n // batch)
+        if t.max_steps and t.epochs and steps < t.max_steps:
+            t = dataclasses.replace(t, max_steps=steps)
+        return dataclasses.replace(s, batch_size=batch), t
 
     def _fresh_model(self, dims: dict[str, int], device: torch.device) -> nn.Module:
         """A new model from the configured seed, so the refit starts from the same weights."""
@@ -373,8 +375,8 @@ class Forecaster:
         """Train a fresh model on every window for `steps` steps and keep its last state."""
         cfg = self.config
         model = self._fresh_model(dims, device)
+        batching = self._batching(len(pairs[0]))[0]
         refit_cfg = dataclasses.replace(cfg.train, max_steps=steps, patience=0)
-        batching = self._batching(len(pairs[0]))
         result = train_model(model, pairs, val, batching, refit_cfg, device, self.quiet)
         model.load_state_dict(result["last_state"])
         result["best_state"] = result["last_state"]
