@@ -19,7 +19,7 @@ test part), printed as one line and written to the run's config:
 | `series.method`    | `auto`: the candidates that fit in the history (`esrnn`, `es`, and    |
 |                    | `rnn` with >= 8 full training windows) are fit and the best on the    |
 |                    | validation tail is kept (`Forecaster.fit`)                            |
-| `train.max_steps`  | at most 1,000 optimizer steps, so long series fit in about a minute    |
+| `train.max_steps`  | at most 500 optimizer steps, so long series fit in about a minute      |
 
 Keys already set (by a preset, a config file, `--set` or a flag) are kept.
 """
@@ -43,7 +43,7 @@ SEASON_ACF = 0.2  # the calendar season is kept when the autocorrelation reaches
 TREND_R2 = 0.5
 MULTIPLICATIVE_R = 0.5
 MIN_WINDOWS = 8
-MAX_STEPS = 1000
+MAX_STEPS = 500
 
 
 @dataclass
