@@ -19,7 +19,7 @@ test part), printed as one line and written to the run's config:
 | `series.method`    | `auto`: the candidates that fit in the history (`esrnn`, `es`, and    |
 |                    | `rnn` with >= 8 full training windows) are fit and the best on the    |
 |                    | validation tail is kept (`Forecaster.fit`)                            |
-| `train.max_steps`  | at most 500 optimizer steps, so long series fit in about a minute      |
+| `train.max_steps`  | at most 500 optimizer steps without a preset (long series)            |
 
 Keys already set (by a preset, a config file, `--set` or a flag) are kept.
 """
@@ -213,7 +213,8 @@ def configure(cfg: ForecastConfig, series: Series, hold_out: int = 0) -> AutoCho
     if s.lookback == 0:
         s.lookback = max(2, min(max(m, s.horizon, 8), (n_fit - 1) // 2))
         out.reasons.append(f"lookback {s.lookback}")
-    _cap_steps(cfg, n_fit - s.lookback)
+    if not cfg.preset:  # a preset keeps its own training length
+        _cap_steps(cfg, n_fit - s.lookback)
     if s.method == "auto":
         out.candidates = candidates(cfg, series, n_fit)
         out.reasons.append("method: best on the validation tail of " + ", ".join(out.candidates))

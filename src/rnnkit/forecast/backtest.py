@@ -169,6 +169,14 @@ def _hold_out(cfg: ForecastConfig, data: Series) -> tuple[Series, Series]:
     return data.head(len(data) - horizon), data.tail(horizon)
 
 
+def _model_label(fc: Forecaster) -> str:
+    """What the plot's title calls the model: `ES-RNN (lstm)`, `exponential smoothing`,
+    or the network's kind and strategy."""
+    s, kind = fc.config.series, fc.config.model.kind
+    labels = {"esrnn": f"ES-RNN ({kind})", "es": "exponential smoothing"}
+    return labels.get(s.method, f"{kind} {s.strategy}")
+
+
 def _method_text(info: dict[str, Any]) -> str:
     """The method a fit used, with the candidates' validation MAE when it chose one."""
     method = str(info.get("method", "rnn"))
@@ -329,7 +337,7 @@ def write_forecast_run(run_dir: Path, run: Backtest, history: Series, test: Seri
         run_dir / "forecast.png",
         truth=test.target,
         names=test.target_names,
-        title=f"{s.source}: {fc.config.model.kind} {s.strategy}, horizon {len(test)}",
+        title=f"{Path(s.source).name}: {_model_label(fc)}, horizon {len(test)}",
         references={_ref_label(n, specs[n]["spec"]): v for n, v in run.references.items()},
     )
 
