@@ -398,7 +398,7 @@ FORECAST_FLAGS: dict[str, tuple[str, str]] = {
     "max-steps": ("train.max_steps", "stop after N optimizer steps (0 = off)"),
     "lr": ("train.lr", "learning rate"),
     "seed": ("train.seed", "random seed (of the first fit)"),
-    "threads": ("train.threads", "torch threads (0 = torch default)"),
+    "threads": ("train.threads", "torch threads (0 = one)"),
     "device": ("train.device", "auto, cpu or cuda"),
 }
 

@@ -193,7 +193,7 @@ class Forecaster:
         series = finite_series(series, self.config.series.fill)  # inf: error; NaN: error or filled
         device = resolve_device(self.config.train.device)
         with threads_kept(), global_rng_kept(device):
-            set_threads(self.config.train.threads)
+            set_threads(self.config.train.threads or 1)  # small matrices: one thread by default
             t0 = time.perf_counter()
             choice = configure(self.config, series)
             self.config = choice.config
