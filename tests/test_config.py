@@ -164,7 +164,8 @@ def test_forecast_defaults_and_presets_reproduce_the_old_tables(source: str) -> 
 def test_both_model_tables_start_with_the_core_keys() -> None:
     core = ["kind", "impl", "hidden_size", "num_layers", "dropout"]
     assert CoreConfig.keys() == ForecastModelConfig.keys() == core
-    assert ModelConfig.keys() == [*core, "embedding_dim", "input_mode", "tie_weights"]
+    lm_keys = ["embedding_dim", "input_mode", "tie_weights", "output", "cutoffs"]
+    assert ModelConfig.keys() == [*core, *lm_keys]
     assert list(RunConfig().to_dict()["model"]) == ModelConfig.keys()  # config.json order
     assert (ModelConfig().hidden_size, ForecastModelConfig().hidden_size) == (256, 32)
     with pytest.raises(RnnkitError, match=r"unknown config key model\.embedding_dim"):

@@ -24,6 +24,7 @@ from rnnkit.errors import ConfigError, RnnkitError
 
 if TYPE_CHECKING:
     from rnnkit.config import ForecastConfig, RunConfig, Table
+    from rnnkit.text.tokenize import WordTokenizer
 
 
 class _Parser(argparse.ArgumentParser):
@@ -182,18 +183,24 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 def _train_config(args: argparse.Namespace) -> RunConfig:
     from rnnkit.checkpoint import load_checkpoint
-    from rnnkit.config import RunConfig, apply_overrides, load_toml, resolve, update
+    from rnnkit.config import RunConfig, load_toml, resolve, update
 
-    if args.resume:
-        cfg = RunConfig.from_dict(load_checkpoint(args.resume, prefer="last")["config"])
-        if args.preset:
-            raise ConfigError("--resume continues a run with its own config; drop --preset")
-        if args.config:
-            update(cfg, load_toml(args.config))
-        if args.source:
-            cfg.data.source = args.source
-    else:
-        cfg = resolve(args.source, args.preset, args.config)
+    if not args.resume:  # the flags are layers too: `--level word` picks the word defaults
+        return resolve(args.source, args.preset, args.config, then=lambda c: _flags(c, args))
+    cfg = RunConfig.from_dict(load_checkpoint(args.resume, prefer="last")["config"])
+    if args.preset:
+        raise ConfigError("--resume continues a run with its own config; drop --preset")
+    if args.config:
+        update(cfg, load_toml(args.config))
+    if args.source:
+        cfg.data.source = args.source
+    return _flags(cfg, args)
+
+
+def _flags(cfg: RunConfig, args: argparse.Namespace) -> RunConfig:
+    """The train flags and `--set` of `args`, applied to `cfg`."""
+    from rnnkit.config import apply_overrides
+
     _apply_flags(cfg, args, {flag: key for flag, (key, _, _) in TRAIN_FLAGS.items()})
     if args.tie_weights:
         cfg.model.tie_weights = True
@@ -270,10 +277,14 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 
 
 def _print_generation(
-    texts: list[str] | None, prefix: str, steps: Iterator[list[str]], level: str
+    texts: list[str] | None,
+    prefix: str,
+    steps: Iterator[list[str]],
+    level: str | WordTokenizer,
 ) -> None:
-    """Print whole texts (beam or several samples), or stream one sample's tokens."""
-    from rnnkit.text.prefix import text_pieces
+    """Print whole texts (beam or several samples), or stream one sample's tokens (`level`:
+    "char" or the model's `WordTokenizer`, whose `StepJoiner` spaces the words)."""
+    from rnnkit.text.prefix import StepJoiner
 
     if texts is not None:
         for i, text in enumerate(texts):
@@ -282,8 +293,9 @@ def _print_generation(
             print(text)
         return
     print(prefix, end="", flush=True)
-    for step, tokens in enumerate(steps):
-        print(*text_pieces(prefix, step, tokens, level), sep="", end="", flush=True)
+    joiner = StepJoiner(prefix, level, 1)
+    for tokens in steps:
+        print(*joiner.pieces(tokens), sep="", end="", flush=True)
     print()
 
 
@@ -313,7 +325,7 @@ def _run_generate(args: argparse.Namespace) -> int:
         prefix = normalize_prefix(options.prefix, export.normalize)
         texts = onnx_lm.generate(export, options=options) if whole else None
         steps = iter(()) if whole else onnx_lm.stream(export, options=options)
-        _print_generation(texts, prefix, steps, export.level)
+        _print_generation(texts, prefix, steps, export.tokenizer)
         return 0
 
     try:
@@ -336,7 +348,7 @@ def _run_generate(args: argparse.Namespace) -> int:
     prefix = normalize_prefix(options.prefix, lm.config.data.normalize)
     texts = generate(lm, options=options) if whole else None
     steps = iter(()) if whole else stream(lm, options=options)
-    _print_generation(texts, prefix, steps, lm.level)
+    _print_generation(texts, prefix, steps, lm.tokenizer)
     return 0
 
 
@@ -542,6 +554,9 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="0.9,0.05,0.05", help="train,val,test fractions")
     p.add_argument("--encoding-errors", default="strict", choices=["strict", "replace", "ignore"])
     p.add_argument("--nfc", action="store_true", help="compose the text to Unicode NFC first")
+    p.add_argument("--word-regex", default="", help="word tokens ('' = the default pattern)")
+    p.add_argument("--newlines", default="auto", choices=["auto", "keep", "paragraphs", "drop"])
+    p.add_argument("--lowercase", action="store_true", help="lower-case words")
     p.add_argument("--force", action="store_true", help="replace a finished prepare in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=_run_prepare)
@@ -555,7 +570,9 @@ def _run_prepare(args: argparse.Namespace) -> int:
         for key in ("min_freq", "max_size", "max_tokens", "split")
     }
     from rnnkit.text.prepared import prepare
+    from rnnkit.text.tokenize import WordTokenizer
 
+    words = WordTokenizer(args.word_regex, args.newlines, args.lowercase)
     m = prepare(
         args.source,
         args.out,
@@ -569,6 +586,8 @@ def _run_prepare(args: argparse.Namespace) -> int:
         max_size=numbers["max_size"],
         force=args.force,
         quiet=args.quiet,
+        tokenizer=words if args.level == "word" else None,
+        vocab_rule="auto",
     )
     sizes = "/".join(f"{s['tokens']:,}" for s in m["splits"].values())
     print(

@@ -48,6 +48,9 @@ EncodingErrors = Literal["strict", "replace", "ignore"]
 Kind = Literal["rnn", "gru", "lstm"]
 Impl = Literal["torch", "scratch", "fused"]
 InputMode = Literal["embedding", "onehot"]
+Newlines = Literal["auto", "keep", "paragraphs", "drop"]
+VocabRule = Literal["auto", "all"]
+Output = Literal["auto", "softmax", "adaptive"]
 OptimizerName = Literal["sgd", "adam", "adamw"]
 Schedule = Literal["constant", "cosine", "step"]
 Device = Literal["auto", "cpu", "cuda"]
@@ -60,6 +63,12 @@ LogTransform = Literal["auto", "yes", "no"]
 Likelihood = Literal["gaussian", "mse"]
 Fill = Literal["none", "linear", "ffill", "zero", "drop"]
 References = Literal["all", "ets", "arima", "none"]
+
+# How saved configs from before the word tokenizer split words (rnnkit.text.tokenize's
+# WHITESPACE_REGEX; this module imports no text code).
+LEGACY_WORD_REGEX = r"\S+"
+# The preset a run starts from when no preset is named and its level is word.
+WORD_PRESET = "words"
 
 # Upper ends of the ranges where a bigger value can only be a mistake.
 MAX_WIDTH = 65_536  # hidden_size, embedding_dim
@@ -324,9 +333,16 @@ class DataConfig(Table):
 
     `min_freq` and `max_size` bound the vocabulary (rarer tokens, or those past the
     `max_size` most frequent, become `<unk>`; 0 = no cap); `nfc` composes the text to
-    Unicode NFC first; `word_regex` (word level) is the regular expression whose matches
-    are the tokens ("" = split on whitespace); `encoding_errors` says what to do with
-    bytes that are not UTF-8.
+    Unicode NFC first; `encoding_errors` says what to do with bytes that are not UTF-8.
+
+    Word level (`rnnkit.text.tokenize.WordTokenizer`): `word_regex` is the regular
+    expression whose matches are the tokens ("" = the default, which separates punctuation
+    from words; `\\S+` splits at whitespace); `newlines` keeps line breaks as tokens
+    (`keep`), a blank line as one token (`paragraphs`), none (`drop`), or chooses from the
+    text (`auto`: `paragraphs` for hard-wrapped prose, else `keep`); `lowercase`
+    lower-cases the text. `vocab = "auto"` caps a word vocabulary by the rule of
+    `rnnkit.text.vocab.word_vocab_size` when neither `min_freq` nor `max_size` is set;
+    `all` keeps every token they let through. A run records what `auto` chose.
     """
 
     NAME: ClassVar[str] = "data"
@@ -345,6 +361,9 @@ class DataConfig(Table):
     nfc: bool = False
     word_regex: str = ""
     encoding_errors: EncodingErrors = "strict"
+    newlines: Newlines = "auto"
+    lowercase: bool = False
+    vocab: VocabRule = "auto"
 
 
 @dataclass
@@ -362,11 +381,22 @@ class CoreConfig(Table):
 
 @dataclass
 class ModelConfig(CoreConfig):
-    """The language model's architecture: the core, then the input and output layers."""
+    """The language model's architecture: the core, then the input and output layers.
+
+    `output` is the output layer: `softmax` (one linear layer over the vocabulary),
+    `adaptive` (an adaptive softmax, `rnnkit.lm.adaptive`: frequent tokens in a head,
+    rarer ones in clusters, exact log-probabilities) or `auto` (adaptive for a word
+    vocabulary of 5,000 tokens or more, `rnnkit.lm.adaptive.ADAPTIVE_MIN_VOCAB`, else
+    softmax). `cutoffs` are the
+    first ids of the adaptive clusters ([] = chosen from the training counts). A run
+    records what `auto` chose.
+    """
 
     embedding_dim: int = field(default=0, metadata=bounded(0, MAX_WIDTH, hint="0 = hidden_size"))
     input_mode: InputMode = "embedding"
     tie_weights: bool = False
+    output: Output = "auto"
+    cutoffs: list[int] = field(default_factory=list, metadata=bounded(1))
 
 
 @dataclass
@@ -511,6 +541,25 @@ class RunConfig(_Config):
     train: TrainConfig = field(default_factory=TrainConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     preset: str = ""
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
+        """Build from a nested dict (a saved config); unknown tables or keys are errors.
+
+        A config saved before the word tokenizer and the adaptive output (its `data` table
+        has no `newlines`, its `model` table no `output`) keeps what it was trained with:
+        words split at whitespace, line breaks dropped, every token kept, a full softmax.
+        """
+        cfg = super().from_dict(raw)
+        data, model = raw.get("data"), raw.get("model")
+        if not isinstance(data, dict) or "newlines" not in data:
+            saved = data.get("word_regex") if isinstance(data, dict) else None
+            cfg.data.word_regex = saved or LEGACY_WORD_REGEX
+            cfg.data.newlines = "drop"
+            cfg.data.vocab = "all"
+        if not isinstance(model, dict) or "output" not in model:
+            cfg.model.output = "softmax"
+        return cfg
 
 
 @dataclass
@@ -673,9 +722,39 @@ def resolve(
     preset: str | None = None,
     config_file: str | None = None,
     overrides: list[str] | None = None,
+    then: Callable[[RunConfig], None] | None = None,
 ) -> RunConfig:
-    """Layer a run's configuration: preset (or `default`), config file, SOURCE, `--set`."""
-    return _layered(RunConfig(), source, preset or "default", config_file, overrides)
+    """Layer a run's configuration: preset (or `default`), config file, SOURCE, `--set`,
+    then `then(cfg)` (the CLI's flags and its own `--set`).
+
+    Without a preset, a run whose level ends up `word` (or whose source is a folder
+    prepared at word level) starts from the `words` preset (the word-level defaults)
+    instead of `default`, under the same layers.
+    """
+
+    def build(name: str) -> RunConfig:
+        cfg = _layered(RunConfig(), source, name, config_file, overrides)
+        if then is not None:
+            then(cfg)
+        return cfg
+
+    cfg = build(preset or "default")
+    if preset is None and "word" in (cfg.data.level, _prepared_level(cfg.data.source)):
+        cfg = build(WORD_PRESET)
+    return cfg
+
+
+def _prepared_level(source: str) -> str:
+    """The level of a folder written by `rnnkit prepare` ("" for any other source); read
+    from its manifest here, as this module imports no text code."""
+    if not source:
+        return ""
+    manifest = Path(source).expanduser() / "manifest.json"
+    try:
+        level = json.loads(manifest.read_text(encoding="utf-8")).get("level", "")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return str(level)
 
 
 def source_preset(source: str) -> str | None:

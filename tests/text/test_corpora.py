@@ -291,6 +291,6 @@ def test_mismatching_rnnkit_data_copy_is_rejected(
 
 def test_describe_datasets(reference: Path) -> None:
     rows = {name: (desc, where) for name, desc, where in describe_datasets()}
-    assert list(rows) == ["python-docs", "timemachine", "jaychou"]
+    assert list(rows) == ["python-docs", "timemachine", "jaychou", "tinyshakespeare"]
     assert "offline" in rows["python-docs"][1]
     assert str(reference) in rows["timemachine"][1]

@@ -19,6 +19,7 @@ from rnnkit.lm.model import RNNLM
 from rnnkit.metrics import bits_per_token, perplexity
 from rnnkit.text.corpora import load_corpus
 from rnnkit.text.prepared import corpus_for
+from rnnkit.text.tokenize import WordTokenizer
 
 if TYPE_CHECKING:
     from rnnkit.lm.load import LoadedLM
@@ -69,10 +70,14 @@ def evaluate_tokens(
         cols = slice(start, start + num_steps)
         x = torch.from_numpy(Xs[rows, cols].astype(np.int64)).to(device)  # (B, t)
         y = torch.from_numpy(Ys[rows, cols].astype(np.int64)).to(device)  # (B, t)
-        logits, state = model(x, state)  # (B, t, V)
-        total += F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"
-        )
+        if getattr(model, "output", "") == "adaptive":  # exact target log-probs, no (B, t, V)
+            picked, state = model(x, state, targets=y)  # (B, t)
+            total -= picked.double().sum()
+        else:
+            logits, state = model(x, state)  # (B, t, V)
+            total += F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"
+            )
         unk_sum += (y == 0).sum()
     model.train(was_training)
     count = (rows.stop - rows.start) * length
@@ -110,7 +115,7 @@ def evaluate(
             split=(1.0, 0.0, 0.0),
             encoding_errors=d.encoding_errors,
             nfc=d.nfc,
-            word_regex=d.word_regex or None,
+            tokenizer=WordTokenizer.from_data(d) if d.level == "word" else None,
         )
     ids = getattr(corpus, split) if same else corpus.train
     # The corpus built its own vocabulary: map its ids onto the model's through the tokens.

@@ -15,7 +15,8 @@
 The traced module is not the model itself but a plain step function rebuilt from its
 `state_dict` and config, as `rnnkit.lm.stepper` does: an embedding lookup (or, for one-hot
 input, a lookup of the columns of `W_ih`), then per layer the cell equations of
-`rnnkit.nn.cells` (`rnn_step`, `gru_step`, `lstm_step`), then the head. So every kind,
+`rnnkit.nn.cells` (`rnn_step`, `gru_step`, `lstm_step`), then the head (for an adaptive
+softmax, its exact log-probabilities, which the runtime samples from as logits). So every kind,
 depth, input mode and implementation (torch, scratch, fused) exports the same way, with no
 custom autograd Function and no `nn.LSTM` in the trace. Only `rnnkit export` imports this
 module; it needs the extra `export` (onnx, onnxscript).
@@ -40,6 +41,7 @@ from torch import Tensor, nn
 from rnnkit.checkpoint import storage_errors, write_atomic
 from rnnkit.config import ModelConfig
 from rnnkit.errors import CheckpointError, ConfigError
+from rnnkit.lm.adaptive import adaptive_log_probs
 from rnnkit.lm.load import LoadedLM, load
 from rnnkit.nn.cells import gru_step, lstm_step, rnn_step
 
@@ -119,6 +121,11 @@ class LMStep(nn.Module):
             self.register_buffer(f"bias_hh_l{k}", b_hh)
         self.register_buffer("head_weight", weight("head.weight"))  # (V, H)
         self.register_buffer("head_bias", weight("head.bias"))  # (V,)
+        # An adaptive output: the step gives its exact log-probabilities as the logits.
+        self.cutoffs = list(model_cfg.cutoffs) if model_cfg.output == "adaptive" else []
+        if self.cutoffs:
+            self.register_buffer("cluster_weight", weight("head.cluster_weight"))  # (k, H)
+            self.register_buffer("cluster_bias", weight("head.cluster_bias"))  # (k,)
         if self.head_weight.size(0) != vocab_size:
             raise CheckpointError(
                 f"the checkpoint's head has {self.head_weight.size(0)} outputs but its "
@@ -162,7 +169,12 @@ class LMStep(nn.Module):
             else:
                 x = rnn_step(gi, h[k], w_hh, b_hh, torch.tanh)  # (B, H)
             hs.append(x)
-        logits = F.linear(x, self._buffer("head_weight"), self._buffer("head_bias"))  # (B, V)
+        w, b = self._buffer("head_weight"), self._buffer("head_bias")
+        if self.cutoffs:
+            cw, cb = self._buffer("cluster_weight"), self._buffer("cluster_bias")
+            logits = adaptive_log_probs(x, w, b, cw, cb, self.cutoffs)  # (B, V) log-probs
+        else:
+            logits = F.linear(x, w, b)  # (B, V)
         return logits, torch.stack(hs), torch.stack(cs) if cs else None
 
 

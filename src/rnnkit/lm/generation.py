@@ -49,6 +49,7 @@ from rnnkit.text.prefix import (
     unknown_tokens,
 )
 from rnnkit.text.prefix import encode_prefix as _encode_prefix
+from rnnkit.text.tokenize import WordTokenizer, level_of
 
 if TYPE_CHECKING:
     from rnnkit.lm.load import LoadedLM
@@ -77,11 +78,13 @@ __all__ = [
 # --------------------------------------------------------------------------- checks
 
 
-def _check_call(options: SamplingOptions, level: str, generator: torch.Generator | None) -> None:
+def _check_call(
+    options: SamplingOptions, level: str | WordTokenizer, generator: torch.Generator | None
+) -> None:
     """What `SamplingOptions` cannot check: the model's level and seed-or-generator."""
     if not isinstance(options, SamplingOptions):
         raise ConfigError(f"options must be a SamplingOptions, got {type(options).__name__}")
-    if level not in _LEVELS:
+    if level_of(level) not in _LEVELS:
         raise ConfigError(f"unknown level {level!r}; choose one of {', '.join(_LEVELS)}")
     if options.seed is not None and generator is not None:
         raise ConfigError("pass either seed or generator, not both")
@@ -344,7 +347,7 @@ def stream_tokens(
     vocab: VocabLike,
     options: SamplingOptions,
     *,
-    level: Level = "char",
+    level: Level | WordTokenizer = "char",
     generator: torch.Generator | None = None,
     device: DeviceLike = None,
 ) -> Iterator[list[str]]:
@@ -363,7 +366,8 @@ def stream_tokens(
         model: `forward(tokens (B, T), state) -> (logits (B, T, V), state)`.
         vocab: the training vocabulary (`token_to_idx`, `idx_to_token`, `counts`, `unk`).
         options: what to generate; `beam` must be 0 (beam search is `generate_text`).
-        level: `"char"` or `"word"`, as the model was trained.
+        level: `"char"`, `"word"` (split at whitespace) or the model's `WordTokenizer`, as
+            the model was trained (`LoadedLM.tokenizer`).
         generator: a generator to draw from instead of one seeded by `options.seed`.
         device: where the token ids go; defaults to the model's device, which must match.
 
@@ -423,7 +427,7 @@ def generate_text(
     vocab: VocabLike,
     options: SamplingOptions,
     *,
-    level: Level = "char",
+    level: Level | WordTokenizer = "char",
     generator: torch.Generator | None = None,
     device: DeviceLike = None,
 ) -> list[str]:
@@ -441,7 +445,7 @@ def generate_text(
         model: `forward(tokens (B, T), state) -> (logits (B, T, V), state)`.
         vocab: the training vocabulary.
         options: what to generate; `options.prefix` as the model reads it (normalised).
-        level: `"char"` or `"word"`, as the model was trained.
+        level: as `stream_tokens`.
         generator: a generator to draw from instead of one seeded by `options.seed`.
         device: see `stream_tokens`.
 
@@ -516,7 +520,7 @@ def generate(
     checked = _options(lm, options, locals())
     try:
         return generate_text(
-            lm.model, lm.vocab, checked, level=lm.level, generator=generator, device=lm.device
+            lm.model, lm.vocab, checked, level=lm.tokenizer, generator=generator, device=lm.device
         )
     except NumericalError as exc:
         raise _named(lm, exc) from None
@@ -548,7 +552,7 @@ def stream(
     """
     checked = _options(lm, options, locals())
     steps = stream_tokens(
-        lm.model, lm.vocab, checked, level=lm.level, generator=generator, device=lm.device
+        lm.model, lm.vocab, checked, level=lm.tokenizer, generator=generator, device=lm.device
     )
     return _naming_errors(lm, steps)
 

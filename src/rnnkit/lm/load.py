@@ -20,6 +20,7 @@ from rnnkit.checkpoint import load_checkpoint, resolve_checkpoint_path
 from rnnkit.config import RunConfig
 from rnnkit.errors import CheckpointError
 from rnnkit.lm.model import RNNLM
+from rnnkit.text.tokenize import WordTokenizer, tokens_spec
 from rnnkit.text.vocab import Vocab
 from rnnkit.training.runtime import count_parameters, resolve_device
 
@@ -41,6 +42,11 @@ class LoadedLM:
     def level(self) -> str:
         """`char` or `word`: how generated tokens are joined."""
         return self.config.data.level
+
+    @property
+    def tokenizer(self) -> str | WordTokenizer:
+        """How a prefix is split: "char", or the `WordTokenizer` the model was trained with."""
+        return tokens_spec(self.config.data)
 
     @property
     def device(self) -> torch.device:
@@ -109,8 +115,17 @@ def info(path: str | Path) -> dict[str, Any]:
         facts["corpus_sha1"] = corpus.get("sha1")
         facts["level"] = corpus.get("level")
         facts["normalize"] = corpus.get("normalize")
+        m = lm.config.model
+        facts["output"] = (
+            f"adaptive softmax, cutoffs {m.cutoffs}" if m.output == "adaptive" else m.output
+        )
+        if lm.level == "word":
+            d = lm.config.data
+            facts["word_regex"] = d.word_regex
+            facts["newlines"] = d.newlines
+            facts["lowercase"] = d.lowercase
     best = ckpt.get("best_metrics") or {}
-    for key in ("val_ppl", "val_bpc", "train_ppl", "epoch"):
+    for key in ("val_ppl", "val_bpc", "val_unk", "test_unk", "train_ppl", "epoch"):
         if key in best:
             facts[f"best_{key}"] = best[key]
     return facts

@@ -4,17 +4,26 @@
 
     tokens (B, T) -> Embedding (V -> E) ---> core (L layers) -> dropout -> Linear (H -> V)
                   +-- onehot: ids as is --+     (B, T, H)                  logits (B, T, V)
+                                                             or -> AdaptiveHead (H -> V)
+                                                                  log-probs (B, T, V)
 
 The core comes from `build_rnn`, so the model never branches on the implementation. In
 one-hot mode the core receives the token ids themselves: the torch core builds a real
 one-hot tensor, exactly as d2l's `RNNModel`, and the scratch and fused cores look up the
 columns of `W_ih`. The model returns logits and state, never a loss (the loss is computed in
 one place, the training recipe).
+
+The output layer is a linear softmax or an adaptive softmax (`rnnkit.lm.adaptive`), whose
+forward call returns log-probabilities: logits whose softmax is the same distribution, so
+generation and scoring treat both alike. Given `targets`, the model returns only the
+log-probability of each target, which the adaptive softmax computes without the full
+distribution (training and held-out scoring).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
@@ -22,6 +31,7 @@ from torch import Tensor, nn
 
 from rnnkit.config import ModelConfig
 from rnnkit.errors import ConfigError
+from rnnkit.lm.adaptive import AdaptiveHead, choose_cutoffs, resolve_output
 from rnnkit.nn.recurrent import KINDS, build_rnn
 from rnnkit.nn.state import State
 
@@ -44,11 +54,18 @@ class RNNLM(nn.Module):
             reads one-hot rows of width V).
         tie_weights: share the embedding table with the output layer (needs E == H).
         impl: the core's implementation, "torch", "scratch" or "fused".
+        output: "softmax" (a linear layer), "adaptive" (`AdaptiveHead`) or "auto"
+            (adaptive for V >= `ADAPTIVE_MIN_VOCAB`; the training recipe also asks for word
+            level, see `resolve_output`).
+        cutoffs: the adaptive clusters' first ids; empty = `choose_cutoffs` for Zipf counts
+            (the recipe passes the ones chosen from the training counts).
         bidirectional: refused; present only to explain why.
 
     Shape:
         tokens: (B, T) ids in [0, V). state: h or (h, c), each (L, B, H), zeros when omitted.
-        Returns logits (B, T, V) and the final state.
+        targets (optional): (B, T) ids.
+        Returns logits (B, T, V) (log-probabilities for the adaptive output), or with
+        `targets` the log-probability of each target (B, T); and the final state.
     """
 
     def __init__(
@@ -62,6 +79,8 @@ class RNNLM(nn.Module):
         input_mode: InputMode = "embedding",
         tie_weights: bool = False,
         impl: Literal["torch", "scratch", "fused"] = "torch",
+        output: Literal["auto", "softmax", "adaptive"] = "softmax",
+        cutoffs: Sequence[int] = (),
         *,
         bidirectional: bool = False,
     ) -> None:
@@ -126,7 +145,13 @@ class RNNLM(nn.Module):
             batch_first=True,
         )
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size, vocab_size)
+        self.output = resolve_output(output, "word", vocab_size)
+        self.head: nn.Linear | AdaptiveHead
+        if self.output == "adaptive":
+            cuts = list(cutoffs) or choose_cutoffs(None, vocab_size)
+            self.head = AdaptiveHead(hidden_size, vocab_size, cuts)
+        else:
+            self.head = nn.Linear(hidden_size, vocab_size)
         if tie_weights:
             assert self.embedding is not None
             self.head.weight = self.embedding.weight
@@ -137,7 +162,14 @@ class RNNLM(nn.Module):
         the table's keys are this constructor's keyword arguments."""
         return cls(vocab_size, **dataclasses.asdict(model_cfg))
 
-    def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+    @property
+    def cutoffs(self) -> list[int]:
+        """The adaptive clusters' first ids ([] for the softmax output)."""
+        return list(self.head.cutoffs) if isinstance(self.head, AdaptiveHead) else []
+
+    def forward(
+        self, tokens: Tensor, state: State | None = None, targets: Tensor | None = None
+    ) -> tuple[Tensor, State]:
         if tokens.dim() != 2 or tokens.is_floating_point():
             raise ConfigError(
                 f"RNNLM expects token ids of shape (B, T), got {tokens.dtype} of shape "
@@ -147,7 +179,17 @@ class RNNLM(nn.Module):
         # output, between layers (inside the core) and before the head.
         x = tokens if self.embedding is None else self.dropout(self.embedding(tokens))  # (B, T, E)
         output, state = self.core(x, state)  # (B, T, H)
-        logits = self.head(self.dropout(output))  # (B, T, V)
+        hidden = self.dropout(output)  # (B, T, H)
+        if isinstance(self.head, AdaptiveHead):
+            flat = hidden.reshape(-1, hidden.size(-1))  # (B*T, H)
+            if targets is not None:
+                picked = self.head.target_log_probs(flat, targets.reshape(-1))  # (B*T,)
+                return picked.view(targets.shape), state  # (B, T)
+            return self.head.log_probs(flat).view(*hidden.shape[:-1], -1), state  # (B, T, V)
+        logits = self.head(hidden)  # (B, T, V)
+        if targets is not None:
+            log_probs = logits.float().log_softmax(dim=-1)  # (B, T, V)
+            return log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1), state  # (B, T)
         return logits, state
 
     def begin_state(self, batch_size: int, device: torch.device | str | None = None) -> State:

@@ -10,7 +10,9 @@ in where the equations allow) and runs each step as a handful of tensor operatio
     token ids (B,) -> input rows (B, G*H) -> L x cell update -> head -> logits (B, V)
 
 It computes what `model(tokens[:, None], state)` computes in eval mode (no dropout), within
-float rounding: the parity tests compare the two for every kind, input mode and core.
+float rounding: the parity tests compare the two for every kind, input mode and core. An
+adaptive output gives log-probabilities, through the very function the model's forward
+call uses (`rnnkit.lm.adaptive.adaptive_log_probs`).
 Weights are read when the stepper is built; build a new one after the model changes.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from rnnkit.lm.adaptive import AdaptiveHead, adaptive_log_probs
 from rnnkit.lm.model import RNNLM
 from rnnkit.nn.state import State
 
@@ -58,8 +61,19 @@ class Stepper:
             if k == 0 and self.first_is_lookup:
                 w_ih_t = w_ih_t + b_ih  # row v is W_ih e_v + b: the whole one-hot input side
             self.layers.append((w_ih_t, b_ih, w_hh.t().contiguous(), b_hh))
-        self.head_weight = model.head.weight.detach().t().contiguous()  # (H, V)
-        self.head_bias = model.head.bias.detach()  # (V,)
+        head = model.head
+        self.adaptive: tuple[Tensor, Tensor, Tensor, Tensor, list[int]] | None = None
+        if isinstance(head, AdaptiveHead):
+            self.adaptive = (
+                head.weight.detach(),  # (V, H)
+                head.bias.detach(),  # (V,)
+                head.cluster_weight.detach(),  # (k, H)
+                head.cluster_bias.detach(),  # (k,)
+                head.cutoffs,
+            )
+        else:
+            self.head_weight = head.weight.detach().t().contiguous()  # (H, V)
+            self.head_bias = head.bias.detach()  # (V,)
         if state is None:
             state = model.begin_state(batch)
         h, c = (state[0], state[1]) if isinstance(state, tuple) else (state, None)
@@ -104,6 +118,8 @@ class Stepper:
                 h = torch.lerp(n, h, z)  # (1 - z) * n + z * h
             self.h[k] = h
             x = h
+        if self.adaptive is not None:
+            return adaptive_log_probs(x, *self.adaptive)  # (B, V) log-probabilities
         return torch.addmm(self.head_bias, x, self.head_weight)  # (B, V)
 
     def select(self, rows: Tensor) -> None:

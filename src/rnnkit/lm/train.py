@@ -51,6 +51,7 @@ from torch import nn
 from rnnkit.checkpoint import load_checkpoint
 from rnnkit.config import RunConfig, to_json
 from rnnkit.errors import CheckpointError, ConfigError, NumericalError
+from rnnkit.lm.adaptive import choose_cutoffs, resolve_output
 from rnnkit.lm.evaluate import evaluate_tokens
 from rnnkit.lm.generation import generate_text, normalize_prefix, warm_up
 from rnnkit.lm.model import RNNLM
@@ -61,6 +62,7 @@ from rnnkit.nn.state import State, detach, from_list, to_list
 from rnnkit.text.batches import BatchIterator, RankBatches, rank_batches
 from rnnkit.text.corpora import Corpus
 from rnnkit.text.prepared import corpus_for as corpus_for_data
+from rnnkit.text.tokenize import tokens_spec
 from rnnkit.text.vocab import Vocab
 from rnnkit.training.distributed import (
     DistContext,
@@ -108,11 +110,18 @@ def training_loss(
     """Mean cross-entropy of one batch and the model's final state, the forward pass under
     bf16 autocast when `bf16` (train.precision; weights, gradients and optimizer stay float32).
 
+    An adaptive output is asked for the targets' log-probabilities only (`targets=Y`), which
+    it computes without the full distribution.
+
     Shape:
         X, Y: (B, T) token ids. state: h or (h, c), each (L, B, H), or None for zeros.
         Returns a 0-dim loss and the final state.
     """
+    adaptive = getattr(getattr(net, "module", net), "output", "softmax") == "adaptive"
     with torch.autocast(X.device.type, torch.bfloat16, enabled=bf16):
+        if adaptive:
+            picked, state = net(X, state, targets=Y)  # (B, T)
+            return -picked.mean(), state
         logits, state = net(X, state)  # (B, T, V)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
     return loss, state
@@ -333,6 +342,7 @@ def _setup(
     )
 
     # Model and optimisation.
+    _choose_output(cfg, corpus)
     model = RNNLM.from_config(cfg.model, len(corpus.vocab)).to(ctx.device)
     net = wrap_model(model, ctx, tc.seed)  # DDP under torchrun
     optimizer = build_optimizer(model.parameters(), tc.optimizer, tc.lr, tc.weight_decay)
@@ -348,6 +358,16 @@ def _setup(
     folder.write_config(to_json(cfg))
     _announce(run)
     return run, state
+
+
+def _choose_output(cfg: RunConfig, corpus: Corpus) -> None:
+    """Make `model.output = "auto"` and empty adaptive cutoffs concrete, in the config the
+    run records: adaptive for a word vocabulary of `ADAPTIVE_MIN_VOCAB` tokens or more, its
+    cutoffs the cheapest for the training counts (`rnnkit.lm.adaptive`)."""
+    m, vocab = cfg.model, corpus.vocab
+    m.output = resolve_output(m.output, cfg.data.level, len(vocab))
+    if m.output == "adaptive" and not m.cutoffs:
+        m.cutoffs = choose_cutoffs(vocab.counts, len(vocab))
 
 
 def _run_dir(
@@ -398,9 +418,17 @@ def _announce(run: _Run) -> None:
         f"{m.num_layers}x{m.hidden_size} ({m.impl}), {count_parameters(run.model):,} parameters, "
         f"{len(run.batches)} batches/epoch, {torch.get_num_threads()} threads, {run.ctx.device}"
     )
+    if run.cfg.data.level == "word":
+        d = run.cfg.data
+        lines = {"keep": "line breaks kept", "paragraphs": "blank lines kept", "drop": "no lines"}
+        head = f"adaptive softmax, cutoffs {m.cutoffs}" if m.output == "adaptive" else "softmax"
+        echo(
+            f"words: pattern {d.word_regex}, {lines.get(d.newlines, d.newlines)}"
+            f"{', lower-cased' if d.lowercase else ''}; output {head}"
+        )
     for name in ("val", "test"):
         share = corpus.unk_share.get(name, 0.0)
-        if share > 0:
+        if share > 0 or run.cfg.data.level == "word":
             echo(f"note: {share:.2%} of the {name} tokens are not in the vocabulary (<unk>)")
 
 
@@ -543,6 +571,7 @@ def _evaluate_and_checkpoint(run: _Run, state: TrainState, partial: bool) -> dic
         "val_ppl": val["ppl"],
         "val_bpc": val["bpc"],
         "val_unk": val["unk"],
+        "test_unk": run.corpus.unk_share.get("test", 0.0),
         "tokens_per_sec": tokens_all / state.epoch_train_s if state.epoch_train_s > 0 else 0.0,
         "elapsed_s": state.elapsed_s,
         "wall_s": state.wall_s(),
@@ -665,7 +694,7 @@ def _sample_lines(run: _Run, at_epoch: int) -> list[str]:
             seed=run.cfg.train.seed,
         )
         (text,) = generate_text(
-            run.model, run.corpus.vocab, options, level=dc.level, device=run.ctx.device
+            run.model, run.corpus.vocab, options, level=tokens_spec(dc), device=run.ctx.device
         )
         lines.append(f"[epoch {at_epoch}] {text!r}")
     return lines

@@ -30,6 +30,7 @@ from rnnkit.config import RunConfig
 from rnnkit.errors import CheckpointError, ConfigError, NumericalError
 from rnnkit.lm.sampling_options import SamplingOptions, options_from_call, random_seed
 from rnnkit.text.prefix import encode_prefix, join_steps
+from rnnkit.text.tokenize import WordTokenizer
 from rnnkit.text.vocab import Vocab
 
 __all__ = [
@@ -117,6 +118,11 @@ class OnnxLM:
     def level(self) -> str:
         """`char` or `word`: how generated tokens are joined."""
         return str(self.meta.get("level", self.config.data.level))
+
+    @property
+    def tokenizer(self) -> str | WordTokenizer:
+        """How a prefix is split: "char", or the `WordTokenizer` the model was trained with."""
+        return "char" if self.level == "char" else WordTokenizer.from_data(self.config.data)
 
     @property
     def normalize(self) -> str:
@@ -416,13 +422,13 @@ def generate(
         NumericalError: the model's scores became inf or NaN (the message names the file).
     """
     checked = _options(lm, options, locals())
-    ids = encode_prefix(lm.vocab, checked.prefix, lm.level)
+    ids = encode_prefix(lm.vocab, checked.prefix, lm.tokenizer)
     try:
         if checked.beam == 0:
             if not ids:
                 _unigram_logits(lm.vocab)  # an error now, before any step
             steps = _sample_steps(lm, ids, checked, _rng(checked, rng))
-            return join_steps(checked.prefix, steps, lm.level, checked.num_samples)
+            return join_steps(checked.prefix, steps, lm.tokenizer, checked.num_samples)
         if ids:
             logits, state = _warm_up(lm, ids, 1)
             first = _log_softmax(logits[0])
@@ -433,7 +439,7 @@ def generate(
         raise _named(lm, exc) from None
     best = beams[: checked.num_samples]  # (K', length), best first
     steps = [[lm.vocab.idx_to_token[i] for i in column] for column in best.T.tolist()]
-    return join_steps(checked.prefix, steps, lm.level, best.shape[0])
+    return join_steps(checked.prefix, steps, lm.tokenizer, best.shape[0])
 
 
 def stream(
@@ -458,7 +464,7 @@ def stream(
             "use generate for beam > 0, or beam 0 to stream samples"
         )
     generator = _rng(checked, rng)
-    ids = encode_prefix(lm.vocab, checked.prefix, lm.level)
+    ids = encode_prefix(lm.vocab, checked.prefix, lm.tokenizer)
     if not ids:
         _unigram_logits(lm.vocab)
     return _naming_errors(lm, _sample_steps(lm, ids, checked, generator))

@@ -18,6 +18,7 @@ from rnnkit.config import RunConfig
 from rnnkit.errors import ConfigError
 from rnnkit.lm.sampling_options import SamplingOptions
 from rnnkit.runtime.onnx_lm import choose_backend
+from rnnkit.text.tokenize import WordTokenizer
 from rnnkit.text.vocab import Vocab
 
 __all__ = ["Backend", "load_backend"]
@@ -44,6 +45,11 @@ class Backend:
     def level(self) -> str:
         """`char` or `word`: how generated tokens are joined."""
         return str(self.lm.level)
+
+    @property
+    def tokenizer(self) -> str | WordTokenizer:
+        """How a prefix is split: "char", or the model's `WordTokenizer`."""
+        return self.lm.tokenizer  # type: ignore[no-any-return]
 
     @property
     def normalize(self) -> str:

@@ -26,7 +26,8 @@ from rnnkit.lm.sampling_options import SamplingOptions, random_seed
 from rnnkit.serve.backend import Backend
 from rnnkit.serve.pool import Job
 from rnnkit.serve.schemas import StreamRequest
-from rnnkit.text.prefix import join_steps, normalize_prefix, text_pieces, unknown_tokens
+from rnnkit.text.prefix import StepJoiner, join_steps, normalize_prefix, unknown_tokens
+from rnnkit.text.tokenize import WordTokenizer
 
 log = logging.getLogger("rnnkit.serve")
 KEEPALIVE_S = 15.0
@@ -42,6 +43,7 @@ class SamplePlan:
     prefix: str  # normalised as the training text was
     level: str
     unknown: list[str]
+    tokenizer: str | WordTokenizer = "char"  # how the prefix was split (the model's)
 
     @property
     def seed(self) -> int | None:
@@ -62,8 +64,8 @@ def plan_request(backend: Backend, req: StreamRequest) -> SamplePlan:
     elif options.seed is None:
         options = replace(options, seed=random_seed())  # reported, so the sample replays
     prefix = normalize_prefix(options.prefix, backend.normalize)
-    unknown = unknown_tokens(backend.vocab, prefix, backend.level)
-    return SamplePlan(options, prefix, backend.level, unknown)
+    unknown = unknown_tokens(backend.vocab, prefix, backend.tokenizer)
+    return SamplePlan(options, prefix, backend.level, unknown, backend.tokenizer)
 
 
 def token_stream(backend: Backend, plan: SamplePlan) -> Iterator[list[str]]:
@@ -78,6 +80,7 @@ def produce_events(
 
     def work(cancel: threading.Event) -> None:
         start, step = time.perf_counter(), 0
+        joiner = StepJoiner(plan.prefix, plan.tokenizer, plan.num_samples)
         try:
             while not cancel.is_set():
                 try:
@@ -87,7 +90,7 @@ def produce_events(
                     rate = step * plan.num_samples / elapsed if elapsed > 0 else 0.0
                     emit("done", {"steps": step, "elapsed_s": elapsed, "tokens_per_s": rate})
                     return
-                pieces = text_pieces(plan.prefix, step, tokens, plan.level)
+                pieces = joiner.pieces(tokens)
                 emit("tokens", {"step": step, "tokens": pieces})
                 step += 1
         except RnnkitError as exc:  # a NumericalError too: the model's logits overflowed
@@ -118,7 +121,7 @@ def collect_texts(
     def work(cancel: threading.Event) -> list[str]:
         try:
             going = takewhile(lambda _: not cancel.is_set(), steps)
-            return join_steps(plan.prefix, going, plan.level, plan.num_samples)
+            return join_steps(plan.prefix, going, plan.tokenizer, plan.num_samples)
         finally:
             _close(steps)
 

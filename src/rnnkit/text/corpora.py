@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -20,12 +21,15 @@ from rnnkit.text.sources import EncodingErrors, describe_datasets, read_text, so
 from rnnkit.text.tokenize import (
     Level,
     NormalizeMode,
+    WordTokenizer,
     count_chars,
     count_tokens,
     normalize_text,
+    resolve_word_tokenizer,
+    sample_of,
     tokenize,
 )
-from rnnkit.text.vocab import Vocab
+from rnnkit.text.vocab import Vocab, word_vocab_size
 
 __all__ = [
     "Corpus",
@@ -52,6 +56,9 @@ class Corpus:
         level, normalize: how the text was tokenised.
         num_tokens: tokens in the whole text (not only the three parts).
         unk_share: share of `<unk>` in `val` and `test` (0.0 for an empty part).
+        tokenizer: the word tokenizer, its `auto` choices made (None: characters, or words
+            split at whitespace by `word_regex=None`).
+        max_size: the vocabulary cap the word-level rule chose (0: the rule did not apply).
     """
 
     vocab: Vocab
@@ -64,6 +71,21 @@ class Corpus:
     normalize: str
     num_tokens: int
     unk_share: dict[str, float] = field(default_factory=dict)
+    tokenizer: WordTokenizer | None = None
+    max_size: int = 0
+
+
+VocabRule = Literal["auto", "all"]
+
+
+def vocab_cap(rule: str, level: str, min_freq: int, max_size: int, counts: dict[str, int]) -> int:
+    """The `max_size` a vocabulary is built with: `auto` at word level, with neither
+    `min_freq` nor `max_size` set, takes `word_vocab_size(counts)`; else `max_size`."""
+    if rule not in ("auto", "all"):
+        raise DataError(f"unknown vocab rule {rule!r}; use 'auto' or 'all'")
+    if rule == "auto" and level == "word" and min_freq == 1 and max_size == 0:
+        return word_vocab_size(counts)
+    return max_size
 
 
 def compact_dtype(vocab_size: int) -> type:
@@ -131,6 +153,8 @@ def load_corpus(
     min_freq: int = 1,
     word_regex: str | None = None,
     max_size: int = 0,
+    tokenizer: WordTokenizer | None = None,
+    vocab_rule: VocabRule = "all",
 ) -> Corpus:
     """Read, normalise, tokenise, split and encode a corpus.
 
@@ -144,8 +168,11 @@ def load_corpus(
         encoding_errors: what to do with invalid UTF-8 (`strict`, `replace`, `ignore`).
         nfc: compose the text to Unicode NFC first.
         min_freq: rarer training tokens become `<unk>`.
-        word_regex: a regex for word tokens (word level only).
+        word_regex: a regex for word tokens (word level only; None splits at whitespace).
         max_size: keep at most this many vocabulary entries, `<unk>` included (0 = all).
+        tokenizer: the word tokenizer (word level, instead of `word_regex`); its `auto`
+            choices are made from the first lines of the text (`resolve_word_tokenizer`).
+        vocab_rule: `auto` lets `vocab_cap` choose `max_size` for words; `all` does not.
 
     Returns:
         The `Corpus`; the vocabulary comes from the training part only.
@@ -157,18 +184,25 @@ def load_corpus(
         raise DataError(f"unknown token level {level!r}; use 'char' or 'word'")
 
     tokens: str | list[str]
+    if tokenizer is not None and (level != "word" or word_regex is not None):
+        raise DataError("a tokenizer is for level='word' without word_regex; drop one of them")
     if level == "char":
         tokens = text  # the vectorised path: code points, never a list of 1-char strings
         num_tokens = len(text)
         bounds = split_bounds(num_tokens, max_tokens, split)
         counts = count_chars(text, 0, bounds[1])
     else:
-        tokens = tokenize(text, "word", word_regex)
+        if tokenizer is not None:
+            tokenizer = resolve_word_tokenizer(tokenizer, sample_of(text), name)
+            tokens = tokenizer.tokenize(text)
+        else:
+            tokens = tokenize(text, "word", word_regex)
         num_tokens = len(tokens)
         bounds = split_bounds(num_tokens, max_tokens, split)
         counts = count_tokens(tokens[: bounds[1]])
     require_tokens(name, level, normalize, num_tokens, bounds[1], split)
-    vocab = Vocab.build(counts, min_freq=min_freq, max_size=max_size or None)
+    cap = vocab_cap(vocab_rule, level, min_freq, max_size, counts)
+    vocab = Vocab.build(counts, min_freq=min_freq, max_size=cap or None)
     ids = vocab.encode(tokens, dtype=compact_dtype(len(vocab)))  # (num_tokens,)
     del tokens, text
     # The three parts are views of one array: no copies.
@@ -185,4 +219,6 @@ def load_corpus(
         normalize=normalize,
         num_tokens=num_tokens,
         unk_share={"val": _unk_share(val), "test": _unk_share(test)},
+        tokenizer=tokenizer,
+        max_size=cap if cap != max_size else 0,
     )

@@ -5,6 +5,11 @@ Shared by the torch generation (`rnnkit.lm.generation`) and the torch-free ONNX 
 `normalize_prefix` (the model's `data.normalize`, keeping a trailing space),
 `unknown_tokens` / `encode_prefix` (unknown tokens warn once and become `<unk>`) and
 `text_pieces` / `join_steps` (the one rule for putting new tokens after a prefix).
+
+Their `level` is "char", "word" (split at whitespace) or the model's `WordTokenizer`
+(`rnnkit.text.tokenize.tokens_spec` of its `[data]` table), so a prefix is split exactly as
+the training text was. New words are joined by `rnnkit.text.tokenize.Joiner` (normal
+spacing around punctuation and line breaks) whatever split them.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ import warnings
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from rnnkit.text.tokenize import tokenize
+from rnnkit.text.tokenize import Joiner, WordTokenizer, level_of, split_tokens
 
 __all__ = [
+    "Joiner",
+    "StepJoiner",
     "VocabLike",
     "encode_prefix",
     "join_steps",
@@ -51,13 +58,15 @@ def normalize_prefix(prefix: str, mode: str) -> str:
     return prefix
 
 
-def unknown_tokens(vocab: VocabLike, text: str, level: str) -> list[str]:
+def unknown_tokens(vocab: VocabLike, text: str, level: str | WordTokenizer) -> list[str]:
     """The tokens of `text` (split at `level`) missing from the vocabulary, once each, in order."""
     known = vocab.token_to_idx
-    return list(dict.fromkeys(t for t in tokenize(text, level) if t not in known))
+    return list(dict.fromkeys(t for t in split_tokens(text, level) if t not in known))
 
 
-def encode_prefix(vocab: VocabLike, prefix: str, level: str, stacklevel: int = 3) -> list[int]:
+def encode_prefix(
+    vocab: VocabLike, prefix: str, level: str | WordTokenizer, stacklevel: int = 3
+) -> list[int]:
     """Token ids of the prefix; unknown tokens warn once (naming them) and become `<unk>`.
 
     `stacklevel` is passed to `warnings.warn` (counted from this function), so the warning
@@ -72,35 +81,62 @@ def encode_prefix(vocab: VocabLike, prefix: str, level: str, stacklevel: int = 3
             UserWarning,
             stacklevel=stacklevel,
         )
-    return [vocab.token_to_idx.get(t, vocab.unk) for t in tokenize(prefix, level)]
+    return [vocab.token_to_idx.get(t, vocab.unk) for t in split_tokens(prefix, level)]
 
 
-def text_pieces(prefix: str, step: int, tokens: Sequence[str], level: str) -> list[str]:
-    """What each sample's text grows by at `step`: its new token, after one space between words.
+class StepJoiner:
+    """What each sample's text grows by, step after step: characters as they are, words
+    through `Joiner` (which remembers each sample's previous tokens and open quotes).
+
+    `prefix + pieces of steps 0, 1, ...` is the text `generate` returns.
+
+    Shape:
+        pieces: tokens (B,) -> pieces (B,), one per sample
+    """
+
+    def __init__(self, prefix: str, level: str | WordTokenizer, num_samples: int) -> None:
+        self.words = level_of(level) == "word"
+        self.joiner = Joiner(prefix, num_samples) if self.words else None
+
+    def pieces(self, tokens: Sequence[str]) -> list[str]:
+        """The next piece of each sample's text."""
+        return self.joiner.pieces(tokens) if self.joiner is not None else list(tokens)
+
+
+def text_pieces(
+    prefix: str,
+    step: int,
+    tokens: Sequence[str],
+    level: str | WordTokenizer,
+    previous: Sequence[str] | None = None,
+) -> list[str]:
+    """What each sample's text grows by at `step`, knowing only the prefix and (optionally)
+    each sample's `previous` token; `StepJoiner` remembers them itself.
 
     At word level no space goes before the first new word when the prefix is empty or ends
-    in whitespace. `prefix + pieces of steps 0, 1, ...` is the text `generate` returns.
+    in whitespace, nor before punctuation that closes (`Joiner`).
 
     Shape:
         tokens (B,) -> pieces (B,), one per sample
     """
-    if level != "word":
-        return list(tokens)
-    if step > 0 or (prefix and not prefix[-1].isspace()):
-        return [" " + token for token in tokens]
-    return list(tokens)
+    joiner = StepJoiner(prefix if step == 0 else "", level, len(tokens))
+    if joiner.joiner is not None and step > 0:
+        for state, last in zip(joiner.joiner.states, previous or ["w"] * len(tokens), strict=True):
+            state[0] = last
+    return joiner.pieces(tokens)
 
 
 def join_steps(
-    prefix: str, steps: Iterable[Sequence[str]], level: str, num_samples: int
+    prefix: str, steps: Iterable[Sequence[str]], level: str | WordTokenizer, num_samples: int
 ) -> list[str]:
-    """One text per sample: the prefix, verbatim, then each step's `text_pieces`.
+    """One text per sample: the prefix, verbatim, then each step's pieces (`StepJoiner`).
 
     Shape:
         steps: T steps of (num_samples,) tokens -> (num_samples,) texts
     """
     texts = [[prefix] for _ in range(num_samples)]
-    for step, tokens in enumerate(steps):
-        for text, piece in zip(texts, text_pieces(prefix, step, tokens, level), strict=True):
+    joiner = StepJoiner(prefix, level, num_samples)
+    for tokens in steps:
+        for text, piece in zip(texts, joiner.pieces(tokens), strict=True):
             text.append(piece)
     return ["".join(text) for text in texts]

@@ -18,8 +18,12 @@ with the corpus. Three passes:
 
 Chunks are cut where neither decoding nor normalisation can tell: after a line break; else,
 on a line longer than a chunk, between two ASCII letters (`d2l`) or before an ASCII
-character (other modes). A word cut in two is carried into the next chunk. So the ids equal
-those of `load_corpus` with the same settings, one for one (a test checks it).
+character (other modes). At word level the text after the chunk's last whitespace boundary
+(a word cut in two, or trailing whitespace that may hold line-break tokens) is carried into
+the next chunk, so a word pattern whose tokens hold no whitespace (the default, and
+`WHITESPACE_REGEX`) splits every chunk as it splits the whole text. The `auto` choices of
+the word tokenizer are made from the first lines, as `load_corpus` makes them. So the ids
+equal those of `load_corpus` with the same settings, one for one (a test checks it).
 
 A folder with split files but no `manifest.json` is a prepare that never finished (killed
 midway): `load_prepared` refuses it, and `prepare` overwrites it. A prepare that cannot
@@ -50,7 +54,15 @@ from tqdm import tqdm
 from rnnkit import __version__
 from rnnkit.checkpoint import storage_errors, write_atomic
 from rnnkit.errors import DataError, StorageError
-from rnnkit.text.corpora import Corpus, compact_dtype, load_corpus, require_tokens, split_bounds
+from rnnkit.text.corpora import (
+    Corpus,
+    VocabRule,
+    compact_dtype,
+    load_corpus,
+    require_tokens,
+    split_bounds,
+    vocab_cap,
+)
 from rnnkit.text.sources import (
     REMOTE,
     EncodingErrors,
@@ -60,7 +72,18 @@ from rnnkit.text.sources import (
     read_text,
     require_text,
 )
-from rnnkit.text.tokenize import NORMALIZERS, Level, NormalizeMode, count_chars, normalize_text
+from rnnkit.text.tokenize import (
+    NORMALIZERS,
+    SAMPLE_LINES,
+    WHITESPACE_REGEX,
+    Level,
+    NormalizeMode,
+    WordTokenizer,
+    count_chars,
+    normalize_text,
+    resolve_word_tokenizer,
+    sample_of,
+)
 from rnnkit.text.vocab import Vocab
 
 if TYPE_CHECKING:
@@ -214,12 +237,27 @@ def _token_chunks(
             count += len(text)
             yield here, text
             continue
-        words = (carry + text).split()
-        carry = words.pop() if words and not text[-1:].isspace() else ""
+        words, carry = _split_words(opts.get("tokenizer"), carry + text)
         count += len(words)
         yield here, words
     if carry:
-        yield None, [carry]
+        tokenizer = opts.get("tokenizer")
+        yield None, [carry] if tokenizer is None else tokenizer.tokenize(carry)
+
+
+def _split_words(tokenizer: WordTokenizer | None, text: str) -> tuple[list[str], str]:
+    """The words of a chunk's `text` (None: split at whitespace) and the tail carried into
+    the next chunk: after the last whitespace when the text ends inside a word, else its
+    trailing whitespace (a blank line or line-break tokens may go on in the next chunk)."""
+    if tokenizer is None:
+        words = text.split()
+        carry = words.pop() if words and not text[-1:].isspace() else ""
+        return words, carry
+    if text[-1:].isspace():
+        end = len(text.rstrip())
+    else:  # rsplit scans from the end: the last word's length, not the chunk's
+        end = len(text) - len(text.rsplit(maxsplit=1)[-1]) if text else 0
+    return tokenizer.tokenize(text[:end]), text[end:]
 
 
 def _count(tokens: Tokens, counts: Counter[str]) -> None:
@@ -375,6 +413,21 @@ class _Reader:
             yield from _token_chunks(self.parts, self.opts, start, self.chunk_bytes, digest, bar)
 
 
+def _sample_text(
+    parts: Sequence[_Part], normalize: str, nfc: bool, errors: EncodingErrors, chunk_bytes: int
+) -> str:
+    """The normalised first `SAMPLE_LINES` lines of the source (`sample_of` the whole text)."""
+    pieces: list[str] = []
+    lines = 0
+    for _, _, raw in _text_chunks(parts, (0, 0), normalize, errors, chunk_bytes):
+        text = normalize_text(raw, normalize, nfc=nfc)  # type: ignore[arg-type]
+        pieces.append(text)
+        lines += text.count("\n")
+        if lines >= SAMPLE_LINES:
+            break
+    return sample_of("".join(pieces))
+
+
 def _count_all(reader: _Reader, digest: Any) -> tuple[Counter[str], list[_Mark], int]:
     """Pass 1: count every token, remembering where each chunk starts (and hash the source
     into `digest` unless it is None). Returns the counts, the marks and the token count."""
@@ -434,6 +487,8 @@ def prepare(
     force: bool = False,
     quiet: bool = False,
     chunk_bytes: int = CHUNK_BYTES,
+    tokenizer: WordTokenizer | None = None,
+    vocab_rule: VocabRule = "all",
 ) -> dict[str, Any]:
     """Tokenise a corpus of any size into a prepared folder, in bounded memory.
 
@@ -441,8 +496,9 @@ def prepare(
         source: a named corpus, a UTF-8 file, or a folder of `.txt` files (as `load_corpus`).
         out: the folder to write; new, empty, or an unfinished prepare (`force` replaces a
             finished one).
-        level, normalize, min_freq, max_tokens, split, encoding_errors, nfc, max_size: as
-            `load_corpus`.
+        level, normalize, min_freq, max_tokens, split, encoding_errors, nfc, max_size,
+        tokenizer, vocab_rule: as `load_corpus` (without a tokenizer, words are split at
+            whitespace).
         force: replace a finished prepare in `out`.
         quiet: no progress bars (they go to stderr, and only to a terminal).
         chunk_bytes: bytes read at a time; memory use is a small multiple of it.
@@ -460,22 +516,34 @@ def prepare(
     if chunk_bytes < 16:
         raise DataError(f"chunk_bytes must be at least 16, got {chunk_bytes}")
     split_bounds(0, max_tokens, split)  # bad split / max_tokens fail before any reading
+    if tokenizer is not None and level != "word":
+        raise DataError("a tokenizer is for level='word'; drop it or prepare words")
     parts, sha1 = _parts(source, encoding_errors)
+    name = os.fspath(source)
+    if tokenizer is not None:
+        sample = _sample_text(parts, normalize, nfc, encoding_errors, chunk_bytes)
+        tokenizer = resolve_word_tokenizer(tokenizer, sample, name)
     out = Path(out)
     with storage_errors(out, "write"):
         _claim(out, force)
-    opts = {"level": level, "normalize": normalize, "nfc": nfc, "encoding_errors": encoding_errors}
+    opts = {
+        "level": level,
+        "normalize": normalize,
+        "nfc": nfc,
+        "encoding_errors": encoding_errors,
+        "tokenizer": tokenizer,
+    }
     reader = _Reader(parts, opts, chunk_bytes, show=not quiet and sys.stderr.isatty())
     total_bytes = reader.total_bytes
 
     digest = None if sha1 else hashlib.sha1(usedforsecurity=False)
     counts, marks, num_tokens = _count_all(reader, digest)
     sha1 = sha1 or digest.hexdigest()
-    name = os.fspath(source)
     bounds = split_bounds(num_tokens, max_tokens, split)
     require_tokens(name, level, normalize, num_tokens, bounds[1], split)
     if bounds[1] < num_tokens:
         _uncount_tail(reader, counts, marks, bounds[1])
+    max_size = vocab_cap(vocab_rule, level, min_freq, max_size, counts)
     vocab = Vocab.build(counts, min_freq=min_freq, max_size=max_size or None)
     del counts, marks
     dtype = compact_dtype(len(vocab))
@@ -501,6 +569,7 @@ def prepare(
         "normalize": normalize,
         "nfc": nfc,
         "encoding_errors": encoding_errors,
+        **(tokenizer or WordTokenizer(WHITESPACE_REGEX, "drop")).to_dict(),
         "min_freq": min_freq,
         "max_size": max_size,
         "max_tokens": max_tokens,
@@ -580,9 +649,10 @@ def load_prepared(folder: str | os.PathLike[str], data: DataConfig | None = None
     Args:
         folder: a folder written by `prepare`.
         data: a data config to bring in line with the folder: its `level`, `normalize`,
-            `max_tokens`, `split` and vocabulary settings were fixed when preparing, so they
-            replace the config's (the run then records how its data really was made; a
-            prepared word-level folder is split on whitespace, so `word_regex` becomes "").
+            `max_tokens`, `split`, vocabulary and word tokenizer settings were fixed when
+            preparing, so they replace the config's (the run then records how its data
+            really was made; a folder prepared before the word tokenizer was split at
+            whitespace, `word_regex = "\\S+"`).
 
     Returns:
         The corpus; `train`, `val` and `test` are `np.memmap` arrays, read on demand.
@@ -607,7 +677,11 @@ def load_prepared(folder: str | os.PathLike[str], data: DataConfig | None = None
         data.max_size = manifest.get("max_size", 0)
         data.nfc = manifest.get("nfc", False)
         data.encoding_errors = manifest.get("encoding_errors", "strict")
-        data.word_regex = ""
+        # Before the word tokenizer, prepared words were split at whitespace.
+        data.word_regex = manifest.get("word_regex", WHITESPACE_REGEX)
+        data.newlines = manifest.get("newlines", "drop")
+        data.lowercase = manifest.get("lowercase", False)
+        data.vocab = "all"
     return Corpus(
         vocab=vocab,
         train=train,
@@ -619,6 +693,13 @@ def load_prepared(folder: str | os.PathLike[str], data: DataConfig | None = None
         normalize=manifest["normalize"],
         num_tokens=int(manifest["num_tokens"]),
         unk_share=dict(manifest["unk_share"]),
+        tokenizer=WordTokenizer(
+            manifest.get("word_regex", WHITESPACE_REGEX),
+            manifest.get("newlines", "drop"),
+            manifest.get("lowercase", False),
+        )
+        if manifest["level"] == "word"
+        else None,
     )
 
 
@@ -626,11 +707,14 @@ def corpus_for(data: DataConfig) -> Corpus:
     """The corpus a `[data]` table names.
 
     A folder written by `prepare` is memory-mapped, never read whole (its settings replace
-    the table's, see `load_prepared`); anything else is read by `load_corpus`.
+    the table's, see `load_prepared`); anything else is read by `load_corpus`. The word
+    tokenizer's `auto` choices and the vocabulary size the word rule chose are written
+    back into `data`, so the run's config says how its data was made.
     """
     if looks_prepared(data.source):
         return load_prepared(data.source, data=data)
-    return load_corpus(
+    words = data.level == "word"
+    corpus = load_corpus(
         data.source,
         level=data.level,
         normalize=data.normalize,
@@ -639,6 +723,13 @@ def corpus_for(data: DataConfig) -> Corpus:
         encoding_errors=data.encoding_errors,
         nfc=data.nfc,
         min_freq=data.min_freq,
-        word_regex=data.word_regex or None,
         max_size=data.max_size,
+        tokenizer=WordTokenizer.from_data(data) if words else None,
+        vocab_rule=data.vocab,
     )
+    if corpus.tokenizer is not None:  # the choices made for `auto`, recorded with the run
+        data.word_regex = corpus.tokenizer.word_regex
+        data.newlines = corpus.tokenizer.newlines
+    if corpus.max_size:
+        data.max_size = corpus.max_size
+    return corpus

@@ -66,6 +66,16 @@ REMOTE: dict[str, RemoteFile] = {
         sha1="9529987e701a4f37048ab778270a5dde9a762a0b",
         member="jaychou_lyrics.txt",
     ),
+    "tinyshakespeare": RemoteFile(
+        name="tinyshakespeare",
+        description="Tiny Shakespeare (karpathy/char-rnn, 1.1 MB of English verse and dialogue)",
+        filename="tinyshakespeare.txt",
+        url=(
+            "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
+            "tinyshakespeare/input.txt"
+        ),
+        sha1="04486597058d11dcc2c556b1d0433891eb639d2e",
+    ),
 }
 BUILTIN = ("python-docs",)
 PYTHON_DOCS_DESCRIPTION = "CPython reference docs shipped with Python (pydoc_data.topics)"

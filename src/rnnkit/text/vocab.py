@@ -23,6 +23,25 @@ UNK = "<unk>"
 FORMAT = "rnnkit.vocab"
 FORMAT_VERSION = 1
 
+# The word-level vocabulary rule (`word_vocab_size`).
+WORD_MIN_COUNT = 2
+WORD_MIN_SIZE = 5_000
+WORD_MAX_SIZE = 50_000
+
+
+def word_vocab_size(counts: Mapping[str, int]) -> int:
+    """`max_size` (entries, `<unk>` included) of a word vocabulary chosen by rule from the
+    training counts: every token seen at least `WORD_MIN_COUNT` (2) times, since a token
+    seen once cannot be learned and its row only costs time, but at least the
+    `WORD_MIN_SIZE` (5,000) most frequent where the text has that many distinct tokens (a
+    short text keeps its words rather than a tenth of them as `<unk>`), and at most
+    `WORD_MAX_SIZE` (50,000).
+    """
+    seen = sum(1 for c in counts.values() if c > 0)
+    repeated = sum(1 for c in counts.values() if c >= WORD_MIN_COUNT)
+    size = min(max(repeated, min(seen, WORD_MIN_SIZE)), WORD_MAX_SIZE)
+    return max(size, 1) + 1
+
 
 class Vocab:
     """A token <-> id mapping with `<unk>` at 0, reserved tokens next, then by frequency.
