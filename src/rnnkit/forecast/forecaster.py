@@ -228,17 +228,17 @@ class Forecaster:
         # encode: sizes, the scaler and every window (or origin), in model space
         raw, win, dims = self._encode(series)
         n_fit = len(raw) - dims["val_size"]
-        if self.hybrid:
+        if self.hybrid:  # sets the series the hybrid model reads, before it is built
             win, all_pairs, pairs, val = self._origin_data(raw, dims, n_fit)
             val_idx, unseen = np.arange(len(win.x)), val[2][..., 0] > 0
-        else:
+        model = self._fresh_model(dims, device)
+        if not self.hybrid:
             split = _split_windows(win, n_fit, dims["horizon"])
-            all_pairs = self._fresh_model(dims, device).training_pairs(win.x, win.future)
+            all_pairs = model.training_pairs(win.x, win.future)
             pairs = (all_pairs[0][split.fit], all_pairs[1][split.fit])
             val = (win.x[split.val], win.y[split.val], split.mask)
             val_idx, unseen = split.val, split.unseen
         # train: keep the parameters best on validation
-        model = self._fresh_model(dims, device)
         result = train_model(model, pairs, val, *self._batching(len(pairs[0])), device, self.quiet)
         model.load_state_dict(result["best_state"])
         self.model = model
