@@ -165,6 +165,7 @@ def test_both_model_tables_start_with_the_core_keys() -> None:
     core = ["kind", "impl", "hidden_size", "num_layers", "dropout"]
     assert CoreConfig.keys() == ForecastModelConfig.keys() == core
     lm_keys = ["embedding_dim", "input_mode", "tie_weights", "output", "cutoffs"]
+    lm_keys += ["weight_drop", "locked_dropout", "embedding_dropout"]
     assert ModelConfig.keys() == [*core, *lm_keys]
     assert list(RunConfig().to_dict()["model"]) == ModelConfig.keys()  # config.json order
     assert (ModelConfig().hidden_size, ForecastModelConfig().hidden_size) == (256, 32)
@@ -222,7 +223,7 @@ RANGE_ERRORS = [
     ("train.clip=inf", "train.clip must be a number in [0, inf), got inf (0 = off)"),
     ("train.lr=true", "train.lr must be a number in (0, inf), got True"),
     ("train.threads=-2", "train.threads must be an integer in [0, 1024], got -2 (0 = torch"),
-    ("train.epochs=0", "train.epochs must be an integer in [1, inf), got 0"),
+    ("train.epochs=-1", "train.epochs must be an integer in [0, inf), got -1 (0 = no limit)"),
     ("train.seed=-1", "train.seed must be an integer in [0, 9223372036854775807], got -1"),
     ("data.batch_size=0", "data.batch_size must be an integer in [1, inf), got 0"),
     ("data.max_tokens=-1", "data.max_tokens must be an integer in [0, inf), got -1 (0 = use"),

@@ -11,7 +11,7 @@ field's metadata), checked when set with the same wording as the sampling option
     model.hidden_size must be an integer in [1, 65536], got -5      (--set, a config file)
     --hidden-size must be an integer in [1, 65536], got -5          (a CLI flag, `set_key`)
 
-A value of 0 means "off" for the optional numeric keys (`max_tokens`, `max_steps`,
+A value of 0 means "off" for the optional numeric keys (`max_tokens`, `epochs`, `max_steps`,
 `time_budget`, `patience`, `top_k`, `embedding_dim` = same as `hidden_size`), because TOML
 has no null.
 
@@ -300,6 +300,9 @@ class Table:
         """Set `key` to `value`, converted and checked; errors call it `name` (a CLI flag's
         spelling), else `table.key`."""
         super().__setattr__(key, check_value(type(self), key, value, name))
+        given = self.__dict__.get("_given")
+        if given is not None:  # `given_keys` is listening
+            given.add(key)
 
     def check(self) -> Table:
         """Check every key again (each is checked when set; this catches values written
@@ -390,6 +393,12 @@ class ModelConfig(CoreConfig):
     softmax). `cutoffs` are the
     first ids of the adaptive clusters ([] = chosen from the training counts). A run
     records what `auto` chose.
+
+    Regularisation, in training only (`rnnkit.lm.model.RNNLM`): `dropout` is plain dropout
+    (a fresh mask per element and step) on the embedding output, between layers and before
+    the output layer; the AWD-LSTM regularisers add `weight_drop` (DropConnect on the
+    hidden-to-hidden weights), `locked_dropout` (one mask per sequence on the core's input
+    and output) and `embedding_dropout` (whole tokens' embeddings dropped).
     """
 
     embedding_dim: int = field(default=0, metadata=bounded(0, MAX_WIDTH, hint="0 = hidden_size"))
@@ -397,14 +406,23 @@ class ModelConfig(CoreConfig):
     tie_weights: bool = False
     output: Output = "auto"
     cutoffs: list[int] = field(default_factory=list, metadata=bounded(1))
+    weight_drop: float = field(default=0.0, metadata=bounded(0, 1, high_open=True))
+    locked_dropout: float = field(default=0.0, metadata=bounded(0, 1, high_open=True))
+    embedding_dropout: float = field(default=0.0, metadata=bounded(0, 1, high_open=True))
 
 
 @dataclass
 class TrainConfig(Table):
-    """The optimisation: when to stop, how to step, where to run."""
+    """The optimisation: when to stop, how to step, where to run.
+
+    A run stops at the first of its limits: `epochs`, `max_steps`, `time_budget` (seconds
+    of training, `elapsed_s`) and `patience` (evaluations without a better validation
+    loss); 0 turns each off, and at least one must be on. The schedule decays over
+    whichever of them is furthest along.
+    """
 
     NAME: ClassVar[str] = "train"
-    epochs: int = field(default=10, metadata=bounded(1))
+    epochs: int = field(default=10, metadata=bounded(0, hint="0 = no limit"))
     max_steps: int = field(default=0, metadata=bounded(0, hint="0 = off"))
     time_budget: float = field(default=0.0, metadata=bounded(0, hint="seconds; 0 = off"))
     optimizer: OptimizerName = "adam"
@@ -423,10 +441,12 @@ class TrainConfig(Table):
 
 @dataclass
 class GenerateConfig(Table):
-    """Samples written during training."""
+    """Samples written during training: `prefixes = []` takes them from the corpus (the
+    starts of a few validation lines, `rnnkit.text.corpora.corpus_prefixes`). A preset's own
+    prefixes apply to its own source only (`resolve`)."""
 
     NAME: ClassVar[str] = "generate"
-    prefixes: list[str] = field(default_factory=lambda: ["The "])
+    prefixes: list[str] = field(default_factory=list)
     length: int = field(default=100, metadata=bounded(1, 100_000))
     temperature: float = field(default=1.0, metadata=bounded(0, hint="0 = greedy"))
     top_k: int = field(default=0, metadata=bounded(0, 2**31 - 1, hint="0 keeps every token"))
@@ -509,12 +529,13 @@ class _Config:
 
     TASK: ClassVar[Task] = "lm"
     SOURCE_TABLE: ClassVar[str] = "data"  # the table whose `source` the SOURCE argument sets
+    NOT_TABLES: ClassVar[tuple[str, ...]] = ("preset", "recipe", "pinned")
     preset: str
 
     @classmethod
     def tables(cls) -> tuple[str, ...]:
         """The names of the config's tables, in order."""
-        return tuple(f.name for f in dataclasses.fields(cls) if f.name != "preset")
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name not in cls.NOT_TABLES)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON and checkpoint friendly)."""
@@ -533,7 +554,12 @@ C = TypeVar("C", bound=_Config)
 
 @dataclass
 class RunConfig(_Config):
-    """A language-model run: the four tables plus the preset it started from."""
+    """A language-model run: the four tables plus the preset it started from.
+
+    `recipe` is `"auto"` when the automatic recipe (`rnnkit.lm.recipe`) is to choose the
+    keys not in `pinned` (those given by flags and `--set`) when the run starts; once it
+    has chosen, `recipe` is the line that says what and why ("" = no recipe).
+    """
 
     TASK: ClassVar[Task] = "lm"
     data: DataConfig = field(default_factory=DataConfig)
@@ -541,6 +567,8 @@ class RunConfig(_Config):
     train: TrainConfig = field(default_factory=TrainConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     preset: str = ""
+    recipe: str = ""
+    pinned: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
@@ -588,6 +616,9 @@ def update(cfg: _Config, raw: dict[str, Any]) -> _Config:
     for table, values in raw.items():
         if table == "preset":
             cfg.preset = str(values)
+            continue
+        if table in cfg.NOT_TABLES and hasattr(cfg, table):  # recipe, pinned (RunConfig)
+            setattr(cfg, table, [str(v) for v in values] if table == "pinned" else str(values))
             continue
         if table == "task":
             _check_task(str(values), cfg.TASK, "this config")
@@ -698,6 +729,20 @@ def preset_description(name: str) -> str:
     return ""
 
 
+def given_keys(cfg: _Config) -> Callable[[], list[str]]:
+    """Listen to every assignment to `cfg`'s tables from now on; the returned function
+    stops listening and gives the `table.key` names assigned (flags and `--set`)."""
+    tables = {name: getattr(cfg, name) for name in cfg.tables()}
+    for table in tables.values():
+        object.__setattr__(table, "_given", set())
+
+    def stop() -> list[str]:
+        keys = [f"{n}.{k}" for n, t in tables.items() for k in sorted(t.__dict__.pop("_given"))]
+        return keys
+
+    return stop
+
+
 def _layered(
     cfg: C,
     source: str | None,
@@ -729,19 +774,35 @@ def resolve(
 
     Without a preset, a run whose level ends up `word` (or whose source is a folder
     prepared at word level) starts from the `words` preset (the word-level defaults)
-    instead of `default`, under the same layers.
+    instead of `default`, under the same layers. Without a preset and a config file, a
+    character-level run leaves the keys its flags and `--set` do not give to the automatic
+    recipe (`recipe = "auto"`, chosen from the corpus when the run starts).
     """
 
     def build(name: str) -> RunConfig:
-        cfg = _layered(RunConfig(), source, name, config_file, overrides)
+        cfg = _layered(RunConfig(), source, name, config_file, None)
+        stop = given_keys(cfg)
+        apply_overrides(cfg, overrides or [])
         if then is not None:
             then(cfg)
+        given = stop()
+        _own_prefixes(cfg, name)
+        if preset is None and config_file is None and name == "default":
+            cfg.recipe, cfg.pinned = "auto", given
         return cfg
 
     cfg = build(preset or "default")
     if preset is None and "word" in (cfg.data.level, _prepared_level(cfg.data.source)):
         cfg = build(WORD_PRESET)
     return cfg
+
+
+def _own_prefixes(cfg: RunConfig, preset: str) -> None:
+    """A preset's sample prefixes belong to its own source: on another source, prefixes
+    left as the preset set them become [] (taken from the corpus)."""
+    own = load_preset(preset)
+    if cfg.data.source != own.data.source and cfg.generate.prefixes == own.generate.prefixes:
+        cfg.generate.prefixes = []
 
 
 def _prepared_level(source: str) -> str:

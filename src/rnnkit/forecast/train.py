@@ -25,6 +25,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from rnnkit.config import SeriesConfig, TrainConfig
+from rnnkit.errors import ConfigError
 from rnnkit.forecast.model import RNNForecaster
 from rnnkit.nn.state import detach
 from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor, set_lr
@@ -105,6 +106,11 @@ def train_model(
     bs = min(series_cfg.batch_size, n)
     per_epoch = -(-n // bs)
     total = train_cfg.max_steps if train_cfg.max_steps > 0 else train_cfg.epochs * per_epoch
+    if total == 0:
+        raise ConfigError(
+            "a forecast needs train.epochs or train.max_steps above 0 (its fits have no "
+            "time budget)"
+        )
     opt = build_optimizer(
         model.parameters(), train_cfg.optimizer, train_cfg.lr, train_cfg.weight_decay
     )

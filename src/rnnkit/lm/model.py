@@ -48,7 +48,14 @@ class RNNLM(nn.Module):
         hidden_size: H, the state size of each layer.
         num_layers: L, stacked recurrent layers.
         dropout: dropout on the embedding output, between recurrent layers and before the
-            output layer (training only).
+            output layer (training only), a fresh mask per element and step.
+        weight_drop: DropConnect on the hidden-to-hidden weights `weight_hh_l*` (one mask
+            per batch, AWD-LSTM's weight drop).
+        locked_dropout: variational dropout on the core's input and output: one mask per
+            sequence, the same at every step (on top of `dropout`; between layers there is
+            only `dropout`).
+        embedding_dropout: drops whole rows of the embedding table (every occurrence of a
+            dropped token in the batch).
         embedding_dim: E, the embedding width; 0 means E = H. Embedding mode only.
         input_mode: "embedding" (a learned table) or "onehot" (d2l's `RNNModel`: the core
             reads one-hot rows of width V).
@@ -81,6 +88,9 @@ class RNNLM(nn.Module):
         impl: Literal["torch", "scratch", "fused"] = "torch",
         output: Literal["auto", "softmax", "adaptive"] = "softmax",
         cutoffs: Sequence[int] = (),
+        weight_drop: float = 0.0,
+        locked_dropout: float = 0.0,
+        embedding_dropout: float = 0.0,
         *,
         bidirectional: bool = False,
     ) -> None:
@@ -98,8 +108,19 @@ class RNNLM(nn.Module):
             )
         if vocab_size < 1:
             raise ConfigError(f"vocab_size must be positive, got {vocab_size}")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
+        for name, p in (
+            ("dropout", dropout),
+            ("weight_drop", weight_drop),
+            ("locked_dropout", locked_dropout),
+            ("embedding_dropout", embedding_dropout),
+        ):
+            if not 0.0 <= p < 1.0:
+                raise ConfigError(f"model.{name} must be in [0, 1), got {p}")
+        if embedding_dropout and input_mode == "onehot":
+            raise ConfigError(
+                "model.embedding_dropout drops rows of an embedding table; set it to 0 with "
+                "input_mode='onehot'"
+            )
         if embedding_dim < 0:
             raise ConfigError(
                 f"embedding_dim must be 0 (= hidden_size) or positive, got {embedding_dim}"
@@ -127,6 +148,9 @@ class RNNLM(nn.Module):
         self.input_mode = input_mode
         self.tie_weights = tie_weights
         self.impl = impl
+        self.weight_drop = weight_drop
+        self.locked_dropout = locked_dropout
+        self.embedding_dropout = embedding_dropout
 
         if input_mode == "embedding":
             self.embedding: nn.Embedding | None = nn.Embedding(vocab_size, embedding_dim)
@@ -176,10 +200,11 @@ class RNNLM(nn.Module):
                 f"{tuple(tokens.shape)}; add a batch dimension with tokens.unsqueeze(0)"
             )
         # Dropout on every non-recurrent connection (Zaremba et al. 2014): the embedding
-        # output, between layers (inside the core) and before the head.
-        x = tokens if self.embedding is None else self.dropout(self.embedding(tokens))  # (B, T, E)
-        output, state = self.core(x, state)  # (B, T, H)
-        hidden = self.dropout(output)  # (B, T, H)
+        # output, between layers (inside the core) and before the head; the AWD-LSTM
+        # regularisers (Merity et al. 2017) on top, in training only.
+        x = tokens if self.embedding is None else self.dropout(self._embed(tokens))  # (B, T, E)
+        output, state = self._run_core(self._locked(x), state)  # (B, T, H)
+        hidden = self._locked(self.dropout(output))  # (B, T, H)
         if isinstance(self.head, AdaptiveHead):
             flat = hidden.reshape(-1, hidden.size(-1))  # (B*T, H)
             if targets is not None:
@@ -191,6 +216,52 @@ class RNNLM(nn.Module):
             log_probs = logits.float().log_softmax(dim=-1)  # (B, T, V)
             return log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1), state  # (B, T)
         return logits, state
+
+    def _embed(self, tokens: Tensor) -> Tensor:
+        """The embedding rows of `tokens`; in training, `embedding_dropout` zeroes whole
+        rows of the table (a dropped token is dropped everywhere in the batch) and scales
+        the others by 1 / (1 - p).
+
+        Shape:
+            tokens: (B, T) ids. Returns (B, T, E).
+        """
+        assert self.embedding is not None
+        weight = self.embedding.weight  # (V, E)
+        p = self.embedding_dropout
+        if self.training and p > 0:
+            keep = torch.empty_like(weight[:, :1]).bernoulli_(1 - p) / (1 - p)  # (V, 1)
+            weight = weight * keep
+        return nn.functional.embedding(tokens, weight)
+
+    def _locked(self, x: Tensor) -> Tensor:
+        """Locked (variational) dropout: one mask per sequence, the same at every step.
+
+        Shape:
+            x: (B, T, D). Returns (B, T, D).
+        """
+        p = self.locked_dropout
+        if not self.training or p == 0:
+            return x
+        mask = torch.empty_like(x[:, :1]).bernoulli_(1 - p) / (1 - p)  # (B, 1, D)
+        return x * mask
+
+    def _run_core(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
+        """The core; in training, `weight_drop` (DropConnect) runs it on copies of its
+        hidden-to-hidden weights with one mask per batch, so the parameters, their names
+        (`weight_hh_l0`) and the saved weights stay the core's own.
+
+        Shape:
+            x: (B, T, I). Returns (B, T, H) and the final state.
+        """
+        p = self.weight_drop
+        if not self.training or p == 0:
+            return self.core(x, state)
+        dropped = {
+            name: nn.functional.dropout(w, p, training=True)
+            for name, w in self.core.named_parameters()
+            if name.startswith("weight_hh")
+        }
+        return torch.func.functional_call(self.core, dropped, (x, state), strict=False)
 
     def begin_state(self, batch_size: int, device: torch.device | str | None = None) -> State:
         """The zero state for `batch_size` sequences: h, or (h, c) for an LSTM.

@@ -49,18 +49,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit.checkpoint import load_checkpoint
-from rnnkit.config import RunConfig, to_json
+from rnnkit.config import RunConfig, TrainConfig, to_json
 from rnnkit.errors import CheckpointError, ConfigError, NumericalError
 from rnnkit.lm.adaptive import choose_cutoffs, resolve_output
 from rnnkit.lm.evaluate import evaluate_tokens
 from rnnkit.lm.generation import generate_text, normalize_prefix, warm_up
 from rnnkit.lm.model import RNNLM
+from rnnkit.lm.recipe import apply_recipe
 from rnnkit.lm.sampling_options import SamplingOptions
 from rnnkit.lm.stepper import Stepper
 from rnnkit.metrics import perplexity
 from rnnkit.nn.state import State, detach, from_list, to_list
 from rnnkit.text.batches import BatchIterator, RankBatches, rank_batches
-from rnnkit.text.corpora import Corpus
+from rnnkit.text.corpora import Corpus, corpus_prefixes
 from rnnkit.text.prepared import corpus_for as corpus_for_data
 from rnnkit.text.tokenize import tokens_spec
 from rnnkit.text.vocab import Vocab
@@ -274,6 +275,7 @@ class _Run:
     net: nn.Module  # `model`, or `model` inside DDP; `model` is what gets saved
     optimizer: torch.optim.Optimizer
     total_steps: int
+    prefixes: list[str]  # generate.prefixes, or the corpus's own when that is []
 
 
 def train_lm(
@@ -320,6 +322,7 @@ def _setup(
     """Open the checkpoint and the run folder, seed, load the data, build the model and the
     optimizer; restore them and the state when resuming; write config.json."""
     tc, dc = cfg.train, cfg.data
+    check_limits(tc)
     ckpt = load_checkpoint(resume, prefer="last") if resume is not None else None
     if ckpt is not None and ckpt.get("task") != "lm":
         raise CheckpointError(
@@ -336,6 +339,9 @@ def _setup(
             f"the corpus {dc.source} no longer gives the vocabulary of {resume}; "
             "resume needs the same data settings"
         )
+    if cfg.recipe == "auto":  # chosen once; config.json and --resume keep the choice
+        folder.echo(f"recipe: {apply_recipe(cfg, corpus)}")
+        check_limits(tc)
     data_gen = torch.Generator().manual_seed(tc.seed)
     batches = rank_batches(
         corpus.train, dc.batch_size, dc.num_steps, dc.sampling, data_gen, ctx.rank, ctx.world_size
@@ -346,18 +352,35 @@ def _setup(
     model = RNNLM.from_config(cfg.model, len(corpus.vocab)).to(ctx.device)
     net = wrap_model(model, ctx, tc.seed)  # DDP under torchrun
     optimizer = build_optimizer(model.parameters(), tc.optimizer, tc.lr, tc.weight_decay)
-    total_steps = tc.epochs * len(batches)
-    if tc.max_steps > 0:
-        total_steps = min(total_steps, tc.max_steps)
+    total_steps = step_limit(tc.epochs, tc.max_steps, len(batches))
     lr_factor(tc.schedule, 0, total_steps, tc.warmup_steps)  # an unknown schedule fails here
 
-    run = _Run(cfg, ctx, folder, corpus, data_gen, batches, model, net, optimizer, total_steps)
+    prefixes = list(cfg.generate.prefixes) or corpus_prefixes(corpus)
+    run = _Run(
+        cfg, ctx, folder, corpus, data_gen, batches, model, net, optimizer, total_steps, prefixes
+    )
     state = TrainState.fresh(data_gen, ctx.device)
     if ckpt is not None:
         _resume(run, state, ckpt, resume)
     folder.write_config(to_json(cfg))
     _announce(run)
     return run, state
+
+
+def step_limit(epochs: int, max_steps: int, steps_per_epoch: int) -> int:
+    """The optimizer steps the run may take at most (0 = no step limit: time or patience
+    ends it); the schedule and the progress bar are laid out over them."""
+    limits = [n for n in (epochs * steps_per_epoch, max_steps) if n > 0]
+    return min(limits) if limits else 0
+
+
+def check_limits(tc: TrainConfig) -> None:
+    """A run needs something that ends it: an epoch or step limit, a budget or patience."""
+    if not (tc.epochs or tc.max_steps or tc.time_budget or tc.patience):
+        raise ConfigError(
+            "train.epochs = 0 (no limit) needs another limit; set train.time_budget, "
+            "train.max_steps or train.patience (or train.epochs)"
+        )
 
 
 def _choose_output(cfg: RunConfig, corpus: Corpus) -> None:
@@ -441,24 +464,26 @@ def _train_epochs(run: _Run, state: TrainState, quiet: bool) -> str:
     tc, gc = run.cfg.train, run.cfg.generate
     stopped_by = "epochs"
     state.wall_start = time.perf_counter()
+    epoch_limit = tc.epochs or math.inf  # 0 = no epoch limit
+    total = run.total_steps or None
     with (
-        progress(range(run.total_steps), run.total_steps, "train", quiet) as bar,
+        progress(None, total, "train", quiet) as bar,
         Interrupt() as interrupt,
         collective_errors(run.ctx),
     ):
         bar.update(state.step)
         run.model.train()
-        while state.epoch < tc.epochs and stopped_by == "epochs":
+        while state.epoch < epoch_limit and stopped_by == "epochs":
             stopped_by = _train_epoch(run, state, interrupt, bar) or stopped_by
             if stopped_by == "interrupt":
                 break
             finished = state.end_epoch(len(run.batches), run.data_gen)
-            last_epoch = state.epoch >= tc.epochs or stopped_by != "epochs"
+            last_epoch = state.epoch >= epoch_limit or stopped_by != "epochs"
             if last_epoch or state.epoch % max(tc.eval_every, 1) == 0:
                 _evaluate_and_checkpoint(run, state, partial=not finished)
                 if tc.patience > 0 and state.bad_evals >= tc.patience:
-                    stopped_by = "patience"
-            if gc.every > 0 and gc.prefixes and (last_epoch or state.epoch % gc.every == 0):
+                    stopped_by, last_epoch = "patience", True
+            if gc.every > 0 and run.prefixes and (last_epoch or state.epoch % gc.every == 0):
                 _write_samples(run, state.epoch)
     return stopped_by
 
@@ -681,10 +706,11 @@ def _write_samples(run: _Run, at_epoch: int) -> None:
 
 
 def _sample_lines(run: _Run, at_epoch: int) -> list[str]:
-    """The samples.txt lines of one epoch: each `generate.prefixes` entry continued."""
+    """The samples of one epoch as text blocks, each prefix continued under a header line
+    `[epoch 3] prefix 'The '`; the sample keeps its line breaks."""
     dc, gc = run.cfg.data, run.cfg.generate
     lines = []
-    for prefix in gc.prefixes:
+    for prefix in run.prefixes:
         options = SamplingOptions(
             prefix=normalize_prefix(prefix, dc.normalize),
             length=gc.length,
@@ -696,7 +722,7 @@ def _sample_lines(run: _Run, at_epoch: int) -> list[str]:
         (text,) = generate_text(
             run.model, run.corpus.vocab, options, level=tokens_spec(dc), device=run.ctx.device
         )
-        lines.append(f"[epoch {at_epoch}] {text!r}")
+        lines += [f"[epoch {at_epoch}] prefix {prefix!r}", text, ""]
     return lines
 
 
@@ -720,4 +746,9 @@ def _summarize(run: _Run, state: TrainState, stopped_by: str) -> None:
             f"train ppl {final['train_ppl']:.3f}, val ppl {final['val_ppl']:.3f} "
             f"(best {best['val_ppl']:.3f} at epoch {best['epoch']}), "
             f"elapsed {final['elapsed_s']:.1f}s, run folder {run_dir}"
+        )
+    else:
+        echo(
+            f"done ({stopped_by}): {state.epoch} epochs, {state.step} steps, no evaluation "
+            f"yet, elapsed {state.elapsed_s:.1f}s, run folder {run_dir}"
         )

@@ -24,6 +24,7 @@ from rnnkit.text.tokenize import (
     WordTokenizer,
     count_chars,
     count_tokens,
+    join_words,
     normalize_text,
     resolve_word_tokenizer,
     sample_of,
@@ -34,6 +35,7 @@ from rnnkit.text.vocab import Vocab, word_vocab_size
 __all__ = [
     "Corpus",
     "compact_dtype",
+    "corpus_prefixes",
     "describe_datasets",
     "load_corpus",
     "read_text",
@@ -222,3 +224,49 @@ def load_corpus(
         tokenizer=tokenizer,
         max_size=cap if cap != max_size else 0,
     )
+
+
+PREFIX_SCAN = 20_000  # validation tokens read for prefixes
+PREFIX_WORDS = 2  # words of a word-level prefix
+
+
+def corpus_prefixes(corpus: Corpus, count: int = 2) -> list[str]:
+    """`count` sample prefixes taken from the corpus itself: the starts of validation lines
+    spread over the first `PREFIX_SCAN` validation tokens (whole lines without `<unk>`).
+
+    A character prefix runs to the first space after its third character (`"The "`,
+    `"def "`), or is the line's first four characters where there is none (Chinese); a
+    word prefix is a line's first `PREFIX_WORDS` words. Without line breaks, the text's
+    own start is used. Empty only for an empty validation part.
+    """
+    itos = corpus.vocab.idx_to_token
+    tokens = [itos[int(i)] for i in corpus.val[:PREFIX_SCAN]]
+    lines: list[list[str]] = [[]]
+    for token in tokens:
+        if "\n" in token and not token.strip():  # a line break (or a blank line) token
+            lines.append([])
+        elif token.strip() or lines[-1]:  # a line starts at its first visible token
+            lines[-1].append(token)
+    lines = lines[1:] if len(lines) > 1 else lines  # the split cuts the first line anywhere
+    unk = itos[corpus.vocab.unk]
+    shortest = PREFIX_WORDS + 1 if corpus.level == "word" else 8
+    usable = [line for line in lines if len(line) >= shortest and unk not in line]
+    if not usable:
+        usable = [tokens] if tokens else []
+    picks = [usable[(k * len(usable)) // count] for k in range(count)] if usable else []
+    out: list[str] = []
+    for line in picks:
+        prefix = _line_start(line, corpus.level)
+        if prefix and prefix not in out:
+            out.append(prefix)
+    return out
+
+
+def _line_start(line: Sequence[str], level: str) -> str:
+    """The start of one line of tokens as a prefix (see `corpus_prefixes`)."""
+    if level == "word":
+        words = [t for t in line if t.strip()][:PREFIX_WORDS]
+        return join_words(words) + " "
+    text = "".join(line)
+    space = text.find(" ", 3)
+    return text[: space + 1] if 0 < space < 20 else text[:4]

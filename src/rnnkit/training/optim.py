@@ -64,16 +64,18 @@ def lr_factor(
 ) -> float:
     """Multiplier of the base learning rate at optimizer step `step` (0-based).
 
-    Linear warm-up over `warmup_steps`, then the schedule over the remaining steps. A run
-    bounded by a time budget passes `time_fraction` (elapsed / budget): the schedule then
-    follows whichever of steps and time is further along, so it decays by the deadline.
+    Linear warm-up over `warmup_steps`, then the schedule over the remaining steps
+    (`total_steps <= 0`: no step limit, only time counts). A run bounded by a time budget
+    passes `time_fraction` (elapsed / budget): the schedule then follows whichever of steps
+    and time is further along, so it decays by whichever limit comes first.
     """
     if schedule not in SCHEDULES:
         raise ConfigError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
     if warmup_steps > 0 and step < warmup_steps:
         return (step + 1) / warmup_steps
     span = max(total_steps - warmup_steps, 1)
-    return SCHEDULES[schedule](max((step - warmup_steps) / span, time_fraction))
+    steps_done = (step - warmup_steps) / span if total_steps > 0 else 0.0
+    return SCHEDULES[schedule](max(steps_done, time_fraction))
 
 
 def set_lr(optimizer: torch.optim.Optimizer, base_lr: float, factor: float) -> None:

@@ -96,7 +96,7 @@ class RunFolder:
             plot_curves(rows, self.path / "curves.png", title=title, then=self._then)
 
     def append_samples(self, lines: Sequence[str]) -> None:
-        """Append generated samples, one per line, to `samples.txt`."""
+        """Append lines of generated samples (a line may hold line breaks) to `samples.txt`."""
         if self.is_main:
             self._append("samples.txt", lines)
 

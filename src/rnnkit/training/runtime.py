@@ -77,7 +77,7 @@ def threads_kept() -> Iterator[None]:
             torch.set_num_threads(threads)
 
 
-def progress(iterable: Iterable[T], total: int | None, desc: str, quiet: bool) -> tqdm:
+def progress(iterable: Iterable[T] | None, total: int | None, desc: str, quiet: bool) -> tqdm:
     """A tqdm bar on stderr, off when `quiet` or when stderr is not a terminal."""
     disable = quiet or not sys.stderr.isatty()
     return tqdm(iterable, total=total, desc=desc, disable=disable, leave=False, file=sys.stderr)

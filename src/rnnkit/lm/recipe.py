@@ -1,0 +1,151 @@
+"""The automatic recipe: a character model's size, batches, learning rate and regularisation,
+chosen from the corpus and the time budget.
+
+`rnnkit train FILE` without `--preset` and `--config` leaves these keys to the recipe
+(`RunConfig.recipe = "auto"`); flags and `--set` pin theirs (`RunConfig.pinned`). The
+choice is made once, when the run starts (`apply_recipe`, from the training part's size
+and vocabulary and `train.time_budget`), written to `config.json` with the one line that
+says what and why, and kept by `--resume`. It is a pure function of the corpus and the
+budget, so every rank of a torchrun run makes the same one; nothing is measured.
+
+The rule, in two steps (`choose`):
+
+1. **Passes.** How many times the budget lets the model read the training text:
+   `passes = budget * tokens_per_second / train_tokens`, the speed estimated from the
+   model's multiply-adds per token (`macs_per_token`) at `MACS_PER_SECOND`, the rate
+   measured on a 2-core AMD EPYC (1 x 512 LSTM, 16 x 32 batches, bf16). A faster or slower
+   CPU moves the passes by its speed ratio, at most one row of `REGIMES`.
+2. **Regime** (`REGIMES`): the more passes, the more dropout (0 up to 3 passes, then 0.1,
+   0.2, and 0.3 past 12). Batches stay small (16 x 32 at 5e-3): within minutes many small
+   steps beat fewer large ones. The model stays a 1 x 512 LSTM: wider ones read the text
+   too few times in minutes. A vocabulary of `WIDE_VOCAB` characters or more (Chinese)
+   gets a 256-wide embedding and an adaptive softmax, which scores the frequent characters
+   in full and the rare ones in clusters (exact log-probabilities), about twice the
+   tokens/s at 5,000 characters; past 6 passes its rare characters' embeddings overfit,
+   and `embedding_dropout = 0.1` holds them back.
+
+The weight drop and locked dropout (`rnnkit.lm.model.RNNLM`) are not in the recipe: on the
+development panel they did not pay for themselves within minutes (the weight drop costs a
+fifth to a third of the tokens/s). Set them for longer runs.
+
+The data stay as given: level, normalisation, split and the full training vocabulary are
+the user's. Word-level runs keep the `words` preset (issue 19's tuned defaults).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rnnkit.config import RunConfig, set_key
+from rnnkit.text.corpora import Corpus
+
+# Training multiply-adds per second (forward + backward + optimizer, counted as 3 x the
+# forward's): the 1 x 512 LSTM at 16 x 32 under bf16 trained 20,400 tokens/s on 2 cores of
+# an AMD EPYC (`benchmarks/char_lm.py`, The Time Machine).
+MACS_PER_SECOND = 7.5e10
+WIDE_VOCAB = 1000  # characters: at or above, a wider embedding and the adaptive softmax
+DEFAULT_BUDGET = 150.0  # seconds assumed when the run has no time budget
+WIDE_EMBEDDING_DROPOUT = 0.1  # for a wide vocabulary read more than 6 times
+HIDDEN = 512  # the LSTM's width: wider ones read the text too few times in minutes
+
+
+@dataclass(frozen=True)
+class Regime:
+    """The dropout of runs that read the training text at most `max_passes` times."""
+
+    name: str
+    max_passes: float
+    dropout: float
+
+
+REGIMES: tuple[Regime, ...] = (
+    Regime("large", 3.0, 0.0),
+    Regime("medium", 6.0, 0.1),
+    Regime("small", 12.0, 0.2),
+    Regime("tiny", float("inf"), 0.3),
+)
+BATCH_SIZE, NUM_STEPS, LR = 16, 32, 5e-3  # many small steps: time is short
+
+
+def macs_per_token(hidden: int, layers: int, embed: int, vocab: int, adaptive: bool) -> float:
+    """Forward multiply-adds per token of an LSTM language model: the gates of each layer
+    and the output layer (an adaptive softmax computes about a quarter of its rows)."""
+    gates = 4 * hidden * (embed + hidden) + (layers - 1) * 4 * hidden * 2 * hidden
+    head = hidden * vocab * (0.25 if adaptive else 1.0)
+    return float(gates + head)
+
+
+def passes(train_tokens: int, budget_s: float, macs: float) -> float:
+    """How many times `budget_s` seconds let a model of `macs` per token read the text."""
+    tokens_per_second = MACS_PER_SECOND / (3 * macs)
+    return budget_s * tokens_per_second / max(train_tokens, 1)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What the rule chose (`table.key` -> value) and the line that says why."""
+
+    values: dict[str, Any]
+    why: str
+
+
+def choose(
+    train_tokens: int, vocab_size: int, budget_s: float, hidden: int = HIDDEN, layers: int = 1
+) -> Recipe:
+    """The recipe for a character corpus of `train_tokens` training characters and
+    `vocab_size` distinct ones (with `<unk>`), trained for `budget_s` seconds; `hidden` and
+    `layers` are the user's when they gave them (the passes are counted for that model)."""
+    budget = budget_s or DEFAULT_BUDGET
+    wide = vocab_size >= WIDE_VOCAB
+    embed = 256 if wide else 64
+    n = passes(train_tokens, budget, macs_per_token(hidden, layers, embed, vocab_size, wide))
+    regime = next(r for r in REGIMES if n <= r.max_passes)
+    output = "adaptive" if wide else "softmax"
+    values: dict[str, Any] = {
+        "data.batch_size": BATCH_SIZE,
+        "data.num_steps": NUM_STEPS,
+        "model.kind": "lstm",
+        "model.num_layers": layers,
+        "model.hidden_size": hidden,
+        "model.embedding_dim": embed,
+        "model.output": output,
+        "model.dropout": regime.dropout,
+        "model.weight_drop": 0.0,
+        "model.locked_dropout": 0.0,
+        "model.embedding_dropout": WIDE_EMBEDDING_DROPOUT if wide and n > 6 else 0.0,
+        "train.optimizer": "adamw",
+        "train.lr": LR,
+        "train.weight_decay": 0.01,
+        "train.schedule": "cosine",
+        "train.warmup_steps": 50,
+        "train.precision": "bf16",
+        "train.epochs": 0,
+        "generate.prefixes": [],
+    }
+    extra = ", embedding_dropout 0.1" if values["model.embedding_dropout"] else ""
+    why = (
+        f"{train_tokens:,} training chars, vocab {vocab_size:,}, {budget:g} s -> about "
+        f"{n:.1f} passes, a {regime.name} corpus: lstm {layers}x{hidden}, embedding {embed}, "
+        f"{output}, dropout {regime.dropout:g}{extra}, batches {BATCH_SIZE}x{NUM_STEPS}, "
+        f"adamw {LR} cosine, bf16"
+    )
+    return Recipe(values, why)
+
+
+def apply_recipe(cfg: RunConfig, corpus: Corpus) -> str:
+    """Choose the recipe for `corpus` and set every key of it that `cfg.pinned` does not
+    name; `cfg.recipe` becomes the line that says what was chosen, which is returned."""
+    if cfg.data.level != "char":
+        cfg.recipe = "word level: the words preset's settings"
+        return cfg.recipe
+    m, pinned = cfg.model, cfg.pinned
+    hidden = m.hidden_size if "model.hidden_size" in pinned else HIDDEN
+    layers = m.num_layers if "model.num_layers" in pinned else 1
+    recipe = choose(len(corpus.train), len(corpus.vocab), cfg.train.time_budget, hidden, layers)
+    kept = [key for key in recipe.values if key in cfg.pinned]
+    for key, value in recipe.values.items():
+        if key not in cfg.pinned:
+            set_key(cfg, key, value)
+    cfg.recipe = recipe.why + (f"; kept yours: {', '.join(kept)}" if kept else "")
+    return cfg.recipe
