@@ -51,13 +51,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from benchmarks.word_lm import cpu_name
+from benchmarks.report import RESULTS, cpu_name, write_report
 from rnnkit.config import resolve
 from rnnkit.text.corpora import Corpus
 from rnnkit.text.prepared import corpus_for
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "results"
 PANEL = ("timemachine", "jaychou", "tinyshakespeare", "python-docs")
 
 
@@ -242,10 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         "corpora": corpora,
         "geomean_ratio": geomean,
     }
-    stem = f"char_lm-{args.budget:g}s{'-' + args.tag if args.tag else ''}"
-    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    (RESULTS / f"{stem}.md").write_text(markdown(report), encoding="utf-8")
-    print(markdown(report))
+    write_report(f"char_lm-{args.budget:g}s{'-' + args.tag if args.tag else ''}", report, markdown)
     return 0
 
 

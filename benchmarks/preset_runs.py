@@ -27,11 +27,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks.word_lm import cpu_name
+from benchmarks.report import cpu_name, write_report
 from rnnkit.config import load_preset
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "results"
 
 
 def run_preset(preset: str, seed: int, threads: int, within: float, src: Path | None) -> dict:
@@ -108,11 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, rows in results.items()
         },
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = f"preset-{args.preset}{'-' + args.tag if args.tag else ''}"
-    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / f"{stem}.md").write_text(markdown(report), encoding="utf-8")
-    print(markdown(report))
+    write_report(f"preset-{args.preset}{'-' + args.tag if args.tag else ''}", report, markdown)
     return 0
 
 

@@ -32,7 +32,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -47,26 +46,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from benchmarks.report import cpu_name, write_report
 from rnnkit.config import DataConfig, resolve
 from rnnkit.text.corpora import Corpus
 from rnnkit.text.prepared import corpus_for
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "results"
 DATA = Path(os.environ.get("RNNKIT_DATA", REPO.parent / "shared" / "data"))
 SPEED_VOCAB = 10_001  # the issue's 10,000 most frequent training tokens plus <unk>
-
-
-def cpu_name() -> str:
-    """The CPU model as lscpu reports it (falls back to platform)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or platform.machine()
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def word_data(source: str, extra: list[str]) -> DataConfig:
@@ -259,11 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         "target_ratio": 0.85,
         "speed": speed,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = f"word_lm-{args.budget:g}s{'-' + args.tag if args.tag else ''}"
-    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    (RESULTS / f"{stem}.md").write_text(markdown(report), encoding="utf-8")
-    print(markdown(report))
+    write_report(f"word_lm-{args.budget:g}s{'-' + args.tag if args.tag else ''}", report, markdown)
     return 0
 
 
