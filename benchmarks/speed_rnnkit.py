@@ -50,8 +50,8 @@ from rnnkit.lm.sampling_options import SamplingOptions
 from rnnkit.lm.train import corpus_for, train_lm, training_loss
 from rnnkit.nn.state import detach
 from rnnkit.text.batches import BatchIterator
+from rnnkit.training.environment import seed_everything, set_threads
 from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor
-from rnnkit.training.runtime import seed_everything, set_threads
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 

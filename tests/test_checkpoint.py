@@ -8,8 +8,9 @@ from typing import IO
 import pytest
 import torch
 
-from rnnkit.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint, write_atomic
+from rnnkit.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from rnnkit.errors import RnnkitError
+from rnnkit.storage import write_atomic
 
 
 def test_write_atomic_takes_bytes_text_or_a_writer(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from rnnkit.text.corpora import load_corpus
     from rnnkit.text.vocab import Vocab
 
-__version__ = "0.1.0"
+from rnnkit._version import __version__
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {

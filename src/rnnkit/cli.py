@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from rnnkit import __version__
+from rnnkit._version import __version__
 from rnnkit.errors import ConfigError, RnnkitError
 
 if TYPE_CHECKING:
@@ -331,7 +331,7 @@ def _run_generate(args: argparse.Namespace) -> int:
     try:
         from rnnkit.lm.generation import generate, normalize_prefix, stream
         from rnnkit.lm.load import load
-        from rnnkit.training.runtime import set_threads
+        from rnnkit.training.environment import set_threads
     except ModuleNotFoundError as exc:
         if exc.name != "torch":
             raise

@@ -37,8 +37,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from rnnkit.checkpoint import storage_errors
 from rnnkit.errors import ConfigError
+from rnnkit.storage import storage_errors
 
 Task = Literal["lm", "forecast"]
 Level = Literal["char", "word"]

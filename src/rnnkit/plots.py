@@ -14,7 +14,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from rnnkit.checkpoint import write_atomic
+from rnnkit.storage import write_atomic
 
 # The dashed reference lines of `plot_forecast`, apart from the forecast's blue.
 REFERENCE_COLORS = ("tab:orange", "tab:green", "tab:purple", "tab:brown")

@@ -34,7 +34,7 @@ def _assert_recorded(pred: Forecast, strategy: str) -> None:
     for key, want in _expected(strategy).items():
         got = getattr(pred, key)
         assert got.shape == want.shape == (5, 1)
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12, err_msg=key)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9, err_msg=key)  # across CPUs
 
 
 def test_wave_csv_is_the_readme_series() -> None:

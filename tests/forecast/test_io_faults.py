@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-import rnnkit.checkpoint as checkpoint
+import rnnkit.storage as storage
 from rnnkit.cli import main
 from rnnkit.config import forecast_config
 from rnnkit.errors import StorageError
@@ -41,15 +41,15 @@ def inject(monkeypatch: pytest.MonkeyPatch, code: int, stage: str, name: str) ->
         targets[fd] = prefix[1:-1]
         return fd, tmp
 
-    real_write = checkpoint._RecordingFile.write
+    real_write = storage._RecordingFile.write
 
     def write(self: Any, data: Any) -> int | None:
         if stage == "write" and targets.get(self.fileno()) == name:
             raise OSError(code, os.strerror(code))
         return real_write(self, data)
 
-    monkeypatch.setattr(checkpoint, "tempfile", SimpleNamespace(mkstemp=mkstemp))
-    monkeypatch.setattr(checkpoint._RecordingFile, "write", write)
+    monkeypatch.setattr(storage, "tempfile", SimpleNamespace(mkstemp=mkstemp))
+    monkeypatch.setattr(storage._RecordingFile, "write", write)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -39,6 +39,14 @@ def quiet(_: str) -> None:
     """Swallow the readable lines."""
 
 
+def assert_rows(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> None:
+    """The same steps and losses to 1e-6 relative: bit for bit on the CPU that recorded them,
+    within rounding on another (AVX2 and AVX-512 kernels sum in different orders)."""
+    assert [r["step"] for r in got] == [r["step"] for r in want]
+    for key in ("train_loss", "val_loss"):
+        assert [r[key] for r in got] == pytest.approx([r[key] for r in want], rel=1e-6), key
+
+
 def rows_of(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: r[k] for k in ("step", "train_loss", "val_loss")} for r in history]
 
@@ -49,7 +57,7 @@ def test_seeded_runs_give_the_recorded_losses_exactly(tmp_path: Path, name: str)
     result = train_lm(cfg, out=tmp_path / name, quiet=True, echo=quiet)
     expected = EXPECTED[f"run_{name}"]
     assert result.stopped_by == expected["stop"]
-    assert rows_of(result.history) == expected["rows"]  # exact floats, not approx
+    assert_rows(rows_of(result.history), expected["rows"])
 
 
 def test_old_checkpoint_loads_and_generates_the_same_text() -> None:
@@ -67,7 +75,7 @@ def test_old_checkpoint_resumes_as_the_straight_run(tmp_path: Path) -> None:
     shutil.copy(OLD_LM / "best.pt", run / "best.pt")
     cfg = tiny_lm_config(tmp_path, "train.epochs=3")
     result = train_lm(cfg, resume=run, quiet=True, echo=quiet)
-    assert rows_of(result.history) == EXPECTED["run_gru_seq"]["rows"][2:]
+    assert_rows(rows_of(result.history), EXPECTED["run_gru_seq"]["rows"][2:])
     old = load_checkpoint(OLD_LM / "best.pt")
     new = load_checkpoint(run / "last.pt", prefer="last")
     assert set(new) == set(old)

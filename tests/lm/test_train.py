@@ -15,12 +15,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import rnnkit.lm.train as lm_train
 from conftest import tiny_lm_config
 from rnnkit.checkpoint import load_checkpoint
 from rnnkit.config import RunConfig
 from rnnkit.errors import RnnkitError
 from rnnkit.lm.train import train_lm
-from rnnkit.training.runtime import Interrupt
+from rnnkit.training.environment import Interrupt, bf16_supported
 
 
 def tiny_config(tmp_path: Path, *overrides: str) -> RunConfig:
@@ -82,8 +83,12 @@ def test_resume_continues_bit_for_bit(tmp_path: Path, sampling: str) -> None:
     ("kind", "impl"), [("lstm", "torch"), ("gru", "scratch"), ("rnn", "fused")]
 )
 def test_bf16_autocast_trains_and_keeps_float32_weights(
-    tmp_path: Path, kind: str, impl: str
+    tmp_path: Path, kind: str, impl: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if not bf16_supported(torch.device("cpu")):
+        if impl == "torch":
+            pytest.skip("oneDNN refuses a bf16 LSTM on a CPU without AVX-512 BF16 or AMX")
+        monkeypatch.setattr(lm_train, "bf16_supported", lambda device: True)  # emulated bf16
     sets = (f"model.kind={kind}", f"model.impl={impl}", "train.epochs=3")
     fp32 = train_lm(tiny_config(tmp_path, *sets), out=tmp_path / "fp32", quiet=True, echo=quiet)
     bf16 = train_lm(
@@ -97,6 +102,17 @@ def test_bf16_autocast_trains_and_keeps_float32_weights(
     assert losses != [r["train_loss"] for r in fp32.history]  # autocast really ran
     weights = load_checkpoint(tmp_path / "bf16" / "best.pt")["model"]
     assert all(w.dtype == torch.float32 for w in weights.values())
+
+
+def test_bf16_without_cpu_support_trains_in_fp32_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lm_train, "bf16_supported", lambda device: False)
+    lines: list[str] = []
+    cfg = tiny_config(tmp_path, "model.kind=lstm", "train.epochs=1", "train.precision=bf16")
+    train_lm(cfg, out=tmp_path / "run", quiet=True, echo=lines.append)
+    assert any("no native bf16" in line and "fp32" in line for line in lines)
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["config"]["train"]["precision"] == "fp32"
 
 
 def test_bf16_resume_continues_bit_for_bit(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from typing import IO, Any
 import numpy as np
 import pytest
 
-import rnnkit.checkpoint as checkpoint
+import rnnkit.storage as storage
 from conftest import TINY_TEXT
 from rnnkit.cli import main
 from rnnkit.errors import DataError, StorageError
@@ -112,20 +112,20 @@ def fail_atomic_writes(
     """`write_atomic` fails with `code` when creating (`open`; for the file named `only`, if
     given) or writing its temporary file."""
     if stage == "open":
-        real = checkpoint.tempfile.mkstemp
+        real = storage.tempfile.mkstemp
 
         def mkstemp(*args: Any, prefix: str, **kwargs: Any) -> tuple[int, str]:
             if not only or prefix == f".{only}.":
                 raise oserror(code)
             return real(*args, prefix=prefix, **kwargs)
 
-        monkeypatch.setattr(checkpoint.tempfile, "mkstemp", mkstemp)
+        monkeypatch.setattr(storage.tempfile, "mkstemp", mkstemp)
     else:
 
         def write(self: Any, data: Any) -> int:
             raise oserror(code)
 
-        monkeypatch.setattr(checkpoint._RecordingFile, "write", write)
+        monkeypatch.setattr(storage._RecordingFile, "write", write)
 
 
 @pytest.mark.parametrize("code", list(ERRNOS))

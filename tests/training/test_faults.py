@@ -27,11 +27,12 @@ from typing import Any
 import pytest
 import torch
 
-import rnnkit.checkpoint as checkpoint
+import rnnkit.storage as storage
 from conftest import TINY_LM_SETTINGS, TINY_TEXT
-from rnnkit.checkpoint import load_checkpoint, save_checkpoint, storage_message, write_atomic
+from rnnkit.checkpoint import load_checkpoint, save_checkpoint
 from rnnkit.cli import main
 from rnnkit.errors import CheckpointError, RnnkitError, StorageError
+from rnnkit.storage import storage_message, write_atomic
 from rnnkit.training.distributed import DistContext
 from rnnkit.training.run_folder import RunFolder
 
@@ -48,7 +49,7 @@ ROWS = [
 
 
 class _OsProxy:
-    """`os` as `rnnkit.checkpoint` sees it, with `fsync` and `replace` replaced."""
+    """`os` as `rnnkit.storage` sees it, with `fsync` and `replace` replaced."""
 
     def __init__(self, **overrides: Callable[..., Any]) -> None:
         self._overrides = overrides
@@ -79,7 +80,7 @@ def inject(
         targets[fd] = name
         return fd, tmp
 
-    def write(self: checkpoint._RecordingFile, data: Any) -> int | None:
+    def write(self: storage._RecordingFile, data: Any) -> int | None:
         if stage == "write" and hit(targets.get(self.fileno(), "")):
             os.write(self.fileno(), bytes(data)[:7])  # a partial write, then the disk is full
             raise fail()
@@ -95,10 +96,10 @@ def inject(
             raise fail()
         os.replace(src, dst)
 
-    io_write = checkpoint._RecordingFile.write
-    monkeypatch.setattr(checkpoint, "tempfile", SimpleNamespace(mkstemp=mkstemp))
-    monkeypatch.setattr(checkpoint._RecordingFile, "write", write)
-    monkeypatch.setattr(checkpoint, "os", _OsProxy(fsync=fsync, replace=replace))
+    io_write = storage._RecordingFile.write
+    monkeypatch.setattr(storage, "tempfile", SimpleNamespace(mkstemp=mkstemp))
+    monkeypatch.setattr(storage._RecordingFile, "write", write)
+    monkeypatch.setattr(storage, "os", _OsProxy(fsync=fsync, replace=replace))
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from rnnkit.errors import RnnkitError
+from rnnkit.training.environment import resolve_device
 from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor, set_lr
-from rnnkit.training.runtime import resolve_device
 
 
 def test_clipping_really_applies() -> None:

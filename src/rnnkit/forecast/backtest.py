@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.checkpoint import storage_errors, write_atomic
 from rnnkit.config import ForecastConfig, resolve_forecast
 from rnnkit.errors import DataError
 from rnnkit.forecast.auto import configure, future_dates, min_history
@@ -35,6 +34,7 @@ from rnnkit.forecast.forecaster import Forecast, Forecaster
 from rnnkit.forecast.references import reference_forecasts
 from rnnkit.forecast.series import BUILTINS, Series, infer_season, load_series, plan_sizes
 from rnnkit.metrics import coverage, forecast_metrics
+from rnnkit.storage import storage_errors, write_atomic
 
 
 def _run_dir(out: str | None, source: str) -> Path:

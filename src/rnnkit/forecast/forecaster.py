@@ -42,7 +42,7 @@ from rnnkit.forecast.series import (
 )
 from rnnkit.forecast.train import train_model
 from rnnkit.forecast.transforms import Scaler, SeriesEncoder, Windows, series_values
-from rnnkit.training.runtime import (
+from rnnkit.training.environment import (
     global_rng_kept,
     resolve_device,
     seed_everything,

@@ -27,9 +27,9 @@ from typing import Any, get_args
 
 import numpy as np
 
-from rnnkit.checkpoint import storage_errors
 from rnnkit.config import Fill, SeriesConfig
 from rnnkit.errors import DataError
+from rnnkit.storage import storage_errors
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-"})
 TIME_NAMES = frozenset({"date", "time", "timestamp", "datetime", "ds", "year", "month", "week"})

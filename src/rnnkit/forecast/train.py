@@ -28,8 +28,8 @@ from rnnkit.config import SeriesConfig, TrainConfig
 from rnnkit.errors import ConfigError
 from rnnkit.forecast.model import RNNForecaster
 from rnnkit.nn.state import detach
+from rnnkit.training.environment import progress
 from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor, set_lr
-from rnnkit.training.runtime import progress
 
 # ---------------------------------------------------------------------------------------
 # the training loop

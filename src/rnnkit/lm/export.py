@@ -38,12 +38,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.checkpoint import storage_errors, write_atomic
 from rnnkit.config import ModelConfig
 from rnnkit.errors import CheckpointError, ConfigError
 from rnnkit.lm.adaptive import adaptive_log_probs
 from rnnkit.lm.load import LoadedLM, load
 from rnnkit.nn.cells import gru_step, lstm_step, rnn_step
+from rnnkit.storage import storage_errors, write_atomic
 
 FORMAT = "rnnkit-onnx"
 FORMAT_VERSION = 1

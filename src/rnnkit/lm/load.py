@@ -22,7 +22,7 @@ from rnnkit.errors import CheckpointError
 from rnnkit.lm.model import RNNLM
 from rnnkit.text.tokenize import WordTokenizer, tokens_spec
 from rnnkit.text.vocab import Vocab
-from rnnkit.training.runtime import count_parameters, resolve_device
+from rnnkit.training.environment import count_parameters, resolve_device
 
 
 @dataclass

@@ -77,10 +77,9 @@ from rnnkit.training.distributed import (
     sum_across_ranks,
     wrap_model,
 )
-from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor, set_lr
-from rnnkit.training.run_folder import RunFolder
-from rnnkit.training.runtime import (
+from rnnkit.training.environment import (
     Interrupt,
+    bf16_supported,
     count_parameters,
     global_rng_kept,
     progress,
@@ -89,6 +88,8 @@ from rnnkit.training.runtime import (
     set_threads,
     threads_kept,
 )
+from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor, set_lr
+from rnnkit.training.run_folder import RunFolder
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -342,6 +343,9 @@ def _setup(
     if cfg.recipe == "auto":  # chosen once; config.json and --resume keep the choice
         folder.echo(f"recipe: {apply_recipe(cfg, corpus)}")
         check_limits(tc)
+    if tc.precision == "bf16" and not bf16_supported(ctx.device):  # recorded as trained
+        tc.precision = "fp32"
+        folder.echo("note: this CPU has no native bf16 (AVX-512 BF16 or AMX); training in fp32")
     data_gen = torch.Generator().manual_seed(tc.seed)
     batches = rank_batches(
         corpus.train, dc.batch_size, dc.num_steps, dc.sampling, data_gen, ctx.rank, ctx.world_size

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rnnkit.checkpoint import storage_errors
 from rnnkit.serve.backend import Backend
 from rnnkit.serve.schemas import (
     MAX_BEAM,
@@ -18,6 +17,7 @@ from rnnkit.serve.schemas import (
     MAX_TOP_K,
     ModelCard,
 )
+from rnnkit.storage import storage_errors
 
 CURVE_KEYS = ("epoch", "step", "train_loss", "train_ppl", "val_loss", "val_ppl", "val_bpc")
 BEST_KEYS = ("epoch", "step", "train_ppl", "val_ppl", "val_bpc")

@@ -51,9 +51,9 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
-from rnnkit import __version__
-from rnnkit.checkpoint import storage_errors, write_atomic
+from rnnkit._version import __version__
 from rnnkit.errors import DataError, StorageError
+from rnnkit.storage import storage_errors, write_atomic
 from rnnkit.text.corpora import (
     Corpus,
     VocabRule,

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from rnnkit.checkpoint import storage_errors, write_atomic
 from rnnkit.errors import DataError
+from rnnkit.storage import storage_errors, write_atomic
 
 EncodingErrors = Literal["strict", "replace", "ignore"]
 ENCODING_ERRORS = ("strict", "replace", "ignore")

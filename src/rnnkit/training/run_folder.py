@@ -22,9 +22,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnnkit.checkpoint import append_atomic, save_checkpoint, storage_errors, write_atomic
+from rnnkit.checkpoint import save_checkpoint
 from rnnkit.errors import StorageError
 from rnnkit.plots import plot_curves
+from rnnkit.storage import append_atomic, storage_errors, write_atomic
 
 if TYPE_CHECKING:
     from rnnkit.training.distributed import DistContext

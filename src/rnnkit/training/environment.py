@@ -43,6 +43,18 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bf16 autocast runs natively on `device`: always on CUDA; on a CPU only with
+    AVX-512 BF16 or AMX, without which oneDNN refuses a bf16 LSTM (and bf16 would be slower
+    than fp32 anyway)."""
+    if device.type != "cpu":
+        return True
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def set_threads(threads: int) -> int:
     """Set torch's intra-op thread count (0 keeps torch's default); returns the count in use."""
     if threads < 0:
