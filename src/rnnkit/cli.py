@@ -15,6 +15,7 @@ argparse itself refuses (an unknown flag, a missing argument) is one line too,
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -218,6 +219,15 @@ def _apply_flags(
         value = getattr(args, flag.replace("-", "_"))
         if value is not None:
             set_key(cfg, key, value, f"--{flag}")
+            args.typed_flags = {**getattr(args, "typed_flags", {}), key: f"--{flag}"}
+
+
+def spell_as_typed(message: str, typed_flags: dict[str, str]) -> str:
+    """`message` with each config key the user gave as a flag spelled as that flag: the
+    library names `series.horizon`, the user who typed `--horizon` reads `--horizon`."""
+    for key, flag in typed_flags.items():
+        message = re.sub(rf"(?<![\w.]){re.escape(key)}(?![\w])", flag, message)
+    return message
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -670,7 +680,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except RnnkitError as exc:
-        print(f"rnnkit: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)
+        message = spell_as_typed(" ".join(str(exc).splitlines()), getattr(args, "typed_flags", {}))
+        print(f"rnnkit: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)

@@ -226,3 +226,17 @@ def test_checkpoint_keeps_its_horizon_on_a_builtin_source(tmp_path: Path) -> Non
     args = ["sine", "--checkpoint", str(out), "--horizon", "3", "--out", str(again)]
     assert main(["forecast", *args]) == 0
     assert len(list(csv.DictReader((again / "forecast.csv").open()))) == 3
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [(["--horizon", "70"], "--horizon"), (["--set", "series.horizon=70"], "series.horizon")],
+)
+def test_an_error_names_the_key_as_the_user_gave_it(
+    csv_path: Path, capsys: pytest.CaptureFixture, given: list[str], named: str
+) -> None:
+    """The library names `series.horizon`; the CLI spells it `--horizon` when typed so."""
+    assert main(["forecast", str(csv_path), "--lookback", "8", "--quiet", *given]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rnnkit: error: ") and "\n" not in err
+    assert f"smaller --lookback / {named}" in err

@@ -43,7 +43,7 @@ def test_non_numeric_column_is_named(tmp_path: Path) -> None:
 def test_missing_values_reported_with_lines_then_filled(tmp_path: Path) -> None:
     p = tmp_path / "gaps.csv"
     p.write_text("t,v\n1,1\n2,\n3,3\n4,NA\n5,5\n", encoding="utf-8")
-    with pytest.raises(RnnkitError, match=r"'v' at lines 3, 5; fill them with --fill"):
+    with pytest.raises(RnnkitError, match=r"'v' at lines 3, 5; fill them with series.fill"):
         read_csv(p, time_col="t")
     lin = read_csv(p, time_col="t", fill="linear")
     assert lin.target.ravel().tolist() == [1, 2, 3, 4, 5]

@@ -584,7 +584,7 @@ def test_run_refuses_a_busy_port(en_run: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        with pytest.raises(RnnkitError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
+        with pytest.raises(RnnkitError, match=f"cannot listen on 127.0.0.1:{port}.*another port"):
             run(en_run, port=port, echo=lambda _: None, threads=0)
     with pytest.raises(RnnkitError, match="port 70000 is out of range"):
         run(en_run, port=70000, echo=lambda _: None, threads=0)

@@ -126,7 +126,7 @@ def test_unfinished_prepare_is_refused_then_redone(
 def test_refusals(source: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     prepare(source, out, quiet=True)
-    with pytest.raises(RnnkitError, match="already holds a prepared corpus; pass --force"):
+    with pytest.raises(RnnkitError, match=r"already holds a prepared corpus; replace it \(force\)"):
         prepare(source, out, quiet=True)
     prepare(source, out, level="word", force=True, quiet=True)
     assert read_manifest(out)["level"] == "word"

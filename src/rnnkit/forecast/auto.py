@@ -198,7 +198,7 @@ def configure(cfg: ForecastConfig, series: Series, hold_out: int = 0) -> AutoCho
         raise DataError(
             f"series {series.name!r} has {len(history)} points of history; a forecast with "
             f"{what} needs at least {min_history(m)}{held}: use a longer series or a "
-            "smaller --horizon"
+            "smaller series.horizon"
         )
     if s.log == "auto":
         mult, r = _multiplicative(history, m)

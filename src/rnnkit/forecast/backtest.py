@@ -118,7 +118,7 @@ def run_forecast(
         The metrics written to `metrics.json` plus `run_dir` and `summary` (the last line).
     """
     if seeds < 1:
-        raise DataError(f"--seeds must be at least 1, got {seeds}")
+        raise DataError(f"seeds must be at least 1, got {seeds}")
     if checkpoint:
         return _forecast_from_checkpoint(source, checkpoint, config or ForecastConfig(), out, echo)
     cfg = copy.deepcopy(config) if config is not None else resolve_forecast(source)
@@ -164,7 +164,7 @@ def _hold_out(cfg: ForecastConfig, data: Series) -> tuple[Series, Series]:
         raise DataError(
             f"series {data.name!r} has {len(data)} points but testing on the last {horizon} and "
             f"training with lookback {sizes['lookback']} needs at least {needed}; use a longer "
-            "series or a smaller --lookback / --horizon"
+            "series or a smaller series.lookback / series.horizon"
         )
     return data.head(len(data) - horizon), data.tail(horizon)
 

@@ -305,7 +305,7 @@ class Forecaster:
             raise ConfigError(
                 f"series.method = {s.method} forecasts one target without covariates, got "
                 f"{C} target(s) and {series.covariates.shape[1]} covariate(s); use "
-                "--set series.method=rnn"
+                "series.method = rnn"
             )
         raw = series_values(series)  # (N, I)
         self.train_info = {"lookback": lookback, "horizon": horizon, "val_size": val_size}

@@ -277,7 +277,7 @@ class OriginForecaster(nn.Module):
         if horizon > self.hybrid.horizon:
             raise ConfigError(
                 f"this model forecasts at most {self.hybrid.horizon} steps, asked for "
-                f"{horizon}; refit with a longer --horizon"
+                f"{horizon}; refit with a longer series.horizon"
             )
 
 

@@ -194,7 +194,7 @@ class DirectForecaster(RNNForecaster):
         if horizon > self.horizon:
             raise ConfigError(
                 f"this direct model forecasts at most {self.horizon} steps, asked for {horizon}; "
-                "refit with a longer --horizon or --strategy autoregressive"
+                "refit with a longer series.horizon or series.strategy = autoregressive"
             )
 
 

@@ -148,7 +148,7 @@ def finite_series(series: Series, fill: Fill) -> Series:
     if fill == "none":
         raise DataError(
             f"series {series.name!r} has a missing value (NaN) at "
-            f"{_first_where(series, missing)}; fill it with series.fill (--fill) linear, "
+            f"{_first_where(series, missing)}; fill it with series.fill = linear, "
             "ffill, zero or drop"
         )
     filled, keep = fill_missing(values, fill)  # (N', C + K), (N,)
@@ -269,7 +269,7 @@ def fill_missing(values: np.ndarray, fill: Fill) -> tuple[np.ndarray, np.ndarray
     """
     fills = [f for f in get_args(Fill) if f != "none"]
     if fill not in fills:
-        raise DataError(f"--fill {fill!r} does not fill; choose one of {', '.join(fills)}")
+        raise DataError(f"series.fill {fill!r} does not fill; choose one of {', '.join(fills)}")
     values = np.array(values, dtype=np.float64)
     bad = np.isnan(values)  # (N, C)
     keep = np.ones(len(values), dtype=bool)
@@ -360,7 +360,9 @@ def read_csv(
         used = {time_col, *covariates}
         targets = [h for h in header if h not in used and _number_column(rows, header, h)]
         if not targets:
-            raise DataError(f"{path.name} has no numeric column to forecast; name one: --target")
+            raise DataError(
+                f"{path.name} has no numeric column to forecast; name one: series.target"
+            )
     columns = [*targets, *covariates]
     data = np.empty((len(rows), len(columns)))
     missing: dict[str, list[int]] = {}
@@ -372,7 +374,7 @@ def read_csv(
             if value is None:
                 raise DataError(
                     f"column {name!r} is not numeric (line {i + 2}: {r[col].strip()!r}); "
-                    "pick numeric columns with --target / --covariates"
+                    "pick numeric columns with series.target / series.covariates"
                 )
             if math.isnan(value):
                 missing.setdefault(name, []).append(i + 2)
@@ -384,13 +386,13 @@ def read_csv(
         where = "; ".join(f"{k!r} at lines {_rows_text(v)}" for k, v in infinite.items())
         raise DataError(
             f"{path.name} has infinite values: {where}; replace them with numbers "
-            "(inf is never filled; an empty cell is a missing value --fill can fill)"
+            "(inf is never filled; an empty cell is a missing value series.fill can fill)"
         )
     if missing:
         if fill == "none":
             where = "; ".join(f"{k!r} at lines {_rows_text(v)}" for k, v in missing.items())
             raise DataError(
-                f"{path.name} has missing values: {where}; fill them with --fill linear, "
+                f"{path.name} has missing values: {where}; fill them with series.fill = linear, "
                 "ffill, zero or drop"
             )
         data, keep = fill_missing(data, fill)
@@ -415,8 +417,8 @@ def load_series(
     if source in BUILTINS:
         if target or covariates or time_col:
             raise DataError(
-                f"source {source!r} is built in; --target, --time-col and --covariates are "
-                "for CSV files"
+                f"source {source!r} is built in; series.target, series.time_col and "
+                "series.covariates are for CSV files"
             )
         return BUILTINS[source]()
     return read_csv(source, target, time_col, covariates, fill)
@@ -471,5 +473,5 @@ def check_length(n: int, needed: int, what: str, name: str) -> None:
     if n < needed:
         raise DataError(
             f"series {name!r} has {n} points but {what} needs at least {needed}; "
-            "use a longer series or a smaller --lookback / --horizon"
+            "use a longer series or a smaller series.lookback / series.horizon"
         )

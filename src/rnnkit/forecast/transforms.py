@@ -160,7 +160,7 @@ class SeriesEncoder:
         if log and not bool((raw[:, :n_targets] > 0).all()):
             raise DataError(
                 "series.log = yes needs a positive target (a value is zero or negative); "
-                "set --set series.log=no"
+                "set series.log = no"
             )
         values = difference(log_targets(raw, n_targets, log), n_targets, transform == "diff")
         return cls(Scaler.fit(values, scaler), lookback, n_targets, transform, log)

@@ -407,8 +407,7 @@ def _run_dir(
         run_dir = run_dir.parent
     if not resuming and (run_dir / "last.pt").exists():
         raise ConfigError(
-            f"run folder {run_dir} already holds a run; continue it with --resume {run_dir} "
-            "or choose another --out"
+            f"run folder {run_dir} already holds a run; resume it or choose another run folder"
         )
     return run_dir
 

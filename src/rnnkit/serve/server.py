@@ -27,7 +27,7 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ConfigError(
-            f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port "
+            f"cannot listen on {host}:{port} ({exc.strerror}); pick another port "
             "(0 = any free port) or stop what is using it"
         ) from None
     sock.listen(128)

@@ -352,17 +352,18 @@ def _ours(path: Path) -> bool:
 def _claim(out: Path, force: bool) -> None:
     """Make `out` ready: new, empty, an unfinished prepare, or (with `force`) a finished one."""
     if out.exists() and not out.is_dir():
-        raise DataError(f"--out {out} is a file; give a folder path")
+        raise DataError(f"output folder {out} is a file; give a folder path")
     if (out / MANIFEST).exists() and not force:
         raise DataError(
-            f"{out} already holds a prepared corpus; pass --force to replace it or choose "
-            "another --out"
+            f"{out} already holds a prepared corpus; replace it (force) or choose "
+            "another output folder"
         )
     if out.is_dir():
         foreign = sorted(p.name for p in out.iterdir() if not _ours(p))
         if foreign:
             raise DataError(
-                f"{out} holds other files ({', '.join(foreign[:3])}); give a new or empty --out"
+                f"{out} holds other files ({', '.join(foreign[:3])}); give a new or empty "
+                "output folder"
             )
         (out / MANIFEST).unlink(missing_ok=True)  # first: a crash from here on leaves no manifest
         for p in out.iterdir():
@@ -610,7 +611,7 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.is_file():
         raise DataError(
             f"{folder} holds a prepare that did not finish (no {MANIFEST}: it was interrupted "
-            f"or is still running); run `rnnkit prepare SOURCE --out {folder}` again"
+            f"or is still running); prepare it into {folder} again"
         )
     try:
         with storage_errors(path, "read"):

@@ -220,8 +220,7 @@ def decode_piece(data: bytes, origin: str, encoding_errors: EncodingErrors, offs
         at = start + exc.start
         raise DataError(
             f"{origin} is not valid UTF-8 at byte offset {offset + at} ({data[at : at + 4]!r}); "
-            "convert it to UTF-8 or read it with encoding_errors 'replace' "
-            "(`--encoding-errors replace` for `rnnkit prepare`)"
+            "convert it to UTF-8 or read it with data.encoding_errors = replace"
         ) from None
 
 

@@ -325,7 +325,7 @@ def check_segmented(tokens: Sequence[str], name: str) -> None:
             f"({len(cjk) / len(tokens):.0%} of its word tokens hold CJK characters, "
             f"{mean:.1f} characters each): word level needs a word segmenter; segment the "
             "text first (e.g. with jieba) and split it with data.word_regex='\\S+', or "
-            "train at --level char"
+            "train at data.level = char"
         )
 
 

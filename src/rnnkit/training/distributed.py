@@ -107,7 +107,7 @@ def init_distributed(device: torch.device) -> DistContext:
         if local_rank >= torch.cuda.device_count():
             raise DistributedError(
                 f"LOCAL_RANK {local_rank} has no GPU ({torch.cuda.device_count()} visible); "
-                "start at most one process per GPU (torchrun --nproc-per-node)"
+                "start at most one process per GPU (torchrun's nproc-per-node)"
             )
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
@@ -269,5 +269,5 @@ def collective_errors(ctx: DistContext) -> Iterator[None]:
         raise DistributedError(
             f"rank {ctx.rank} of {ctx.world_size} lost the other processes "
             f"({_first_line(exc)}); one of them died or hung (collective timeout "
-            f"{ctx.timeout_s:g}s, {TIMEOUT_ENV}); read its output, then continue with --resume"
+            f"{ctx.timeout_s:g}s, {TIMEOUT_ENV}); read its output, then resume the run"
         ) from exc

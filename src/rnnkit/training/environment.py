@@ -35,9 +35,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            "device 'cuda' was asked for but no CUDA GPU is visible; use --device cpu"
-        )
+        raise ConfigError("device 'cuda' was asked for but no CUDA GPU is visible; use device cpu")
     if name not in ("cpu", "cuda"):
         raise ConfigError(f"unknown device {name!r}; choose auto, cpu or cuda")
     return torch.device(name)
