@@ -20,7 +20,7 @@ from conftest import tiny_lm_config
 from rnnkit.checkpoint import load_checkpoint
 from rnnkit.config import RunConfig
 from rnnkit.errors import RnnkitError
-from rnnkit.lm.train import train_lm
+from rnnkit.lm.train import NOT_SAVED, train_lm
 from rnnkit.training.environment import Interrupt, bf16_supported
 
 
@@ -144,7 +144,7 @@ def test_nan_loss_stops_without_touching_the_good_checkpoint(
         return loss * float("nan") if len(calls) == 5 else loss
 
     monkeypatch.setattr(F, "cross_entropy", poisoned)
-    with pytest.raises(RnnkitError, match=r"loss became nan at step .* stopped without saving"):
+    with pytest.raises(RnnkitError, match=rf"loss became nan at training step .*; {NOT_SAVED}"):
         train_lm(tiny_config(tmp_path, "train.epochs=3"), resume=tmp_path / "run", echo=quiet)
     assert (tmp_path / "run" / "last.pt").read_bytes() == before
 

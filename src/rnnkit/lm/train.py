@@ -507,7 +507,7 @@ def _train_epoch(run: _Run, state: TrainState, interrupt: Interrupt, bar: tqdm) 
                 ctx, stop, state.elapsed_s, state.epoch_train_s, float(not finite)
             )
             if broken:
-                raise _loss_error(loss if not finite else None, state.step - 1, state.epoch)
+                raise _loss_error(run, loss if not finite else None, state.step - 1, state.epoch)
         bar.update(1)
         if state.step % 10 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
@@ -537,7 +537,7 @@ def _train_step(
     loss, carried = training_loss(run.net, X, Y, carried, tc.precision == "bf16")
     finite = bool(torch.isfinite(loss))  # the one host sync of a step
     if not finite and not run.ctx.enabled:
-        raise _loss_error(loss, state.step, state.epoch)
+        raise _loss_error(run, loss, state.step, state.epoch)
     _set_lr(run, state)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -553,13 +553,21 @@ def _train_step(
     return loss, finite
 
 
-def _loss_error(loss: torch.Tensor | None, step: int, epoch: int) -> NumericalError:
-    """The one-line error of a non-finite training loss (`loss` None: another rank's)."""
-    what = f"the loss became {loss.item()}" if loss is not None else "another rank's loss"
+NOT_SAVED = "nothing was saved over the last good checkpoint"
+
+
+def stopped_error(what: str, where: str, folder: Path) -> NumericalError:
+    """The one wording of a run stopped by non-finite numbers, wherever they were caught
+    (`where`: a training step or an evaluation): what, where, and that nothing was saved."""
     return NumericalError(
-        f"{what} at step {step} (epoch {epoch + 1}); stopped without saving over the last "
-        "good checkpoint; lower train.lr or set train.clip"
+        f"{what} {where}; {NOT_SAVED} in {folder}; lower train.lr or set train.clip"
     )
+
+
+def _loss_error(run: _Run, loss: torch.Tensor | None, step: int, epoch: int) -> NumericalError:
+    """The error of a non-finite training loss (`loss` None: another rank's)."""
+    what = f"the loss became {loss.item()}" if loss is not None else "another rank's loss"
+    return stopped_error(what, f"at training step {step} (epoch {epoch + 1})", run.folder.path)
 
 
 def _set_lr(run: _Run, state: TrainState) -> None:
@@ -585,11 +593,8 @@ def _evaluate_and_checkpoint(run: _Run, state: TrainState, partial: bool) -> dic
     val = evaluate_tokens(run.model, run.corpus.val, val_rows, dc.num_steps, ctx.device, ranks=ctx)
     problem = _numerical_problem(run, val["loss"])
     if agree_flag(ctx, problem is not None):
-        raise NumericalError(
-            f"{problem or 'another rank found non-finite numbers'} at step {state.step}; "
-            f"nothing was saved over the last good checkpoint in {run.folder.path}; "
-            "lower train.lr or set train.clip"
-        )
+        what = problem or "another rank found non-finite numbers"
+        raise stopped_error(what, f"at the evaluation after step {state.step}", run.folder.path)
     row = {
         "epoch": state.epoch + (1 if partial else 0),
         "step": state.step,
