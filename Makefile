@@ -31,6 +31,7 @@ chromium:
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	RNNKIT_DATA=$${RNNKIT_DATA:-$(abspath ../shared/data)} $(BIN)/python -m pytest
 	$(MAKE) --no-print-directory runtime-check
 

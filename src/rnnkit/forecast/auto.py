@@ -32,13 +32,18 @@ from datetime import date
 
 import numpy as np
 
-from rnnkit.config import ForecastConfig
+from rnnkit.config import ForecastConfig, Method
 from rnnkit.errors import DataError
 from rnnkit.forecast.series import Series, infer_season
 
 # Points per season of a time step, by the median gap between time labels in days.
-CALENDAR = (("daily", 0.5, 1.5, 7), ("weekly", 6.0, 8.0, 52), ("monthly", 27.0, 32.0, 12))
-CALENDAR += (("quarterly", 88.0, 93.0, 4), ("yearly", 360.0, 370.0, 1))
+CALENDAR: tuple[tuple[str, float, float, int], ...] = (
+    ("daily", 0.5, 1.5, 7),
+    ("weekly", 6.0, 8.0, 52),
+    ("monthly", 27.0, 32.0, 12),
+    ("quarterly", 88.0, 93.0, 4),
+    ("yearly", 360.0, 370.0, 1),
+)
 SEASON_ACF = 0.2  # the calendar season is kept when the autocorrelation reaches this
 TREND_R2 = 0.5
 MULTIPLICATIVE_R = 0.5
@@ -52,7 +57,7 @@ class AutoChoice:
 
     config: ForecastConfig
     reasons: list[str] = field(default_factory=list)
-    candidates: list[str] = field(default_factory=list)
+    candidates: list[Method] = field(default_factory=list)
 
     @property
     def line(self) -> str:
@@ -229,12 +234,12 @@ def _cap_steps(cfg: ForecastConfig, windows: int) -> None:
         t.max_steps = MAX_STEPS
 
 
-def candidates(cfg: ForecastConfig, series: Series, n_fit: int) -> list[str]:
+def candidates(cfg: ForecastConfig, series: Series, n_fit: int) -> list[Method]:
     """The methods the history can fit: the hybrids for one target without covariates,
     the plain network when it gets at least `MIN_WINDOWS` full training windows."""
     s = cfg.series
     univariate = series.target.shape[1] == 1 and series.covariates.shape[1] == 0
-    out = []
+    out: list[Method] = []
     if univariate and n_fit - s.lookback >= MIN_WINDOWS:
         out.append("esrnn")
     if univariate:

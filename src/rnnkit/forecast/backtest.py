@@ -225,7 +225,7 @@ def _references(
         for name, r in refs.items()
     }
     parts = [
-        f"{_ref_label(n, m['spec'])} MAE {m['mae']:.4g} (fit {m['fit_s']:.1f} s)"
+        f"{_ref_label(n, refs[n].spec)} MAE {m['mae']:.4g} (fit {m['fit_s']:.1f} s)"
         for n, m in scores.items()
     ] + [f"{n} skipped: {why}" for n, why in skipped.items()]
     if parts:

@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from rnnkit.checkpoint import load_checkpoint, save_checkpoint
-from rnnkit.config import ForecastConfig, SeriesConfig, TrainConfig
+from rnnkit.config import ForecastConfig, Method, SeriesConfig, TrainConfig
 from rnnkit.errors import CheckpointError, ConfigError, NumericalError
 from rnnkit.forecast.auto import configure
-from rnnkit.forecast.hybrid import HybridForecaster, OriginForecaster, origin_windows
+from rnnkit.forecast.hybrid import FitModel, HybridForecaster, OriginForecaster, origin_windows
 from rnnkit.forecast.model import RNNForecaster, build_forecaster
 from rnnkit.forecast.series import (
     Series,
@@ -122,7 +122,7 @@ class Forecaster:
         self.config = config or ForecastConfig()
         self.config.series.check()
         self.quiet = quiet
-        self.model: RNNForecaster | OriginForecaster | None = None
+        self.model: FitModel | None = None
         self.encoder: SeriesEncoder | None = None
         self.history_: Series | None = None
         self.season = self.config.series.season
@@ -149,7 +149,7 @@ class Forecaster:
         """Points the model was trained to forecast."""
         return int(self.train_info.get("horizon", self.config.series.horizon))
 
-    def _build_model(self, dims: dict[str, Any], device: torch.device) -> nn.Module:
+    def _build_model(self, dims: dict[str, Any], device: torch.device) -> FitModel:
         """The forecaster of the configured method and strategy for `dims` (`input_size`,
         `n_targets`, `horizon`, `lookback`), on `device`; shared by `fit` and `load`. The
         hybrid's series is empty until `_fresh_model` or `predict` sets it."""
@@ -206,7 +206,7 @@ class Forecaster:
             self.train_info["fit_s"] = time.perf_counter() - t0
         return self
 
-    def _fit_best(self, series: Series, device: torch.device, methods: list[str]) -> None:
+    def _fit_best(self, series: Series, device: torch.device, methods: list[Method]) -> None:
         """Fit every method of `methods`, keep the one best on the validation tail."""
         fits = []
         for method in methods:
@@ -232,7 +232,7 @@ class Forecaster:
             win, all_pairs, pairs, val = self._origin_data(raw, dims, n_fit)
             val_idx, unseen = np.arange(len(win.x)), val[2][..., 0] > 0
         model = self._fresh_model(dims, device)
-        if not self.hybrid:
+        if isinstance(model, RNNForecaster):  # not self.hybrid
             split = _split_windows(win, n_fit, dims["horizon"])
             all_pairs = model.training_pairs(win.x, win.future)
             pairs = (all_pairs[0][split.fit], all_pairs[1][split.fit])
@@ -355,7 +355,7 @@ class Forecaster:
             t = dataclasses.replace(t, max_steps=steps)
         return dataclasses.replace(s, batch_size=batch), t
 
-    def _fresh_model(self, dims: dict[str, int], device: torch.device) -> nn.Module:
+    def _fresh_model(self, dims: dict[str, int], device: torch.device) -> FitModel:
         """A new model from the configured seed, so the refit starts from the same weights."""
         seed_everything(self.config.train.seed)
         model = self._build_model(dims, device)

@@ -23,7 +23,7 @@ checked against autograd in the tests): an autograd graph of `N` small steps cos
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ from torch.nn import functional as F
 
 from rnnkit.config import CoreConfig, Likelihood
 from rnnkit.errors import ConfigError
-from rnnkit.forecast.model import MIN_SCALE, DirectForecaster
+from rnnkit.forecast.model import MIN_SCALE, DirectForecaster, RNNForecaster
 
 # The smoothing's parameters, in the order of the Jacobians' columns; the first season
 # follows them.
@@ -124,8 +124,8 @@ class Smoothing(torch.autograd.Function):
     def backward(ctx: Any, g_level: Tensor, g_trend: Tensor, g_seas: Tensor) -> Any:
         """The gradients of (coef, init), by `smooth_backward`."""
         zs, cs, outs, m = ctx.saved
-        grads = tuple(g.detach().double().tolist() for g in (g_level, g_trend, g_seas))
-        g_coef, g_init = smooth_backward(zs, cs, outs, grads, m)  # type: ignore[arg-type]
+        lev, trend, seas = (g.detach().double().tolist() for g in (g_level, g_trend, g_seas))
+        g_coef, g_init = smooth_backward(zs, cs, outs, (lev, trend, seas), m)
         device = g_level.device
         return (
             None,
@@ -250,6 +250,8 @@ class OriginForecaster(nn.Module):
         forward(x (B, 1, 1) origins as floats): mean and scale (B, H, 1), no state.
     """
 
+    z: Tensor  # (N,) the series in model space, a buffer
+
     def __init__(self, hybrid: HybridForecaster, z: np.ndarray) -> None:
         super().__init__()
         self.hybrid = hybrid
@@ -281,6 +283,10 @@ class OriginForecaster(nn.Module):
             )
 
 
+# What `rnnkit.forecast.train.train_model` fits: a window model or the hybrid on origins.
+FitModel: TypeAlias = RNNForecaster | OriginForecaster
+
+
 def origin_windows(
     z: np.ndarray, start: int, stop: int, horizon: int, known: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -303,6 +309,7 @@ def origin_windows(
 
 __all__ = [
     "PARAMS",
+    "FitModel",
     "HybridForecaster",
     "OriginForecaster",
     "Smoothing",

@@ -282,9 +282,10 @@ class AutoregressiveForecaster(RNNForecaster):
         S = samples if self.likelihood == "gaussian" else 0
         mean, scale, state = self(x)  # (B, L, I)
         step_mean = mean[:, -1:]  # (B, 1, I)
-        step_scale = scale[:, -1:] if scale is not None else None
         # Point path and sample paths run as one batch: rows [0, B) are the point path.
         if S:
+            assert scale is not None  # a gaussian likelihood has a scale
+            step_scale = scale[:, -1:]
             state = repeat_rows(state, S + 1)
             noise = self._noise(S * B, x, generator)  # (S*B, 1, I)
             nxt = torch.cat(

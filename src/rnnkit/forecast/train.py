@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from rnnkit.config import SeriesConfig, TrainConfig
 from rnnkit.errors import ConfigError
-from rnnkit.forecast.model import RNNForecaster
+from rnnkit.forecast.hybrid import FitModel
 from rnnkit.nn.state import detach
 from rnnkit.training.environment import progress
 from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor, set_lr
@@ -58,7 +58,7 @@ def _loss(mean: Tensor, scale: Tensor | None, target: Tensor, known: Tensor | No
     return loss
 
 
-def _val_mse(model: RNNForecaster, xv: Tensor, yv: Tensor, mask: Tensor) -> float:
+def _val_mse(model: FitModel, xv: Tensor, yv: Tensor, mask: Tensor) -> float:
     """Mean squared error of the point forecast on the validation windows' unseen targets."""
     model.eval()
     with torch.no_grad():
@@ -69,7 +69,7 @@ def _val_mse(model: RNNForecaster, xv: Tensor, yv: Tensor, mask: Tensor) -> floa
 
 
 def train_model(
-    model: RNNForecaster,
+    model: FitModel,
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray, np.ndarray],
     series_cfg: SeriesConfig,

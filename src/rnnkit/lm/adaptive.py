@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from itertools import combinations, pairwise
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -48,15 +49,17 @@ CLUSTER_COST = 64
 positions), so that tiny clusters do not pay."""
 
 
-def resolve_output(output: str, level: str, vocab_size: int) -> str:
+def resolve_output(output: str, level: str, vocab_size: int) -> Literal["softmax", "adaptive"]:
     """`softmax` or `adaptive`: `output` itself, or for `auto` adaptive exactly when the
     level is word and the vocabulary has at least `ADAPTIVE_MIN_VOCAB` tokens (character
     models keep the full softmax)."""
-    if output not in ("auto", "softmax", "adaptive"):
-        raise ConfigError(f"unknown output {output!r}; choose auto, softmax or adaptive")
-    if output != "auto":
-        return output
-    return "adaptive" if level == "word" and vocab_size >= ADAPTIVE_MIN_VOCAB else "softmax"
+    if output == "auto":
+        return "adaptive" if level == "word" and vocab_size >= ADAPTIVE_MIN_VOCAB else "softmax"
+    if output == "softmax":
+        return "softmax"
+    if output == "adaptive":
+        return "adaptive"
+    raise ConfigError(f"unknown output {output!r}; choose auto, softmax or adaptive")
 
 
 def output_cost(shares: Sequence[float], cutoffs: Sequence[int], vocab_size: int) -> float:

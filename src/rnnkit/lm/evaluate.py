@@ -80,7 +80,7 @@ def evaluate_tokens(
             )
         unk_sum += (y == 0).sum()
     model.train(was_training)
-    count = (rows.stop - rows.start) * length
+    count: float = (rows.stop - rows.start) * length
     total_all, unk_all = total.item(), unk_sum.item()
     if ranks is not None and ranks.enabled:
         total_all, count, unk_all = sum_across_ranks(ranks, total_all, count, unk_all)
@@ -104,7 +104,8 @@ def evaluate(
     if split not in ("val", "test"):
         raise ConfigError(f"split {split!r} is not valid; choose val or test")
     d = lm.config.data
-    same = source is None or source == d.source
+    source = d.source if source is None else source
+    same = source == d.source
     if same:
         corpus = corpus_for(copy.deepcopy(d))
     else:

@@ -106,13 +106,12 @@ class _CellBase(nn.Module):
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
-        factory = {"device": device, "dtype": dtype}
         gates = self.num_chunks * hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(gates, input_size, **factory))
-        self.weight_hh = nn.Parameter(torch.empty(gates, hidden_size, **factory))
+        self.weight_ih = nn.Parameter(torch.empty(gates, input_size, device=device, dtype=dtype))
+        self.weight_hh = nn.Parameter(torch.empty(gates, hidden_size, device=device, dtype=dtype))
         if bias:
-            self.bias_ih = nn.Parameter(torch.empty(gates, **factory))
-            self.bias_hh = nn.Parameter(torch.empty(gates, **factory))
+            self.bias_ih = nn.Parameter(torch.empty(gates, device=device, dtype=dtype))
+            self.bias_hh = nn.Parameter(torch.empty(gates, device=device, dtype=dtype))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)

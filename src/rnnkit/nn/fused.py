@@ -172,7 +172,7 @@ class _RNNLayer(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         x: Tensor,
         h0: Tensor | None,
@@ -250,7 +250,7 @@ class _GRULayer(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         x: Tensor,
         h0: Tensor | None,
@@ -363,7 +363,7 @@ class _LSTMLayer(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         x: Tensor,
         h0: Tensor | None,
@@ -482,6 +482,7 @@ class FusedRecurrent(StackBase):
 
     bias_optional = False
     _function: type[torch.autograd.Function]
+    weight_hh_l0: Tensor  # registered by StackBase.__init__
 
     def forward(self, input: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
         where = input.device.type

@@ -9,13 +9,14 @@ difference. `verify` returns the rows; `rnnkit verify` prints them as a table.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from rnnkit.errors import ConfigError
-from rnnkit.nn.recurrent import KINDS, available_impls, build_rnn
+from rnnkit.nn.recurrent import KINDS, Kind, available_impls, build_rnn
 from rnnkit.nn.state import from_parts, parts
 
 DTYPES: dict[str, torch.dtype] = {"float64": torch.float64, "float32": torch.float32}
@@ -64,7 +65,7 @@ def _run(
 
 
 def compare(
-    kind: str,
+    kind: Kind,
     impl: str,
     num_layers: int,
     bidirectional: bool,
@@ -81,15 +82,17 @@ def compare(
         The input is (batch, steps, input_size), batch-first; the state (D*L, batch, H).
     """
     gen = torch.Generator().manual_seed(seed)
-    sizes = {
-        "input_size": input_size,
-        "hidden_size": hidden_size,
-        "num_layers": num_layers,
-        "bidirectional": bidirectional,
-    }
+    build = functools.partial(
+        build_rnn,
+        kind,
+        input_size=input_size,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+    )
     with torch.random.fork_rng(devices=[]):  # building draws initial weights; keep global RNG
-        reference = build_rnn(kind, "torch", **sizes).to(dtype)  # type: ignore[arg-type]
-        candidate = build_rnn(kind, impl, **sizes).to(dtype)  # type: ignore[arg-type]
+        reference = build("torch").to(dtype)
+        candidate = build(impl).to(dtype)
     with torch.no_grad():
         for p in reference.parameters():
             p.copy_(torch.rand(p.shape, generator=gen, dtype=dtype) * 2 - 1)

@@ -40,7 +40,6 @@ from rnnkit.nn.stack import GRUKind, LayerState, LSTMKind, RNNKind, StackBase, c
 from rnnkit.nn.state import State
 
 Kind = Literal["rnn", "gru", "lstm"]
-Impl = Literal["torch", "scratch", "fused"]
 
 
 def one_hot_input(x: Tensor, width: int, dtype: torch.dtype) -> Tensor:
@@ -76,15 +75,17 @@ class _TokenIdsInput(nn.Module):
         return super().forward(x, hx)
 
 
-class TorchRNN(_TokenIdsInput, nn.RNN):
+# The mixin's forward takes token ids or floats and an `rnnkit` State where torch's overloads
+# take a Tensor or PackedSequence: a deliberate narrowing, hence the [misc] ignores below.
+class TorchRNN(_TokenIdsInput, nn.RNN):  # type: ignore[misc]
     """`torch.nn.RNN` that also accepts token ids (see `_TokenIdsInput`)."""
 
 
-class TorchGRU(_TokenIdsInput, nn.GRU):
+class TorchGRU(_TokenIdsInput, nn.GRU):  # type: ignore[misc]
     """`torch.nn.GRU` that also accepts token ids (see `_TokenIdsInput`)."""
 
 
-class TorchLSTM(_TokenIdsInput, nn.LSTM):
+class TorchLSTM(_TokenIdsInput, nn.LSTM):  # type: ignore[misc]
     """`torch.nn.LSTM` that also accepts token ids (see `_TokenIdsInput`)."""
 
 
@@ -160,7 +161,7 @@ class LSTM(LSTMKind, RecurrentStack):
 
 CoreFactory = Callable[..., nn.Module]
 
-KINDS: tuple[str, ...] = ("rnn", "gru", "lstm")
+KINDS: tuple[Kind, ...] = ("rnn", "gru", "lstm")
 
 IMPLS: dict[str, dict[str, CoreFactory]] = {
     "torch": {"rnn": TorchRNN, "gru": TorchGRU, "lstm": TorchLSTM},
@@ -182,7 +183,7 @@ def available_impls() -> list[str]:
 
 def build_rnn(
     kind: Kind,
-    impl: Impl = "torch",
+    impl: str = "torch",
     *,
     input_size: int,
     hidden_size: int,

@@ -113,12 +113,11 @@ class StackBase(nn.Module):
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
         self.num_directions = 2 if bidirectional else 1
-        factory = {"device": device, "dtype": dtype}
         gates = self.num_chunks * hidden_size
         self._weight_names: list[list[tuple[str, ...]]] = []
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else hidden_size * self.num_directions
-            shapes = [(gates, layer_input), (gates, hidden_size)]
+            shapes: list[tuple[int, ...]] = [(gates, layer_input), (gates, hidden_size)]
             shapes += [(gates,), (gates,)] if bias else []
             names_per_direction = []
             for direction in range(self.num_directions):
@@ -128,7 +127,7 @@ class StackBase(nn.Module):
                 )
                 # Registered in torch's order, so one seed gives both the same weights.
                 for name, shape in zip(names, shapes, strict=False):
-                    param = nn.Parameter(torch.empty(shape, **factory))  # type: ignore[arg-type]
+                    param = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
                     self.register_parameter(name, param)
                 names_per_direction.append(names)
             self._weight_names.append(names_per_direction)

@@ -539,7 +539,7 @@ def prepare(
 
     digest = None if sha1 else hashlib.sha1(usedforsecurity=False)
     counts, marks, num_tokens = _count_all(reader, digest)
-    sha1 = sha1 or digest.hexdigest()
+    sha1 = sha1 if digest is None else digest.hexdigest()
     bounds = split_bounds(num_tokens, max_tokens, split)
     require_tokens(name, level, normalize, num_tokens, bounds[1], split)
     if bounds[1] < num_tokens:

@@ -25,11 +25,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import pairwise
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from rnnkit.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from rnnkit.config import DataConfig
 
 NormalizeMode = Literal["none", "d2l", "newlines"]
 Level = Literal["char", "word"]
@@ -250,10 +253,10 @@ def word_tokenizer(spec: str | WordTokenizer) -> WordTokenizer:
     raise ConfigError(f"unknown token level {spec!r}; use 'char' or 'word'")
 
 
-def tokens_spec(data: Any) -> str | WordTokenizer:
+def tokens_spec(data: DataConfig) -> Level | WordTokenizer:
     """How a `[data]` table's text is split, as the `level` arguments of `rnnkit.text.prefix`
     and generation take it: "char", or its `WordTokenizer` at word level."""
-    return WordTokenizer.from_data(data) if data.level == "word" else str(data.level)
+    return WordTokenizer.from_data(data) if data.level == "word" else data.level
 
 
 def level_of(spec: str | WordTokenizer) -> str:

@@ -5,7 +5,7 @@ Nothing here knows about language models or series."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -13,7 +13,8 @@ from torch import nn
 
 from rnnkit.errors import ConfigError
 
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+# Constructors called as `(params, lr=..., weight_decay=..., [fused=True])`.
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD,
     "adam": torch.optim.Adam,
     "adamw": torch.optim.AdamW,
@@ -96,4 +97,5 @@ def clip_gradients(params: Iterable[nn.Parameter], max_norm: float) -> torch.Ten
     params = [p for p in params if p.grad is not None]
     if max_norm > 0:
         return nn.utils.clip_grad_norm_(params, max_norm)
-    return torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))
+    grads = [p.grad for p in params if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack([grad.norm() for grad in grads]))
