@@ -306,25 +306,8 @@ def _pick_time_col(header: list[str], rows: list[list[str]]) -> str:
     return ""
 
 
-def read_csv(
-    path: str | Path,
-    target: list[str] | None = None,
-    time_col: str = "",
-    covariates: list[str] | None = None,
-    fill: Fill = "none",
-) -> Series:
-    """Read a CSV with a header row into a `Series`.
-
-    Args:
-        path: the file.
-        target: target columns; default every numeric column but the time and covariates.
-        time_col: the time column; default a column named like `date`/`time`/`year`, else
-            the first column when it is not numeric, else row numbers.
-        covariates: extra input columns the model sees but does not forecast.
-        fill: what to do with missing cells: `none` reports them with their line numbers,
-            `linear`, `ffill`, `zero` or `drop` fill them.
-    """
-    path = Path(path)
+def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The header (stripped) and the data rows of a CSV file, blank rows left out."""
     if not path.is_file():
         raise DataError(
             f"{path} is not a file nor a built-in source; sources: {', '.join(BUILTINS)}, "
@@ -347,23 +330,38 @@ def read_csv(
             raise DataError(
                 f"{path}: row {i + 2} has {len(r)} cells but the header has {width}; fix that row"
             )
-    covariates = list(covariates or [])
-    time_col = time_col or _pick_time_col(header, rows)
+    return header, rows
+
+
+def _target_columns(
+    path: Path,
+    header: list[str],
+    rows: list[list[str]],
+    target: list[str] | None,
+    time_col: str,
+    covariates: list[str],
+) -> list[str]:
+    """The target columns: `target`, else every numeric column but the time and covariates;
+    every column named must be in `header`."""
     for name in [*(target or []), *covariates, *([time_col] if time_col else [])]:
         if name not in header:
             raise DataError(
                 f"column {name!r} is not in {path.name}; its columns are: {', '.join(header)}"
             )
     if target:
-        targets = list(target)
-    else:
-        used = {time_col, *covariates}
-        targets = [h for h in header if h not in used and _number_column(rows, header, h)]
-        if not targets:
-            raise DataError(
-                f"{path.name} has no numeric column to forecast; name one: series.target"
-            )
-    columns = [*targets, *covariates]
+        return list(target)
+    used = {time_col, *covariates}
+    targets = [h for h in header if h not in used and _number_column(rows, header, h)]
+    if not targets:
+        raise DataError(f"{path.name} has no numeric column to forecast; name one: series.target")
+    return targets
+
+
+def _parse_columns(
+    header: list[str], rows: list[list[str]], columns: list[str]
+) -> tuple[np.ndarray, dict[str, list[int]], dict[str, list[int]]]:
+    """The values of `columns`, `(N, len(columns))`, with the line numbers of the missing
+    and of the infinite cells of each column."""
     data = np.empty((len(rows), len(columns)))
     missing: dict[str, list[int]] = {}
     infinite: dict[str, list[int]] = {}
@@ -381,20 +379,54 @@ def read_csv(
             elif math.isinf(value):
                 infinite.setdefault(name, []).append(i + 2)
             data[i, j] = value
-    time = [r[header.index(time_col)].strip() for r in rows] if time_col else []
+    return data, missing, infinite
+
+
+def _check_cells(
+    path: Path, missing: dict[str, list[int]], infinite: dict[str, list[int]], fill: Fill
+) -> None:
+    """Refuse infinite cells, and missing ones unless `fill` fills them, naming their lines."""
     if infinite:
         where = "; ".join(f"{k!r} at lines {_rows_text(v)}" for k, v in infinite.items())
         raise DataError(
             f"{path.name} has infinite values: {where}; replace them with numbers "
             "(inf is never filled; an empty cell is a missing value series.fill can fill)"
         )
+    if missing and fill == "none":
+        where = "; ".join(f"{k!r} at lines {_rows_text(v)}" for k, v in missing.items())
+        raise DataError(
+            f"{path.name} has missing values: {where}; fill them with series.fill = linear, "
+            "ffill, zero or drop"
+        )
+
+
+def read_csv(
+    path: str | Path,
+    target: list[str] | None = None,
+    time_col: str = "",
+    covariates: list[str] | None = None,
+    fill: Fill = "none",
+) -> Series:
+    """Read a CSV with a header row into a `Series`.
+
+    Args:
+        path: the file.
+        target: target columns; default every numeric column but the time and covariates.
+        time_col: the time column; default a column named like `date`/`time`/`year`, else
+            the first column when it is not numeric, else row numbers.
+        covariates: extra input columns the model sees but does not forecast.
+        fill: what to do with missing cells: `none` reports them with their line numbers,
+            `linear`, `ffill`, `zero` or `drop` fill them.
+    """
+    path = Path(path)
+    header, rows = _read_table(path)
+    covariates = list(covariates or [])
+    time_col = time_col or _pick_time_col(header, rows)
+    targets = _target_columns(path, header, rows, target, time_col, covariates)
+    data, missing, infinite = _parse_columns(header, rows, [*targets, *covariates])
+    time = [r[header.index(time_col)].strip() for r in rows] if time_col else []
+    _check_cells(path, missing, infinite, fill)
     if missing:
-        if fill == "none":
-            where = "; ".join(f"{k!r} at lines {_rows_text(v)}" for k, v in missing.items())
-            raise DataError(
-                f"{path.name} has missing values: {where}; fill them with series.fill = linear, "
-                "ffill, zero or drop"
-            )
         data, keep = fill_missing(data, fill)
         time = [t for t, k in zip(time, keep, strict=False) if k] if time else []
     n_t = len(targets)

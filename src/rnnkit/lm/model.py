@@ -39,6 +39,73 @@ InputMode = Literal["embedding", "onehot"]
 INPUT_MODES: tuple[str, ...] = ("embedding", "onehot")
 
 
+def _check_model(
+    vocab_size: int, kind: str, input_mode: str, rates: dict[str, float], bidirectional: bool
+) -> None:
+    """Refuse a bidirectional model, an unknown kind or input mode, an empty vocabulary and
+    dropout rates (`rates`, by config key) outside [0, 1)."""
+    if bidirectional:
+        raise ConfigError(
+            "a language model cannot be bidirectional: the backward direction reads the "
+            "very tokens it must predict; use bidirectional cores for encoders or forecasting"
+        )
+    if kind not in KINDS:
+        raise ConfigError(f"unknown kind {kind!r}; choose one of {list(KINDS)}")
+    if input_mode not in INPUT_MODES:
+        raise ConfigError(f"unknown input_mode {input_mode!r}; choose one of {list(INPUT_MODES)}")
+    if vocab_size < 1:
+        raise ConfigError(f"vocab_size must be positive, got {vocab_size}")
+    for name, p in rates.items():
+        if not 0.0 <= p < 1.0:
+            raise ConfigError(f"model.{name} must be in [0, 1), got {p}")
+
+
+def _embedding_dim(
+    input_mode: str,
+    embedding_dim: int,
+    hidden_size: int,
+    tie_weights: bool,
+    embedding_dropout: float,
+) -> int:
+    """E, the embedding width (0 = hidden_size), once the input settings agree."""
+    if embedding_dropout and input_mode == "onehot":
+        raise ConfigError(
+            "model.embedding_dropout drops rows of an embedding table; set it to 0 with "
+            "input_mode='onehot'"
+        )
+    if embedding_dim < 0:
+        raise ConfigError(
+            f"embedding_dim must be 0 (= hidden_size) or positive, got {embedding_dim}"
+        )
+    if input_mode == "onehot" and tie_weights:
+        raise ConfigError(
+            "tie_weights needs an embedding table to share; use input_mode='embedding' "
+            "or tie_weights=False"
+        )
+    if input_mode == "onehot" and embedding_dim:
+        raise ConfigError(
+            f"embedding_dim={embedding_dim} has no effect with input_mode='onehot' (the "
+            "core reads one-hot rows of width vocab_size); set embedding_dim=0"
+        )
+    embedding_dim = embedding_dim or hidden_size
+    if tie_weights and embedding_dim != hidden_size:
+        raise ConfigError(
+            f"tie_weights requires embedding_dim == hidden_size, got {embedding_dim} and "
+            f"{hidden_size}; set embedding_dim=0 (= hidden_size) or tie_weights=False"
+        )
+    return embedding_dim
+
+
+def _build_head(
+    output: str, hidden_size: int, vocab_size: int, cutoffs: Sequence[int]
+) -> nn.Linear | AdaptiveHead:
+    """The output layer H -> V: `AdaptiveHead` for the adaptive output, else a linear one."""
+    if output == "adaptive":
+        cuts = list(cutoffs) or choose_cutoffs(None, vocab_size)
+        return AdaptiveHead(hidden_size, vocab_size, cuts)
+    return nn.Linear(hidden_size, vocab_size)
+
+
 class RNNLM(nn.Module):
     """A word- or character-level recurrent language model.
 
@@ -95,52 +162,16 @@ class RNNLM(nn.Module):
         bidirectional: bool = False,
     ) -> None:
         super().__init__()
-        if bidirectional:
-            raise ConfigError(
-                "a language model cannot be bidirectional: the backward direction reads the "
-                "very tokens it must predict; use bidirectional cores for encoders or forecasting"
-            )
-        if kind not in KINDS:
-            raise ConfigError(f"unknown kind {kind!r}; choose one of {list(KINDS)}")
-        if input_mode not in INPUT_MODES:
-            raise ConfigError(
-                f"unknown input_mode {input_mode!r}; choose one of {list(INPUT_MODES)}"
-            )
-        if vocab_size < 1:
-            raise ConfigError(f"vocab_size must be positive, got {vocab_size}")
-        for name, p in (
-            ("dropout", dropout),
-            ("weight_drop", weight_drop),
-            ("locked_dropout", locked_dropout),
-            ("embedding_dropout", embedding_dropout),
-        ):
-            if not 0.0 <= p < 1.0:
-                raise ConfigError(f"model.{name} must be in [0, 1), got {p}")
-        if embedding_dropout and input_mode == "onehot":
-            raise ConfigError(
-                "model.embedding_dropout drops rows of an embedding table; set it to 0 with "
-                "input_mode='onehot'"
-            )
-        if embedding_dim < 0:
-            raise ConfigError(
-                f"embedding_dim must be 0 (= hidden_size) or positive, got {embedding_dim}"
-            )
-        if input_mode == "onehot" and tie_weights:
-            raise ConfigError(
-                "tie_weights needs an embedding table to share; use input_mode='embedding' "
-                "or tie_weights=False"
-            )
-        if input_mode == "onehot" and embedding_dim:
-            raise ConfigError(
-                f"embedding_dim={embedding_dim} has no effect with input_mode='onehot' (the "
-                "core reads one-hot rows of width vocab_size); set embedding_dim=0"
-            )
-        embedding_dim = embedding_dim or hidden_size
-        if tie_weights and embedding_dim != hidden_size:
-            raise ConfigError(
-                f"tie_weights requires embedding_dim == hidden_size, got {embedding_dim} and "
-                f"{hidden_size}; set embedding_dim=0 (= hidden_size) or tie_weights=False"
-            )
+        rates = {
+            "dropout": dropout,
+            "weight_drop": weight_drop,
+            "locked_dropout": locked_dropout,
+            "embedding_dropout": embedding_dropout,
+        }
+        _check_model(vocab_size, kind, input_mode, rates, bidirectional)
+        embedding_dim = _embedding_dim(
+            input_mode, embedding_dim, hidden_size, tie_weights, embedding_dropout
+        )
         self.vocab_size = vocab_size
         self.kind = kind
         self.hidden_size = hidden_size
@@ -170,12 +201,9 @@ class RNNLM(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
         self.output = resolve_output(output, "word", vocab_size)
-        self.head: nn.Linear | AdaptiveHead
-        if self.output == "adaptive":
-            cuts = list(cutoffs) or choose_cutoffs(None, vocab_size)
-            self.head = AdaptiveHead(hidden_size, vocab_size, cuts)
-        else:
-            self.head = nn.Linear(hidden_size, vocab_size)
+        self.head: nn.Linear | AdaptiveHead = _build_head(
+            self.output, hidden_size, vocab_size, cutoffs
+        )
         if tie_weights:
             assert self.embedding is not None
             self.head.weight = self.embedding.weight

@@ -474,6 +474,126 @@ def _encode_all(
     return writer
 
 
+def _check_settings(
+    level: str,
+    normalize: str,
+    encoding_errors: EncodingErrors,
+    chunk_bytes: int,
+    max_tokens: int,
+    split: Sequence[float],
+    tokenizer: WordTokenizer | None,
+) -> None:
+    """Refuse bad settings of `prepare` before anything is read or written."""
+    if level not in ("char", "word"):
+        raise DataError(f"unknown token level {level!r}; use 'char' or 'word'")
+    if normalize not in NORMALIZERS:
+        raise DataError(
+            f"unknown normalize mode {normalize!r}; use one of {', '.join(NORMALIZERS)}"
+        )
+    check_encoding_errors(encoding_errors)
+    if chunk_bytes < 16:
+        raise DataError(f"chunk_bytes must be at least 16, got {chunk_bytes}")
+    split_bounds(0, max_tokens, split)  # bad split / max_tokens fail before any reading
+    if tokenizer is not None and level != "word":
+        raise DataError("a tokenizer is for level='word'; drop it or prepare words")
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """What passes 1 and 2 found: the source's hash, its tokens, the split sizes, the vocab."""
+
+    sha1: str
+    num_tokens: int
+    sizes: list[int]  # tokens of train, val and test
+    vocab: Vocab
+    max_size: int  # the cap the vocabulary was built with (the word rule's choice or as given)
+
+
+def _count_and_build_vocab(
+    reader: _Reader,
+    name: str,
+    sha1: str,
+    max_tokens: int,
+    split: Sequence[float],
+    min_freq: int,
+    max_size: int,
+    vocab_rule: VocabRule,
+) -> _Counted:
+    """Passes 1 and 2: count the tokens (hashing the source unless `sha1` is known), cut
+    the splits, and build the vocabulary on the training part's counts."""
+    level, normalize = reader.opts["level"], reader.opts["normalize"]
+    digest = None if sha1 else hashlib.sha1(usedforsecurity=False)
+    counts, marks, num_tokens = _count_all(reader, digest)
+    sha1 = sha1 if digest is None else digest.hexdigest()
+    bounds = split_bounds(num_tokens, max_tokens, split)
+    require_tokens(name, level, normalize, num_tokens, bounds[1], split)
+    if bounds[1] < num_tokens:
+        _uncount_tail(reader, counts, marks, bounds[1])
+    max_size = vocab_cap(vocab_rule, level, min_freq, max_size, counts)
+    vocab = Vocab.build(counts, min_freq=min_freq, max_size=max_size or None)
+    sizes = [bounds[1], bounds[2] - bounds[1], bounds[3] - bounds[2]]
+    return _Counted(sha1, num_tokens, sizes, vocab, max_size)
+
+
+def _write_splits(
+    reader: _Reader, out: Path, name: str, counted: _Counted, dtype: type
+) -> list[int]:
+    """Pass 3, then the vocabulary file; returns the `<unk>` ids written to each split."""
+    with _discarded_on_failure(out):
+        writer = _encode_all(reader, out, counted.vocab, counted.sizes, dtype)
+    if writer.seen != counted.num_tokens:  # the source changed between the passes
+        raise DataError(
+            f"{name} gave {counted.num_tokens} tokens when counted but {writer.seen} when "
+            "encoded; was it modified meanwhile? prepare it again"
+        )
+    with _discarded_on_failure(out):
+        write_atomic(out / VOCAB_FILE, counted.vocab.to_json() + "\n")
+    return writer.zeros
+
+
+def _manifest(
+    name: str,
+    reader: _Reader,
+    counted: _Counted,
+    dtype: type,
+    zeros: list[int],
+    min_freq: int,
+    max_tokens: int,
+    split: Sequence[float],
+) -> dict[str, Any]:
+    """The manifest of a finished prepare: how it was made and what it holds."""
+    opts, sizes = reader.opts, counted.sizes
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "source": name,
+        "sha1": counted.sha1,
+        "source_bytes": reader.total_bytes,
+        "level": opts["level"],
+        "normalize": opts["normalize"],
+        "nfc": opts["nfc"],
+        "encoding_errors": opts["encoding_errors"],
+        **(opts["tokenizer"] or WordTokenizer(WHITESPACE_REGEX, "drop")).to_dict(),
+        "min_freq": min_freq,
+        "max_size": counted.max_size,
+        "max_tokens": max_tokens,
+        "split": [float(s) for s in split],
+        "num_tokens": counted.num_tokens,
+        "vocab_size": len(counted.vocab),
+        "dtype": np.dtype(dtype).name,
+        "splits": {
+            name_: {"file": SPLIT_FILES[name_], "tokens": int(n)}
+            for name_, n in zip(SPLITS, sizes, strict=True)
+        },
+        "unk_share": {
+            k: zeros[i] / sizes[i] if sizes[i] else 0.0 for i, k in ((1, "val"), (2, "test"))
+        },
+        "vocab_file": VOCAB_FILE,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "rnnkit_version": __version__,
+    }
+
+
 def prepare(
     source: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -507,18 +627,7 @@ def prepare(
     Returns:
         The manifest (also written to `out/manifest.json`).
     """
-    if level not in ("char", "word"):
-        raise DataError(f"unknown token level {level!r}; use 'char' or 'word'")
-    if normalize not in NORMALIZERS:
-        raise DataError(
-            f"unknown normalize mode {normalize!r}; use one of {', '.join(NORMALIZERS)}"
-        )
-    check_encoding_errors(encoding_errors)
-    if chunk_bytes < 16:
-        raise DataError(f"chunk_bytes must be at least 16, got {chunk_bytes}")
-    split_bounds(0, max_tokens, split)  # bad split / max_tokens fail before any reading
-    if tokenizer is not None and level != "word":
-        raise DataError("a tokenizer is for level='word'; drop it or prepare words")
+    _check_settings(level, normalize, encoding_errors, chunk_bytes, max_tokens, split, tokenizer)
     parts, sha1 = _parts(source, encoding_errors)
     name = os.fspath(source)
     if tokenizer is not None:
@@ -535,60 +644,12 @@ def prepare(
         "tokenizer": tokenizer,
     }
     reader = _Reader(parts, opts, chunk_bytes, show=not quiet and sys.stderr.isatty())
-    total_bytes = reader.total_bytes
-
-    digest = None if sha1 else hashlib.sha1(usedforsecurity=False)
-    counts, marks, num_tokens = _count_all(reader, digest)
-    sha1 = sha1 if digest is None else digest.hexdigest()
-    bounds = split_bounds(num_tokens, max_tokens, split)
-    require_tokens(name, level, normalize, num_tokens, bounds[1], split)
-    if bounds[1] < num_tokens:
-        _uncount_tail(reader, counts, marks, bounds[1])
-    max_size = vocab_cap(vocab_rule, level, min_freq, max_size, counts)
-    vocab = Vocab.build(counts, min_freq=min_freq, max_size=max_size or None)
-    del counts, marks
-    dtype = compact_dtype(len(vocab))
-
-    # The split files first; the manifest comes last.
-    sizes = [bounds[1], bounds[2] - bounds[1], bounds[3] - bounds[2]]
-    with _discarded_on_failure(out):
-        writer = _encode_all(reader, out, vocab, sizes, dtype)
-    if writer.seen != num_tokens:  # the source changed between the passes
-        raise DataError(
-            f"{name} gave {num_tokens} tokens when counted but {writer.seen} when encoded; "
-            "was it modified meanwhile? prepare it again"
-        )
-    with _discarded_on_failure(out):
-        write_atomic(out / VOCAB_FILE, vocab.to_json() + "\n")
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "source": name,
-        "sha1": sha1,
-        "source_bytes": total_bytes,
-        "level": level,
-        "normalize": normalize,
-        "nfc": nfc,
-        "encoding_errors": encoding_errors,
-        **(tokenizer or WordTokenizer(WHITESPACE_REGEX, "drop")).to_dict(),
-        "min_freq": min_freq,
-        "max_size": max_size,
-        "max_tokens": max_tokens,
-        "split": [float(s) for s in split],
-        "num_tokens": num_tokens,
-        "vocab_size": len(vocab),
-        "dtype": np.dtype(dtype).name,
-        "splits": {
-            name_: {"file": SPLIT_FILES[name_], "tokens": int(n)}
-            for name_, n in zip(SPLITS, sizes, strict=True)
-        },
-        "unk_share": {
-            k: writer.zeros[i] / sizes[i] if sizes[i] else 0.0 for i, k in ((1, "val"), (2, "test"))
-        },
-        "vocab_file": VOCAB_FILE,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "rnnkit_version": __version__,
-    }
+    counted = _count_and_build_vocab(
+        reader, name, sha1, max_tokens, split, min_freq, max_size, vocab_rule
+    )
+    dtype = compact_dtype(len(counted.vocab))
+    zeros = _write_splits(reader, out, name, counted, dtype)  # the manifest comes last
+    manifest = _manifest(name, reader, counted, dtype, zeros, min_freq, max_tokens, split)
     with _discarded_on_failure(out):
         text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
         write_atomic(out / MANIFEST, text)
