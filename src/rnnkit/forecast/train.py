@@ -124,8 +124,10 @@ def _fit_batch(loop: _Loop, x: Tensor, y: Tensor, known: Tensor | None) -> float
     loss.backward()
     clip_gradients(loop.model.parameters(), cfg.clip)
     loop.opt.step()
-    if loop.series_cfg.carry_state:  # as the PyTorch sine tutorial: carried, detached
-        loop.state = detach(new_state)
+    # As the PyTorch sine tutorial: carried, detached; a short last batch carries nothing (its
+    # rows are not the next batch's).
+    full = len(x) == loop.batch_size
+    loop.state = detach(new_state) if loop.series_cfg.carry_state and full else None
     loop.step += 1
     loop.bar.update(1)
     return loss.item()
