@@ -69,8 +69,9 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _label_index(header: list[str], label_col: str, path: Path) -> int:
-    """The label column's index in `header` (names compared without case)."""
+def _label_index(header: list[str], label_col: str, path: Path, need: bool = True) -> int:
+    """The label column's index in `header` (names compared without case); -1 when there
+    is none and none is `need`ed."""
     lowered = [h.strip().lower() for h in header]
     if label_col:
         if label_col.strip().lower() in lowered:
@@ -84,13 +85,17 @@ def _label_index(header: list[str], label_col: str, path: Path) -> int:
     for name in LABEL_NAMES:
         if name in lowered:
             return lowered.index(name)
+    if not need:
+        return -1
     raise DataError(
         f"{path}: no label column (columns: {', '.join(header[:8])}); name it label, class or "
         "target, or give the label column"
     )
 
 
-def _split_header(rows: list[list[str]], label_col: str, path: Path) -> tuple[list[str], int]:
+def _split_header(
+    rows: list[list[str]], label_col: str, path: Path, need: bool
+) -> tuple[list[str], int]:
     """The header (made up for a headerless file) and the label column's index; the header
     row is removed from `rows`."""
     first = rows[0]
@@ -99,7 +104,7 @@ def _split_header(rows: list[list[str]], label_col: str, path: Path) -> tuple[li
         header = [str(i) for i in range(len(first))]
         return header, int(label_col) if label_col.isdigit() else 0
     rows.pop(0)
-    return first, _label_index(first, label_col, path)
+    return first, _label_index(first, label_col, path, need)
 
 
 def _numeric_row(cells: list[str], where: str) -> np.ndarray:
@@ -112,14 +117,18 @@ def _numeric_row(cells: list[str], where: str) -> np.ndarray:
     return np.array(values, dtype=np.float32).reshape(-1, 1)
 
 
-def read_table(path: str | Path, label_col: str = "", level: str = "char") -> Sequences:
+def read_table(
+    path: str | Path, label_col: str = "", level: str = "char", need_label: bool = True
+) -> Sequences:
     """Read a CSV/TSV table (see the module docstring) into `Sequences`: numeric rows as
-    `(T_i, 1)` float32 series; a text column as `texts` (encoded later, at `level`)."""
+    `(T_i, 1)` float32 series; a text column as `texts` (encoded later, at `level`).
+    With `need_label` false (new data to label), a table with a header may have no label
+    column."""
     path = Path(path)
     if level not in LEVELS:
         raise DataError(f"unknown text level {level!r}; use char or word")
     rows = _rows(path)
-    header, label_at = _split_header(rows, label_col, path)
+    header, label_at = _split_header(rows, label_col, path, need_label)
     id_at = next((i for i, h in enumerate(header) if h.strip().lower() == "id"), -1)
     features = [i for i in range(len(header)) if i not in (label_at, id_at)]
     width = len(header)
@@ -131,9 +140,9 @@ def read_table(path: str | Path, label_col: str = "", level: str = "char") -> Se
             )
     if not features:
         raise DataError(f"{path}: no column besides the label; add the sequences' columns")
-    labels = [r[label_at].strip() for r in rows]
+    labels = [r[label_at].strip() for r in rows] if label_at >= 0 else None
     ids = [r[id_at].strip() for r in rows] if id_at >= 0 else [str(i) for i in range(len(rows))]
-    if any(not v for v in labels):
+    if labels is not None and any(not v for v in labels):
         empty = labels.index("")
         raise DataError(f"{path} data row {empty}: the label is empty; fill it in or drop the row")
     text_cols = [i for i in features if not all(_is_number(r[i]) for r in rows)]
