@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from rnnkit.classify.settings import ClassifySettings
 from rnnkit.config import RunConfig, apply_overrides
 
 TINY_TEXT = (
@@ -87,3 +88,59 @@ def wave_values(n: int = 80, channels: int = 1) -> np.ndarray:
     """A gently trending sine, `(n, channels)`: the tiny series of the forecasting tests."""
     t = np.arange(n)
     return np.stack([np.sin(t / 3 + c) + 0.02 * t for c in range(channels)], axis=1)
+
+
+# --- classification: tiny .ts files and a run of about a second ---------------------------
+
+TS_HEADER = """# a tiny problem
+@problemName Tiny
+@timeStamps false
+@missing true
+@univariate {univariate}
+@dimensions {dims}
+@equalLength {equal}
+@classLabel true up down
+@data
+"""
+
+
+def _series(rng: np.random.Generator, label: str, steps: int, dims: int) -> str:
+    trend = np.linspace(0, 1, steps) * (1 if label == "up" else -1)
+    parts = []
+    for _ in range(dims):
+        values = trend + 0.1 * rng.normal(size=steps)
+        parts.append(",".join(f"{v:.4f}" for v in values))
+    return ":".join(parts) + f":{label}"
+
+
+def write_ts(path: Path, n: int, dims: int = 1, equal: bool = True, seed: int = 0) -> Path:
+    """A `.ts` file of `n` rising ("up") and falling ("down") series, one missing value."""
+    rng = np.random.default_rng(seed)
+    header = TS_HEADER.format(
+        univariate=str(dims == 1).lower(), dims=dims, equal=str(equal).lower()
+    )
+    lines = []
+    for i in range(n):
+        steps = 12 if equal else int(rng.integers(6, 16))
+        lines.append(_series(rng, "up" if i % 2 else "down", steps, dims))
+    lines[0] = lines[0].replace(",", ",?,", 1) if not equal else lines[0]
+    first = lines[1].split(",")
+    first[2] = "?"
+    lines[1] = ",".join(first)
+    path.write_text(header + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def tiny_settings(**kw: object) -> ClassifySettings:
+    """A run of about a second: a small GRU, a few epochs, one thread, no references."""
+    base = {
+        "time_budget": 0.0,
+        "max_epochs": 4,
+        "threads": 1,
+        "references": "none",
+        "recipe": "fixed",
+        "hidden_size": 8,
+        "embed_size": 4,
+        "batch_size": 8,
+    }
+    return ClassifySettings(**{**base, **kw})  # type: ignore[arg-type]

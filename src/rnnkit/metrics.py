@@ -3,6 +3,7 @@
 Language models: perplexity and bits per token from mean cross-entropy in nats.
 Forecasts: MAE, RMSE, sMAPE (percent, 0 to 200), MASE (scaled by the in-sample MAE of the
 seasonal naive forecast) and the empirical coverage of a prediction interval.
+Classification: the confusion matrix, accuracy, macro F1 and per-class precision / recall.
 """
 
 from __future__ import annotations
@@ -95,3 +96,51 @@ def forecast_metrics(
         "smape": smape(y_true, y_pred),
         "mase": mase(y_true, y_pred, y_train, season),
     }
+
+
+# ---------------------------------------------------------------------------------------
+# classification
+# ---------------------------------------------------------------------------------------
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts of (true class, predicted class); a true label of -1 (unknown) counts nowhere.
+
+    Shape:
+        y_true, y_pred: (N,) class indices. Returns (K, K) int64, rows = true classes.
+    """
+    t = np.asarray(y_true, dtype=np.int64)
+    p = np.asarray(y_pred, dtype=np.int64)
+    keep = t >= 0
+    flat = t[keep] * num_classes + p[keep]
+    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, -1)
+
+
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Share of predictions equal to the true class (a true label of -1 is never right)."""
+    t = np.asarray(y_true)
+    return float(np.mean(t == np.asarray(y_pred))) if len(t) else math.nan
+
+
+def per_class_scores(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision, recall and F1 of each class from a confusion matrix (0 where undefined).
+
+    Shape:
+        cm: (K, K), rows = true classes. Returns three (K,) float64 arrays.
+    """
+    cm = np.asarray(cm, dtype=np.float64)
+    tp = np.diag(cm)
+    predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    both = precision + recall
+    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(tp), where=both > 0)
+    return precision, recall, f1
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
+    """The unweighted mean F1 over the classes present in `y_true` or `y_pred`."""
+    cm = confusion_matrix(y_true, y_pred, num_classes)
+    present = (cm.sum(axis=0) + cm.sum(axis=1)) > 0
+    f1 = per_class_scores(cm)[2]
+    return float(f1[present].mean()) if present.any() else math.nan

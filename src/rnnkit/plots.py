@@ -1,4 +1,4 @@
-"""Figures written into run folders: training curves and forecasts.
+"""Figures written into run folders: training curves, forecasts and confusion matrices.
 
 Each plot draws on its own `matplotlib.figure.Figure` and saves it to a file: no pyplot, no
 global backend switch, so a notebook's inline plots are left alone. The file is written
@@ -124,3 +124,57 @@ def plot_forecast(
         axes[0][0].set_title(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_confusion(
+    cm: Any, names: Sequence[str], path: str | Path, title: str = "", then: str = ""
+) -> Path:
+    """A labelled confusion matrix: counts in the cells, rows = true classes, columns =
+    predicted, shaded by each row's share (recall). Shape: cm (K, K)."""
+    import numpy as np
+
+    counts = np.asarray(cm, dtype=np.int64)
+    k = len(counts)
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    size = min(max(4.0, 0.55 * k + 2.5), 16.0)
+    fig = Figure(figsize=(size + 1.2, size))
+    ax = fig.subplots()
+    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    labels = [str(n)[:16] for n in names]
+    ax.set_xticks(range(k), labels, rotation=45 if k > 4 else 0, ha="right" if k > 4 else "center")
+    ax.set_yticks(range(k), labels)
+    if k <= 30:
+        for i in range(k):
+            for j in range(k):
+                color = "white" if share[i, j] > 0.5 else "black"
+                ax.text(j, i, str(counts[i, j]), ha="center", va="center", color=color, fontsize=8)
+    ax.set(xlabel="predicted", ylabel="true", title=title or "confusion matrix")
+    fig.tight_layout()
+    return _save(fig, path, then)
+
+
+def plot_classify_curves(
+    rows: Sequence[dict[str, Any]], path: str | Path, title: str = "", then: str = ""
+) -> Path:
+    """Loss (train, validation) and validation accuracy against epoch, one line per seed,
+    from the classification `metrics.jsonl` rows."""
+    fig = Figure(figsize=(10, 4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    seeds = sorted({r.get("seed", 0) for r in rows})
+    for seed in seeds:
+        mine = [r for r in rows if r.get("seed", 0) == seed]
+        epochs = [r["epoch"] for r in mine]
+        tag = f" (seed {seed})" if len(seeds) > 1 else ""
+        ax_loss.plot(epochs, [r["train_loss"] for r in mine], label="train" + tag)
+        ax_loss.plot(epochs, [r["val_loss"] for r in mine], ls="--", label="validation" + tag)
+        ax_acc.plot(epochs, [r["val_accuracy"] for r in mine], label="validation" + tag)
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy (nats)", title="loss", yscale="log")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path, then)

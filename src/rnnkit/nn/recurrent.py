@@ -33,6 +33,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
 
 from rnnkit.errors import ConfigError
 from rnnkit.nn.cells import check_sizes
@@ -62,7 +63,8 @@ class _TokenIdsInput(nn.Module):
     """What the three `torch.nn` cores add: token ids in, turned into a real one-hot input.
 
     Shape:
-        input: (B, T, I) floats or (B, T) ids (time-major when `batch_first=False`).
+        input: (B, T, I) floats or (B, T) ids (time-major when `batch_first=False`), or a
+            `PackedSequence` of floats, passed to torch as it is (output packed too).
         hx: h, or (h, c) for an LSTM. Returns output (B, T, D*H) and the final state,
         each part (D*L, B, H).
     """
@@ -71,6 +73,8 @@ class _TokenIdsInput(nn.Module):
     weight_ih_l0: Tensor
 
     def forward(self, input: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
+        if isinstance(input, PackedSequence):  # packed floats (classification) go to torch
+            return super().forward(input, hx)
         x = one_hot_input(input, self.input_size, self.weight_ih_l0.dtype)  # (B, T, I)
         return super().forward(x, hx)
 

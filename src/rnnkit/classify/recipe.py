@@ -1,0 +1,138 @@
+"""The automatic recipe of a classifier: core, width, depth, pooling, patching, dropout,
+batch size, learning rate and patience, from the training part's shape and the budget.
+
+`choose(stats, budget)` is a pure function (nothing is measured, so every run and every
+rank make the same choice); `apply_recipe` writes the choice into the settings for the
+keys the user did not pin, with its one-line reason in `recipe_note`. The rule:
+
+1. **Input.** Text reads its tokens through a 32-wide embedding; numeric
+   series longer than `MAX_STEPS` steps are read in patches of `ceil(median / MAX_STEPS)`
+   steps, so the core runs at most about `MAX_STEPS` steps (a 150-step series: 38).
+2. **Core.** A bidirectional GRU, one layer, pooled by `mean` over time (`max` for text);
+   64 wide below `WIDE_FROM` training sequences, else 128; halved (down to 32) while the
+   budget would give it fewer than `MIN_EPOCHS` epochs, the speed estimated from its
+   multiply-adds at `MACS_PER_SECOND`.
+3. **Optimisation.** AdamW at 3e-3 with weight decay 1e-4; batches of about a twentieth
+   of the training part, a power of two in [8, 64]; dropout 0.2 below `WIDE_FROM`
+   sequences, else 0.1; patience of about `PATIENCE_STEPS` optimizer steps, in epochs,
+   within [20, 400].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rnnkit.classify.data import Kind, Sequences
+from rnnkit.classify.settings import RECIPE_KEYS, ClassifySettings
+
+MAX_STEPS = 40  # numeric series: patches keep the core's steps about this short
+WIDE_FROM = 1000  # training sequences from which the core is 128 wide
+MIN_EPOCHS = 30  # the budget should allow at least this many epochs
+MACS_PER_SECOND = 2e9  # training multiply-adds per second of a small GRU on 2 CPU cores
+PATIENCE_STEPS = 600
+DEFAULT_BUDGET = 120.0  # seconds assumed without a time budget
+
+
+@dataclass(frozen=True)
+class DataStats:
+    """The shape of a training part: `n` sequences of `kind`, median and longest length,
+    `inputs` (channels, or the vocabulary's size for text) and `classes`."""
+
+    n: int
+    kind: Kind
+    median_length: float
+    max_length: int
+    inputs: int
+    classes: int
+
+    @classmethod
+    def of(cls, train: Sequences, inputs: int) -> DataStats:
+        """The stats of the (encoded) training part; `inputs` from the encoder."""
+        lengths = train.lengths()
+        return cls(
+            n=len(train),
+            kind=train.kind,
+            median_length=float(np.median(lengths)),
+            max_length=int(lengths.max()),
+            inputs=inputs,
+            classes=len(train.label_names),
+        )
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The chosen values of `RECIPE_KEYS` and the line that says what and why."""
+
+    values: dict[str, Any]
+    line: str
+
+
+def _batch_size(n: int) -> int:
+    return int(min(max(2 ** round(math.log2(max(n / 20, 1))), 8), 64))
+
+
+def _epoch_macs(stats: DataStats, hidden: int, patch: int, embed: int) -> float:
+    """Training multiply-adds of one epoch of a one-layer bidirectional GRU (x 3 for the
+    backward pass)."""
+    width = embed if stats.kind == "text" else stats.inputs * patch
+    steps = stats.median_length / patch
+    per_step = 2 * 3 * hidden * (width + hidden)
+    return 3.0 * stats.n * steps * per_step
+
+
+def choose(stats: DataStats, budget: float) -> Recipe:
+    """The recipe for a training part of `stats` and a budget of `budget` seconds (0 =
+    `DEFAULT_BUDGET`). Pure: the same inputs give the same recipe."""
+    budget = budget if budget > 0 else DEFAULT_BUDGET
+    text = stats.kind == "text"
+    patch = 1 if text else max(1, math.ceil(stats.median_length / MAX_STEPS))
+    embed = 32
+    hidden = 128 if stats.n >= WIDE_FROM else 64
+    epochs = budget * MACS_PER_SECOND / _epoch_macs(stats, hidden, patch, embed)
+    while hidden > 32 and epochs < MIN_EPOCHS:
+        hidden //= 2
+        epochs = budget * MACS_PER_SECOND / _epoch_macs(stats, hidden, patch, embed)
+    batch = _batch_size(stats.n)
+    per_epoch = math.ceil(stats.n / batch)
+    values = {
+        "kind": "gru",
+        "hidden_size": hidden,
+        "num_layers": 1,
+        "bidirectional": True,
+        "pooling": "max" if text else "mean",
+        "dropout": 0.2 if stats.n < WIDE_FROM else 0.1,
+        "embed_size": embed,
+        "patch": patch,
+        "batch_size": batch,
+        "lr": 3e-3,
+        "weight_decay": 1e-4,
+        "patience": int(min(max(math.ceil(PATIENCE_STEPS / per_epoch), 20), 400)),
+    }
+    what = "texts" if text else "series"
+    shape = f"{stats.inputs} {'symbols' if text else 'channels'}"
+    line = (
+        f"recipe: {stats.n} {what} of median length {stats.median_length:g} x {shape}, "
+        f"{budget:g} s -> bidirectional GRU 1 x {hidden}"
+        + (f", patches of {patch} steps" if patch > 1 else "")
+        + f", {values['pooling']} pooling, dropout {values['dropout']}, batch {batch}, "
+        f"lr 3e-3, patience {values['patience']} epochs (about {epochs:,.0f} epochs fit "
+        "the budget)"
+    )
+    return Recipe(values, line)
+
+
+def apply_recipe(s: ClassifySettings, stats: DataStats) -> ClassifySettings:
+    """`s` with the recipe's values for the keys not in `s.pinned` (recipe "auto" only) and
+    its line in `recipe_note`; recipe "fixed" returns `s` unchanged."""
+    if s.recipe != "auto":
+        return s
+    recipe = choose(stats, s.time_budget)
+    chosen = {k: v for k, v in recipe.values.items() if k in RECIPE_KEYS and k not in s.pinned}
+    pinned = [k for k in recipe.values if k in s.pinned]
+    note = recipe.line + (f"; kept as given: {', '.join(pinned)}" if pinned else "")
+    return dataclasses.replace(s, **chosen, recipe_note=note)

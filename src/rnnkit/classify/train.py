@@ -1,0 +1,248 @@
+"""The classification fit loop, over the shared training pieces (`rnnkit.training.optim`).
+
+`fit` trains a `SequenceClassifierNet` on the training part's mini-batches (shuffled by
+its own seeded generator), with the optimizer, warm-up and a cosine schedule that follows
+the time budget (`lr_factor`'s `time_fraction`), gradient clipping and, for imbalanced
+labels, class weights in the loss. After every epoch it scores the validation part (carved
+from the training data; the test part never reaches this module) and keeps the best
+parameters: the highest validation accuracy, ties broken by the lower validation loss.
+It stops at the first of: the time budget, `max_epochs`, `patience` epochs without a lower
+validation loss, or a Ctrl-C (`interrupt.hit`); `FitResult.stop_reason` says which.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from rnnkit.classify.model import SequenceClassifierNet, pad_batch
+from rnnkit.classify.settings import ClassifySettings
+from rnnkit.errors import NumericalError
+from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor, set_lr
+
+IMBALANCE = 1.5  # class_weights "auto": balanced when the largest class is this much larger
+EVAL_BATCH = 512
+
+
+@dataclass
+class Part:
+    """One part of the data on the device, zero-padded once.
+
+    Shape:
+        x: (N, T_max) token ids or (N, T_max, C) values. lengths: (N,). y: (N,) classes.
+    """
+
+    x: Tensor
+    lengths: Tensor
+    y: Tensor
+
+    @classmethod
+    def of(cls, arrays: list[np.ndarray], y: np.ndarray, device: torch.device) -> Part:
+        """Pad `arrays` (each `(T_i,)` or `(T_i, C)`) and move them and `y` to `device`."""
+        x, lengths = pad_batch(arrays)
+        return cls(
+            torch.as_tensor(x, device=device),
+            torch.as_tensor(lengths, device=device),
+            torch.as_tensor(y, dtype=torch.int64, device=device),
+        )
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def batch(self, idx: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The rows `idx`, trimmed to their longest sequence: `(x, lengths, y)`."""
+        lengths = self.lengths[idx]
+        steps = int(lengths.max())
+        return self.x[idx, :steps], lengths, self.y[idx]
+
+
+@dataclass
+class FitResult:
+    """What `fit` returns: one dict per epoch (`epoch`, `step`, `train_loss`, `val_loss`,
+    `val_accuracy`, `lr`, `elapsed_s`), the best and last parameters, and how it ended."""
+
+    history: list[dict[str, float]]
+    best_state: dict[str, Tensor]
+    last_state: dict[str, Tensor]
+    best_epoch: int
+    steps: int
+    elapsed_s: float
+    stop_reason: str
+    optimizer: dict[str, Any] = field(default_factory=dict)
+
+
+def class_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray | None:
+    """Per-class loss weights `(K,)`: `balanced` gives `N / (K * n_c)` (a missing class 0);
+    `auto` does so when the largest class is over `IMBALANCE` times the smallest; `none`
+    gives None."""
+    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
+    present = counts[counts > 0]
+    if mode == "none" or (mode == "auto" and present.max() <= IMBALANCE * present.min()):
+        return None
+    weights = np.where(counts > 0, len(y) / (len(present) * np.maximum(counts, 1)), 0.0)
+    return weights.astype(np.float32)
+
+
+def evaluate(
+    model: SequenceClassifierNet, part: Part, weight: Tensor | None = None
+) -> tuple[Tensor, float]:
+    """Class probabilities of every row and the mean (weighted) cross-entropy, in eval mode.
+
+    Shape:
+        returns probabilities (N, K) on the part's device and the loss.
+    """
+    was_training = model.training
+    model.eval()
+    order = torch.argsort(part.lengths.cpu(), stable=True).to(part.lengths.device)
+    logits = []
+    with torch.no_grad():
+        for start in range(0, len(part), EVAL_BATCH):
+            x, lengths, _ = part.batch(order[start : start + EVAL_BATCH])
+            logits.append(model(x, lengths))
+    model.train(was_training)
+    out = torch.empty_like(torch.cat(logits))
+    out[order] = torch.cat(logits)  # (N, K) back in the part's order
+    loss = float(F.cross_entropy(out, part.y, weight=weight)) if len(part.y) else math.nan
+    return out.softmax(-1), loss
+
+
+@dataclass
+class _Clock:
+    """The fit's time and step counters and its limits."""
+
+    budget: float
+    total_steps: int
+    start: float = field(default_factory=time.perf_counter)
+    step: int = 0
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def fraction(self) -> float:
+        return self.elapsed / self.budget if self.budget > 0 else 0.0
+
+    def lr_factor(self, warmup_steps: int) -> float:
+        """The cosine schedule's factor now, by steps or time, whichever is further along."""
+        return lr_factor("cosine", self.step, self.total_steps, warmup_steps, self.fraction())
+
+    def out_of_time(self) -> bool:
+        return self.budget > 0 and self.elapsed >= self.budget
+
+
+def _train_epoch(
+    model: SequenceClassifierNet,
+    opt: torch.optim.Optimizer,
+    part: Part,
+    order: Tensor,
+    s: ClassifySettings,
+    weight: Tensor | None,
+    clock: _Clock,
+    stop: Callable[[], bool],
+) -> float:
+    """One pass over `part` in `order`; returns the mean training loss. Stops early (between
+    steps) when the budget is spent or `stop()` says so."""
+    total, count = torch.zeros((), device=part.y.device), 0
+    for start in range(0, len(order), s.batch_size):
+        x, lengths, y = part.batch(order[start : start + s.batch_size])
+        loss = F.cross_entropy(model(x, lengths), y, weight=weight)
+        factor = lr_factor(
+            "cosine", clock.step, clock.total_steps, s.warmup_steps, clock.fraction()
+        )
+        set_lr(opt, s.lr, factor)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        clip_gradients(model.parameters(), s.clip)
+        opt.step()
+        total += loss.detach() * len(y)
+        count += len(y)
+        clock.step += 1
+        if clock.out_of_time() or stop():
+            break
+    mean = float(total) / max(count, 1)
+    if not math.isfinite(mean):
+        raise NumericalError(
+            f"the training loss became {mean} at step {clock.step}; lower lr or raise clip"
+        )
+    return mean
+
+
+def fit(
+    model: SequenceClassifierNet,
+    train: Part,
+    val: Part,
+    s: ClassifySettings,
+    weight: Tensor | None = None,
+    stop: Callable[[], bool] = lambda: False,
+    on_epoch: Callable[[dict[str, float]], None] = lambda row: None,
+) -> FitResult:
+    """Train `model` on `train`, select on `val` (see the module docstring).
+
+    Args:
+        model: a fresh network on the parts' device.
+        train, val: the training and validation parts.
+        s: batch size, optimizer, lr, weight decay, clip, warm-up, time budget,
+            max_epochs, patience and seed (of the shuffling generator).
+        weight: class weights `(K,)` for the loss, or None.
+        stop: polled after every step (Ctrl-C); true ends the fit as "interrupted".
+        on_epoch: called with each epoch's history row.
+    """
+    gen = torch.Generator().manual_seed(s.seed)
+    opt = build_optimizer(model.parameters(), s.optimizer, s.lr, s.weight_decay)
+    per_epoch = -(-len(train) // s.batch_size)
+    clock = _Clock(s.time_budget, s.max_epochs * per_epoch)
+    history: list[dict[str, float]] = []
+    best_key, best_epoch = (-math.inf, math.inf), 0
+    best_state = copy.deepcopy(model.state_dict())
+    lowest, stale, epoch, reason = math.inf, 0, 0, "max epochs"
+    model.train()
+    while s.max_epochs <= 0 or epoch < s.max_epochs:
+        epoch += 1
+        order = torch.randperm(len(train), generator=gen).to(train.y.device)
+        train_loss = _train_epoch(model, opt, train, order, s, weight, clock, stop)
+        probs, val_loss = evaluate(model, val, weight)
+        val_acc = float((probs.argmax(-1) == val.y).float().mean())
+        row = {
+            "epoch": epoch,
+            "step": clock.step,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
+            "lr": opt.param_groups[0]["lr"],
+            "elapsed_s": round(clock.elapsed, 3),
+        }
+        history.append(row)
+        on_epoch(row)
+        if (val_acc, -val_loss) > best_key:
+            best_key, best_epoch = (val_acc, -val_loss), epoch
+            best_state = copy.deepcopy(model.state_dict())
+        stale = 0 if val_loss < lowest else stale + 1
+        lowest = min(lowest, val_loss)
+        if stop():
+            reason = "interrupted"
+        elif clock.out_of_time():
+            reason = "time budget"
+        elif s.patience and stale >= s.patience:
+            reason = f"patience ({s.patience} epochs without a lower validation loss)"
+        else:
+            continue
+        break
+    return FitResult(
+        history=history,
+        best_state=best_state,
+        last_state=copy.deepcopy(model.state_dict()),
+        best_epoch=best_epoch,
+        steps=clock.step,
+        elapsed_s=clock.elapsed,
+        stop_reason=reason,
+        optimizer=opt.state_dict(),
+    )

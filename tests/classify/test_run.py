@@ -1,0 +1,151 @@
+"""run_classify's run folder, the checkpoint round trip, prediction on new data, the
+recipe and the references' keys."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_settings
+from rnnkit.classify import references
+from rnnkit.classify.data import load_split
+from rnnkit.classify.encoding import InputEncoder
+from rnnkit.classify.recipe import DataStats, apply_recipe, choose
+from rnnkit.classify.run import load_classifier, predict_with, run_classify
+from rnnkit.classify.settings import ClassifySettings
+from rnnkit.errors import ConfigError
+
+RUN_FILES = {
+    "config.json",
+    "metrics.jsonl",
+    "metrics.json",
+    "confusion.png",
+    "curves.png",
+    "predictions.csv",
+    "best.pt",
+    "last.pt",
+}
+
+
+def test_a_ts_run_writes_the_folder_and_the_metrics(ts_pair: Path, tmp_path: Path) -> None:
+    lines: list[str] = []
+    out = tmp_path / "run"
+    result = run_classify(str(ts_pair), tiny_settings(seeds=2), out=str(out), echo=lines.append)
+    assert {p.name for p in out.iterdir()} >= RUN_FILES
+    metrics = json.loads((out / "metrics.json").read_text())
+    test = metrics["test"]
+    assert {"accuracy", "macro_f1", "loss", "seeds", "per_class"} <= set(test)
+    assert [s["seed"] for s in test["seeds"]] == [0, 1]
+    assert set(test["per_class"]) == {"up", "down"}
+    assert set(test["per_class"]["up"]) == {"precision", "recall"}
+    assert metrics["references_skipped"] == {"all": "references = none"}
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert {r["seed"] for r in rows} == {0, 1} and "val_loss" in rows[0]
+    config = json.loads((out / "config.json").read_text())
+    assert config["data"]["test_part"] == "paired Tiny_TEST.ts"
+    assert lines[-1] == result["summary"] and result["summary"].startswith("classify Tiny")
+    assert "stopped: max epochs" in result["summary"]
+
+
+def test_checkpoint_round_trip_gives_the_run_predictions(text_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run_classify(str(text_csv), tiny_settings(), out=str(out), echo=lambda _: None)
+    net, encoder, ckpt = load_classifier(out)
+    assert ckpt["task"] == "classify" and encoder.kind == "text"
+    with (out / "predictions.csv").open() as fh:
+        saved = list(csv.DictReader(fh))
+    assert list(saved[0]) == ["id", "label", "predicted", "p_a", "p_z"]
+    # the ids of the test rows index the file's rows
+    split = load_split(str(text_csv))
+    from rnnkit.classify.model import pad_batch
+
+    x, lengths = pad_batch(encoder.transform(split.test))
+    with torch.no_grad():
+        probs = net(torch.as_tensor(x), torch.as_tensor(lengths)).softmax(-1).numpy()
+    got = np.array([[float(r["p_a"]), float(r["p_z"])] for r in saved])
+    np.testing.assert_allclose(probs, got, atol=1e-5)
+
+
+def test_predict_on_new_data_with_and_without_labels(numeric_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run_classify(str(numeric_csv), tiny_settings(), out=str(out), echo=lambda _: None)
+    lines: list[str] = []
+    labelled = predict_with(out, str(numeric_csv), out=str(tmp_path / "p.csv"), echo=lines.append)
+    assert 0.0 <= labelled["accuracy"] <= 1.0 and "accuracy" in lines[-1]
+    new = tmp_path / "new.csv"
+    new.write_text("x1,x2,x3\n0.1,0.2,0.3\n0.3,0.2,0.1\n", encoding="utf-8")
+    unlabelled = predict_with(out, str(new), echo=lines.append)
+    assert "accuracy" not in unlabelled
+    with open(unlabelled["out"]) as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["id"] for r in rows] == ["0", "1"] and set(rows[0]) == {
+        "id",
+        "predicted",
+        "p_1",
+        "p_2",
+    }
+
+
+def test_the_recipe_is_pure_and_keeps_pinned_keys(ts_pair: Path) -> None:
+    split = load_split(str(ts_pair))
+    stats = DataStats.of(split.train, InputEncoder.fit(split.train).input_size)
+    assert choose(stats, 30.0) == choose(stats, 30.0)
+    long = DataStats(50, "numeric", 150.0, 150, 1, 2)
+    assert choose(long, 120.0).values["patch"] == 4
+    given = ClassifySettings(hidden_size=7, pinned=frozenset({"hidden_size"}))
+    chosen = apply_recipe(given, stats)
+    assert chosen.hidden_size == 7 and "kept as given: hidden_size" in chosen.recipe_note
+    assert chosen.recipe_note.startswith("recipe: 24 series")
+    fixed = ClassifySettings(recipe="fixed")
+    assert apply_recipe(fixed, stats) is fixed
+
+
+def test_settings_refuse_bad_values_in_one_line() -> None:
+    with pytest.raises(ConfigError, match=r"^pooling must be one of last, mean, max"):
+        ClassifySettings(pooling="sum").check()  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"^hidden_size must be in \[1, 65536\], got 0$"):
+        ClassifySettings(hidden_size=0).check()
+    with pytest.raises(ConfigError, match="unknown classify settings"):
+        ClassifySettings.from_dict({"hiden_size": 3})
+
+
+def test_text_references_keys(text_csv: Path) -> None:
+    pytest.importorskip("sklearn")
+    split = load_split(str(text_csv))
+    skipped: dict[str, str] = {}
+    results = references.reference_results(split.train, split.test, None, None, skipped)
+    assert set(results) == {"majority", "tfidf_logreg"} and skipped == {}
+    scores = results["tfidf_logreg"].scores(split.test.y, 2)
+    assert set(scores) == {"accuracy", "macro_f1", "fit_s", "spec"}
+
+
+def test_numeric_fallback_reference_when_sktime_is_missing(
+    ts_pair: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("sklearn")
+    split = load_split(str(ts_pair))
+    enc = InputEncoder.fit(split.train)
+    monkeypatch.setattr(references, "_installed", lambda *m: "sktime" not in m)
+    skipped: dict[str, str] = {}
+    results = references.reference_results(
+        split.train, split.test, enc.transform(split.train), enc.transform(split.test), skipped
+    )
+    assert set(results) == {"majority", "interval_ridge"}
+    assert "sktime" in skipped["minirocket"]
+    assert results["interval_ridge"].scores(split.test.y, 2)["accuracy"] >= 0.75
+
+
+@pytest.mark.slow
+def test_minirocket_reference(ts_pair: Path) -> None:
+    pytest.importorskip("sktime")
+    split = load_split(str(ts_pair))
+    enc = InputEncoder.fit(split.train)
+    result = references.minirocket(
+        enc.transform(split.train), split.train.y, enc.transform(split.test)
+    )
+    assert result.predictions.shape == (len(split.test),)
