@@ -102,7 +102,8 @@ def read_ts(path: str | Path) -> Sequences:
     """Read a `.ts` file: one `(T_i, C)` float32 array per series, labels (if declared),
     ids `0, 1, ...` (the series' index in the file). Label names keep the declared order."""
     path = Path(path)
-    header, x, labels = _Header(), [], []
+    header, labels = _Header(), []
+    x: list[np.ndarray] = []
     in_data = False
     for number, raw in enumerate(_read_lines(path), 1):
         line, where = raw.strip(), f"{path} line {number}"
