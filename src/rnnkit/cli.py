@@ -23,7 +23,7 @@ from rnnkit._version import __version__
 from rnnkit.errors import ConfigError, RnnkitError
 
 if TYPE_CHECKING:
-    from rnnkit.config import ForecastConfig, RunConfig, Table
+    from rnnkit.config import Layer, RunConfig, Table
     from rnnkit.text.tokenize import WordTokenizer
 
 
@@ -182,42 +182,33 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _train_config(args: argparse.Namespace) -> RunConfig:
-    from rnnkit.checkpoint import load_checkpoint
-    from rnnkit.config import RunConfig, load_toml, resolve, update
+    """The layers of `rnnkit train`: preset -> --config -> SOURCE -> flags -> --set (or, with
+    --resume, the saved config, then the same layers above the preset)."""
+    from rnnkit.config import RunConfig, resolve, resume_config
+    from rnnkit.config.resolve import user_layers
 
+    flags = _flag_layer(args, {flag: key for flag, (key, _, _) in TRAIN_FLAGS.items()})
+    if args.tie_weights:
+        flags.values["model.tie_weights"] = True  # type: ignore[index]
     if not args.resume:  # the flags are layers too: `--level word` picks the word defaults
-        return resolve(args.source, args.preset, args.config, then=lambda c: _flags(c, args))
-    cfg = RunConfig.from_dict(load_checkpoint(args.resume, prefer="last")["config"])
+        return resolve(args.source, args.preset, args.config, args.set, flags)
     if args.preset:
         raise ConfigError("--resume continues a run with its own config; drop --preset")
-    if args.config:
-        update(cfg, load_toml(args.config))
-    if args.source:
-        cfg.data.source = args.source
-    return _flags(cfg, args)
+    layers = user_layers(RunConfig, args.config, args.source, flags, args.set)
+    return resume_config(args.resume, layers)
 
 
-def _flags(cfg: RunConfig, args: argparse.Namespace) -> RunConfig:
-    """The train flags and `--set` of `args`, applied to `cfg`."""
-    from rnnkit.config import apply_overrides
-
-    _apply_flags(cfg, args, {flag: key for flag, (key, _, _) in TRAIN_FLAGS.items()})
-    if args.tie_weights:
-        cfg.model.tie_weights = True
-    return apply_overrides(cfg, args.set)
-
-
-def _apply_flags(
-    cfg: RunConfig | ForecastConfig, args: argparse.Namespace, keys: dict[str, str]
-) -> None:
-    """Set the config key of each flag given (`keys`: flag name -> table.key); a bad value
+def _flag_layer(args: argparse.Namespace, keys: dict[str, str]) -> Layer:
+    """The flags given in `args` as a layer (`keys`: flag name -> table.key); a bad value
     fails naming the flag (`--hidden-size must be ...`)."""
-    from rnnkit.config import set_key
+    from rnnkit.config import Layer
 
+    values, names = {}, {}
     for flag, key in keys.items():
         value = getattr(args, flag.replace("-", "_"))
         if value is not None:
-            set_key(cfg, key, value, f"--{flag}")
+            values[key], names[key] = value, f"--{flag}"
+    return Layer("flags", values, names)
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -430,7 +421,7 @@ def _add_forecast(sub: argparse._SubParsersAction) -> None:
         "forecast.csv, forecast.png, metrics.json and best.pt / last.pt into the run folder. "
         "With --checkpoint, forecast past the end of SOURCE without retraining. Config layers, "
         "later wins: the generic defaults, the preset (forecast-SOURCE for a built-in SOURCE "
-        "unless --preset or --config), --config, SOURCE, --set, then the flags below.",
+        "unless --preset or --config), --config, SOURCE, the flags below, then --set.",
     )
     p.add_argument("source", help="sine, noisy-sine, sunspots, co2 (rnnkit[ts]) or a CSV path")
     p.add_argument("--preset", help="start from a shipped forecast preset (see `rnnkit presets`)")
@@ -463,8 +454,8 @@ def _run_forecast(args: argparse.Namespace) -> int:
     # With --checkpoint the saved forecaster keeps its own config: no source preset, so
     # only what is given here (horizon, fill, CSV columns) changes the forecast.
     preset = args.preset if args.preset or not args.checkpoint else ""
-    cfg = resolve_forecast(args.source, preset, args.config, args.set)
-    _apply_flags(cfg, args, {flag: key for flag, (key, _) in FORECAST_FLAGS.items()})
+    flags = _flag_layer(args, {flag: key for flag, (key, _) in FORECAST_FLAGS.items()})
+    cfg = resolve_forecast(args.source, preset, args.config, args.set, flags)
     seeds = _in_range("--seeds", args.seeds, 1, MAX_SEEDS)
     if args.print_config:
         print(to_json(cfg))

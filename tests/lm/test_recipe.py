@@ -179,17 +179,18 @@ def test_the_recipe_applies_without_a_preset_and_keeps_what_the_user_gave(
     source.write_text(TINY_TEXT, encoding="utf-8")
     cfg = resolve(str(source), overrides=["model.hidden_size=24", "train.max_steps=3"])
     assert cfg.recipe == "auto" and cfg.pinned == ["model.hidden_size", "train.max_steps"]
-    assert resolve(str(source), preset="default").recipe == ""
+    assert resolve(str(source), preset="default").recipe == "fixed"
     cfg.train.threads = 1
     lines: list[str] = []
     train_lm(cfg, out=tmp_path / "run", quiet=True, echo=lines.append)
     assert lines[0].startswith("recipe: ") and "kept yours: model.hidden_size" in lines[0]
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert saved["recipe"] == lines[0].removeprefix("recipe: ")
+    assert saved["recipe"] == "fixed"
+    assert saved["recipe_note"] == lines[0].removeprefix("recipe: ")
     assert saved["model"]["hidden_size"] == 24 and saved["train"]["epochs"] == 0
     assert saved["model"]["embedding_dim"] == 64  # the recipe's choice
     # --resume keeps the choice: the saved config is no longer "auto".
     again = RunConfig.from_dict(load_checkpoint(tmp_path / "run")["config"])
-    assert again.recipe == saved["recipe"]
+    assert (again.recipe, again.recipe_note) == ("fixed", saved["recipe_note"])
     again.train.max_steps = 4
     train_lm(again, resume=tmp_path / "run", quiet=True, echo=quiet)

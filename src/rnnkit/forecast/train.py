@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from rnnkit.config import SeriesConfig, TrainConfig
+from rnnkit.config import ForecastTrainConfig, SeriesConfig
 from rnnkit.errors import ConfigError
 from rnnkit.forecast.model import RNNForecaster
 from rnnkit.nn.state import detach
@@ -73,7 +73,7 @@ def train_model(
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray, np.ndarray],
     series_cfg: SeriesConfig,
-    train_cfg: TrainConfig,
+    train_cfg: ForecastTrainConfig,
     device: torch.device,
     quiet: bool = True,
 ) -> dict[str, Any]:

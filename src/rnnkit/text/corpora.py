@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
+from rnnkit.config.fields import VocabRule
 from rnnkit.errors import DataError
 from rnnkit.text.sources import EncodingErrors, describe_datasets, read_text, source_names
 from rnnkit.text.tokenize import (
@@ -75,9 +75,6 @@ class Corpus:
     unk_share: dict[str, float] = field(default_factory=dict)
     tokenizer: WordTokenizer | None = None
     max_size: int = 0
-
-
-VocabRule = Literal["auto", "all"]
 
 
 def vocab_cap(rule: str, level: str, min_freq: int, max_size: int, counts: dict[str, int]) -> int:
