@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import TINY_TEXT, tiny_lm_config
+from conftest import TINY_TEXT, data_table, tiny_lm_config
 from rnnkit.checkpoint import load_checkpoint
 from rnnkit.config import RunConfig, resolve
 from rnnkit.errors import ConfigError
@@ -128,12 +128,12 @@ def test_corpus_prefixes_are_starts_of_validation_lines(tmp_path: Path) -> None:
     text = "".join(f"line number {i} of the text\n" for i in range(400))
     source = tmp_path / "lines.txt"
     source.write_text(text, encoding="utf-8")
-    corpus = load_corpus(str(source))
+    corpus = load_corpus(data_table(str(source)))
     prefixes = corpus_prefixes(corpus, 2)
     assert prefixes == ["line "]  # the same start twice is kept once
     chinese = tmp_path / "poems.txt"
     chinese.write_text("床前明月光\n疑是地上霜\n舉頭望明月\n低頭思故鄉\n" * 100, encoding="utf-8")
-    assert all(len(p) == 4 for p in corpus_prefixes(load_corpus(str(chinese)), 2))
+    assert all(len(p) == 4 for p in corpus_prefixes(load_corpus(data_table(str(chinese))), 2))
 
 
 def test_samples_print_as_text_blocks_from_the_corpus(tmp_path: Path) -> None:

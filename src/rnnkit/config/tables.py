@@ -286,6 +286,32 @@ class ForecastTrainConfig(Table):
     device: Device = key("auto", "auto, cpu or cuda")
 
 
+@dataclass
+class InferenceConfig(Table):
+    """How `rnnkit generate` and `rnnkit eval` run a trained model (flags only; no config
+    file sets it). On the CPU by default, as `rnnkit.load`: a trained model is small, and
+    training is where a GPU pays (`train.device = "auto"`)."""
+
+    NAME: ClassVar[str] = "inference"
+    device: Device = key("cpu", "auto, cpu or cuda (an ONNX export runs on the cpu)")
+    threads: int = key(
+        0, "torch / onnxruntime threads", low=0, high=MAX_THREADS, hint=_TORCH_THREADS
+    )
+
+
+@dataclass
+class ServeConfig(InferenceConfig):
+    """How `rnnkit serve` runs: the inference keys (one thread per request suits small
+    models), the address and the request pool."""
+
+    NAME: ClassVar[str] = "serve"
+    threads: int = 1
+    host: str = key("127.0.0.1", "address to bind (default: loopback only)")
+    port: int = key(8000, "port", low=0, high=65535, hint="0 = any free port")
+    workers: int = key(2, "requests generating at once", low=1)
+    queue_size: int = key(128, "requests that may wait (then 429)", low=0)
+
+
 class _Config:
     """What every task's config shares: named tables, a `preset` name, the automatic
     choice's mode and note, dict round trips."""
