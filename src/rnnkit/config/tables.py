@@ -111,7 +111,7 @@ class DataConfig(Table):
     encoding_errors: EncodingErrors = key("strict", "what to do with bytes that are not UTF-8")
     newlines: Newlines = key("auto", "line breaks of word-level text")
     lowercase: bool = key(False, "lower-case words")
-    vocab: VocabRule = key("auto", "auto caps a word vocabulary when nothing else does; all")
+    vocab: VocabRule = key("auto", "auto: a word vocabulary capped by its size; all: no cap")
 
 
 @dataclass
@@ -306,7 +306,7 @@ class ServeConfig(InferenceConfig):
 
     NAME: ClassVar[str] = "serve"
     threads: int = 1
-    host: str = key("127.0.0.1", "address to bind (default: loopback only)")
+    host: str = key("127.0.0.1", "address to bind (a loopback address serves this machine only)")
     port: int = key(8000, "port", low=0, high=65535, hint="0 = any free port")
     workers: int = key(2, "requests generating at once", low=1)
     queue_size: int = key(128, "requests that may wait (then 429)", low=0)
