@@ -144,7 +144,7 @@ def set_layer(assignments: Sequence[str]) -> Layer:
         table, dot, attr = name.strip().partition(".")
         if not sep or not dot:
             raise ConfigError(
-                f"--set {item!r} must look like table.key=value (e.g. model.hidden_size=512)"
+                f"override {item!r} must look like table.key=value (e.g. model.hidden_size=512)"
             )
         values.pop(f"{table}.{attr}", None)  # the last one given wins, in its place
         values[f"{table}.{attr}"] = parse_value(text.strip())
