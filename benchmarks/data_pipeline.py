@@ -84,10 +84,11 @@ def measure_stages(path: Path, normalize: str) -> dict[str, Any]:
 
 def measure_load_corpus(path: Path, normalize: str) -> dict[str, Any]:
     """Time `load_corpus` end to end (runs in a child process)."""
+    from rnnkit.config import DataConfig
     from rnnkit.text.corpora import load_corpus
 
     t = time.perf_counter()
-    corpus = load_corpus(path, normalize=normalize)  # type: ignore[arg-type]
+    corpus = load_corpus(DataConfig(source=str(path), normalize=normalize))  # type: ignore[arg-type]
     total = time.perf_counter() - t
     return {
         "total_s": total,

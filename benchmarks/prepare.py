@@ -97,10 +97,11 @@ def synthesise(path: Path, size_bytes: int, rare_share: float, seed: int = 0) ->
 
 def measure_prepare(path: Path, out: Path, level: str) -> dict[str, Any]:
     """Run `prepare` (in a child process) and time it."""
+    from rnnkit.config import DataConfig
     from rnnkit.text.prepared import prepare
 
     t = time.perf_counter()
-    m = prepare(path, out, level=level, quiet=True)  # type: ignore[arg-type]
+    m = prepare(DataConfig(source=str(path), level=level), out, quiet=True)  # type: ignore[arg-type]
     seconds = time.perf_counter() - t
     return {
         "seconds": seconds,

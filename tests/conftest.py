@@ -8,13 +8,15 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
 from rnnkit.classify.settings import ClassifySettings
-from rnnkit.config import RunConfig, apply_overrides
+from rnnkit.config import DataConfig, RunConfig, apply_overrides
+from rnnkit.text.tokenize import WHITESPACE_REGEX
 
 TINY_TEXT = (
     "the time traveller (for so it will be convenient to speak of him) was expounding a "
@@ -65,6 +67,14 @@ def _seeded() -> Iterator[None]:
     np.random.seed(0)
     torch.manual_seed(0)
     yield
+
+
+def data_table(source: str | Path, **keys: Any) -> DataConfig:
+    """The `[data]` table `load_corpus` / `prepare` read, with `source` and `keys` set and
+    the defaults their keyword arguments had: words split at whitespace with line breaks
+    dropped, every token kept (`vocab = "all"`)."""
+    legacy = {"word_regex": WHITESPACE_REGEX, "newlines": "drop", "vocab": "all"}
+    return DataConfig(source=str(source), **(legacy | keys))
 
 
 def tiny_lm_config(folder: Path, *overrides: str, text: str = TINY_TEXT) -> RunConfig:

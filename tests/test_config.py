@@ -31,6 +31,7 @@ from rnnkit.config import (
     set_key,
     to_json,
 )
+from rnnkit.config.tables import LEGACY_FORECAST_TRAIN_KEYS
 from rnnkit.errors import ConfigError, RnnkitError
 from rnnkit.lm.sampling_options import LIMITS
 
@@ -141,7 +142,9 @@ def _old_forecast_config(source: str) -> dict:
     """What the old engine resolved for `source` (generic tables, then the source's)."""
     cfg = ForecastConfig().to_dict()
     cfg.pop("preset")
-    cfg["train"] = RunConfig().to_dict()["train"]
+    # The forecast's own train table drops the keys it never read; threads = 0 meant one.
+    old_train = RunConfig().to_dict()["train"] | {"threads": 1}
+    cfg["train"] = {k: v for k, v in old_train.items() if k not in LEGACY_FORECAST_TRAIN_KEYS}
     cfg["model"].update(impl="torch")
     if source in OLD_SOURCE_DEFAULTS:  # the presets pin the old engine's choices: no "auto"
         cfg["series"].update(method="rnn", log="no", transform="none")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import rnnkit
+from conftest import data_table
 from rnnkit.cli import main
 from rnnkit.config import RunConfig, apply_overrides, load_toml
 from rnnkit.errors import (
@@ -47,7 +48,7 @@ def test_a_bad_config_key_is_a_config_error() -> None:
 def test_a_missing_source_is_a_data_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="empty"):
         (tmp_path / "empty.txt").write_text("", encoding="utf-8")
-        load_corpus(tmp_path / "empty.txt")
+        load_corpus(data_table(tmp_path / "empty.txt"))
 
 
 def test_a_missing_checkpoint_is_a_checkpoint_error(tmp_path: Path) -> None:

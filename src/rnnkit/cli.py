@@ -4,9 +4,12 @@ Every subcommand has an `_add_<name>(sub)` that declares its arguments and a `_r
 that does the work; imports of heavy modules happen inside `_run_*` so `--help` stays fast.
 Errors a user can cause (`RnnkitError`) are printed on one line with a non-zero exit.
 
-Every number and choice a flag sets is checked where its config key is (`rnnkit.config`),
-or by `check_sampling` for the sampling flags, so a bad value reads the same as in a config
-file, only spelled as the flag: `--hidden-size must be an integer in [1, 65536], got -5`.
+The flags that set config keys are generated from the keys' fields (`rnnkit.config.flags`:
+name, help, range, default), the sampling flags from the `SamplingOptions` fields, so no
+flag can drift from the library. Every number and choice a flag sets is checked where its
+config key is (`rnnkit.config`), or by `check_sampling` for the sampling flags, so a bad
+value reads the same as in a config file, only spelled as the flag:
+`--hidden-size must be an integer in [1, 65536], got -5`.
 The number flags therefore reach the checks as given (argparse does not convert them); what
 argparse itself refuses (an unknown flag, a missing argument) is one line too,
 `rnnkit train: error: ...; see rnnkit train --help`, exit status 2.
@@ -24,7 +27,7 @@ from rnnkit._version import __version__
 from rnnkit.errors import ConfigError, RnnkitError
 
 if TYPE_CHECKING:
-    from rnnkit.config import ForecastConfig, RunConfig, Table
+    from rnnkit.config import RunConfig
     from rnnkit.text.tokenize import WordTokenizer
 
 
@@ -63,13 +66,6 @@ def _in_range(flag: str, value: Any, low: int, high: int | None = None, hint: st
     if isinstance(value, bool) or not isinstance(value, int) or value not in bound:
         raise ConfigError(must_be(flag, bound.expects(integer=True), shown(value), hint))
     return value
-
-
-def _checked(table: type[Table], key: str, value: Any, flag: str) -> Any:
-    """`value` converted and checked as the config key `key` of `table` is, named `flag`."""
-    from rnnkit.config import check_value
-
-    return check_value(table, key, value, flag)
 
 
 def _add_datasets(sub: argparse._SubParsersAction) -> None:
@@ -131,40 +127,58 @@ def _run_verify(args: argparse.Namespace) -> int:
     return 0 if all_ok else 1
 
 
-# Flags for the common config keys: flag name -> (table.key, type, help).
-TRAIN_FLAGS: dict[str, tuple[str, type, str]] = {
-    "level": ("data.level", str, "char or word tokens"),
-    "normalize": ("data.normalize", str, "none, d2l or newlines"),
-    "max-tokens": ("data.max_tokens", int, "train on the first N tokens (0 = use split)"),
-    "sampling": ("data.sampling", str, "sequential or random batches"),
-    "batch-size": ("data.batch_size", int, "parallel streams per batch"),
-    "num-steps": ("data.num_steps", int, "time steps per batch (BPTT length)"),
-    "kind": ("model.kind", str, "rnn, gru or lstm"),
-    "impl": ("model.impl", str, "torch, scratch or fused"),
-    "hidden-size": ("model.hidden_size", int, "hidden units per layer"),
-    "num-layers": ("model.num_layers", int, "stacked recurrent layers"),
-    "dropout": ("model.dropout", float, "dropout probability"),
-    "embedding-dim": ("model.embedding_dim", int, "embedding size (0 = hidden size)"),
-    "input-mode": ("model.input_mode", str, "embedding or onehot"),
-    "epochs": ("train.epochs", int, "passes over the training text"),
-    "max-steps": ("train.max_steps", int, "stop after N optimizer steps (0 = off)"),
-    "time-budget": ("train.time_budget", float, "stop after N seconds of training (elapsed_s)"),
-    "optimizer": ("train.optimizer", str, "sgd, adam or adamw"),
-    "lr": ("train.lr", float, "learning rate"),
-    "weight-decay": ("train.weight_decay", float, "weight decay"),
-    "schedule": ("train.schedule", str, "constant, cosine or step"),
-    "precision": ("train.precision", str, "fp32, or bf16 autocast for the training step"),
-    "clip": ("train.clip", float, "clip gradients to this global norm (0 = off)"),
-    "patience": ("train.patience", int, "early stopping after N evaluations without gain"),
-    "eval-every": ("train.eval_every", int, "epochs between evaluations"),
-    "seed": ("train.seed", int, "random seed"),
-    "threads": ("train.threads", int, "torch threads (0 = torch default)"),
-    "device": ("train.device", str, "auto, cpu or cuda"),
-}
+def _flag_name(key: str) -> str:
+    """A key's flag name, as `rnnkit.config.flags.flag_name`: `model.hidden_size` ->
+    `hidden-size`."""
+    return key.rpartition(".")[2].replace("_", "-")
+
+
+# The keys `rnnkit train` has a flag for (`--hidden-size` sets model.hidden_size); each
+# flag's type, range, help and default come from the key's field (`rnnkit.config.flags`).
+TRAIN_KEYS = (
+    "data.level",
+    "data.normalize",
+    "data.max_tokens",
+    "data.sampling",
+    "data.batch_size",
+    "data.num_steps",
+    "model.kind",
+    "model.impl",
+    "model.hidden_size",
+    "model.num_layers",
+    "model.dropout",
+    "model.embedding_dim",
+    "model.input_mode",
+    "model.tie_weights",
+    "train.epochs",
+    "train.max_steps",
+    "train.time_budget",
+    "train.optimizer",
+    "train.lr",
+    "train.weight_decay",
+    "train.schedule",
+    "train.precision",
+    "train.clip",
+    "train.patience",
+    "train.eval_every",
+    "train.seed",
+    "train.threads",
+    "train.device",
+)
+# flag name -> (table.key,): `--hidden-size` -> ("model.hidden_size",)
+TRAIN_FLAGS = {_flag_name(key): (key,) for key in TRAIN_KEYS}
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a language model on a corpus or text file")
+    from rnnkit.config import RunConfig
+    from rnnkit.config.flags import add_key_flags
+
+    p = sub.add_parser(
+        "train",
+        help="train a language model on a corpus or text file",
+        description="Config layers, later wins: the preset (default, or words at word level), "
+        "--config, SOURCE, the flags below, then --set.",
+    )
     p.add_argument("source", nargs="?", help="named corpus (see `rnnkit datasets`) or a path")
     p.add_argument("--preset", help="start from a shipped preset (see `rnnkit presets`)")
     p.add_argument("--config", help="a TOML file with [data] [model] [train] [generate] tables")
@@ -173,53 +187,27 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", help="run folder (default runs/<preset or source>-<timestamp>)")
     p.add_argument("--resume", help="continue the run in this folder from its last.pt")
-    p.add_argument("--tie-weights", action="store_true", default=None, help="tie input/output")
-    for flag, (key, _, text) in TRAIN_FLAGS.items():
-        # The value stays text: the config converts and checks it, naming the flag.
-        p.add_argument(f"--{flag}", help=f"{text} ({key})")
+    add_key_flags(p, RunConfig.table_types(), TRAIN_KEYS)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
     p.set_defaults(run=_run_train)
 
 
 def _train_config(args: argparse.Namespace) -> RunConfig:
-    from rnnkit.checkpoint import load_checkpoint
-    from rnnkit.config import RunConfig, load_toml, resolve, update
+    """The layers of `rnnkit train`: preset -> --config -> SOURCE -> flags -> --set (or, with
+    --resume, the saved config, then the same layers above the preset)."""
+    from rnnkit.config import RunConfig, resolve, resume_config
+    from rnnkit.config.flags import flag_layer
+    from rnnkit.config.resolve import user_layers
 
+    flags = flag_layer(args, {flag: key for flag, (key,) in TRAIN_FLAGS.items()})
+    args.typed_flags = dict(flags.names)  # errors spell these keys as typed
     if not args.resume:  # the flags are layers too: `--level word` picks the word defaults
-        return resolve(args.source, args.preset, args.config, then=lambda c: _flags(c, args))
-    cfg = RunConfig.from_dict(load_checkpoint(args.resume, prefer="last")["config"])
+        return resolve(args.source, args.preset, args.config, args.set, flags)
     if args.preset:
         raise ConfigError("--resume continues a run with its own config; drop --preset")
-    if args.config:
-        update(cfg, load_toml(args.config))
-    if args.source:
-        cfg.data.source = args.source
-    return _flags(cfg, args)
-
-
-def _flags(cfg: RunConfig, args: argparse.Namespace) -> RunConfig:
-    """The train flags and `--set` of `args`, applied to `cfg`."""
-    from rnnkit.config import apply_overrides
-
-    _apply_flags(cfg, args, {flag: key for flag, (key, _, _) in TRAIN_FLAGS.items()})
-    if args.tie_weights:
-        cfg.model.tie_weights = True
-    return apply_overrides(cfg, args.set)
-
-
-def _apply_flags(
-    cfg: RunConfig | ForecastConfig, args: argparse.Namespace, keys: dict[str, str]
-) -> None:
-    """Set the config key of each flag given (`keys`: flag name -> table.key); a bad value
-    fails naming the flag (`--hidden-size must be ...`)."""
-    from rnnkit.config import set_key
-
-    for flag, key in keys.items():
-        value = getattr(args, flag.replace("-", "_"))
-        if value is not None:
-            set_key(cfg, key, value, f"--{flag}")
-            args.typed_flags = {**getattr(args, "typed_flags", {}), key: f"--{flag}"}
+    layers = user_layers(RunConfig, args.config, args.source, flags, args.set)
+    return resume_config(args.resume, layers)
 
 
 def spell_as_typed(message: str, typed_flags: dict[str, str]) -> str:
@@ -243,6 +231,10 @@ def _run_train(args: argparse.Namespace) -> int:
     return 130 if result.interrupted else 0
 
 
+# The keys of `rnnkit generate`, `eval` and `serve` that say how a model runs.
+INFERENCE_KEYS = ("inference.device", "inference.threads")
+
+
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
     """`--checkpoint` and `--backend`, as `generate` and `serve` read a trained model."""
     p.add_argument(
@@ -260,29 +252,50 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_generate(sub: argparse._SubParsersAction) -> None:
-    from rnnkit.lm.sampling_options import LIMITS
+# The sampling flags' help (their names, types and defaults are the `SamplingOptions`
+# fields', their ranges `LIMITS`').
+SAMPLING_HELP = {
+    "prefix": "text to continue (empty: start from unigrams)",
+    "length": "tokens to generate",
+    "temperature": "0 means greedy",
+    "top_k": "sample from the k most likely (0 = all)",
+    "top_p": "nucleus sampling mass",
+    "num_samples": "samples generated as one batch",
+    "beam": "beam search with this width",
+    "seed": "seed for reproducible samples",
+}
 
-    length = f"{LIMITS.length.low}..{LIMITS.length.high}"
+
+def _add_sampling_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per `SamplingOptions` field, its default the field's; numbers that do not
+    parse stay text, for `check_sampling` to name with the flag."""
+    from dataclasses import fields
+    from typing import get_type_hints
+
+    from rnnkit.config.flags import default_text
+    from rnnkit.lm.sampling_options import LIMITS, SamplingOptions
+
+    types = get_type_hints(SamplingOptions)
+    for f in fields(SamplingOptions):
+        typ = types[f.name]
+        convert = _number_or_text if typ is float else str if typ is str else _int_or_text
+        bound = getattr(LIMITS, f.name)
+        where = "" if typ is str or str(bound) == "any" else f"{bound}, "
+        help_text = f"{SAMPLING_HELP[f.name]} ({where}default {default_text(f.default)})"
+        flag = "--" + f.name.replace("_", "-")
+        p.add_argument(flag, type=convert, default=f.default, help=help_text)
+        if f.name == "temperature":
+            p.add_argument("--greedy", action="store_true", help="always the most likely token")
+
+
+def _add_generate(sub: argparse._SubParsersAction) -> None:
+    from rnnkit.config.flags import add_key_flags
+    from rnnkit.config.tables import InferenceConfig
+
     p = sub.add_parser("generate", help="generate text from a trained language model")
     _add_model_flags(p)
-    p.add_argument("--prefix", default="", help="text to continue (empty: start from unigrams)")
-    # Numbers that do not parse stay text, for `check_sampling` to name with the flag.
-    integer, number = _int_or_text, _number_or_text
-    p.add_argument("--length", type=integer, default=200, help=f"tokens to generate ({length})")
-    p.add_argument("--temperature", type=number, default=1.0, help="0 means greedy")
-    p.add_argument("--greedy", action="store_true", help="always the most likely token")
-    p.add_argument(
-        "--top-k", type=integer, default=0, help="sample from the k most likely (0 = all)"
-    )
-    p.add_argument("--top-p", type=number, default=1.0, help="nucleus sampling mass")
-    p.add_argument("--beam", type=integer, default=0, help="beam search with this width")
-    p.add_argument("--num-samples", type=integer, default=1, help="samples generated as one batch")
-    p.add_argument("--seed", type=integer, default=None, help="seed for reproducible samples")
-    p.add_argument(
-        "--device", default="cpu", choices=["auto", "cpu", "cuda"], help="onnx: cpu only"
-    )
-    p.add_argument("--threads", default="0", help="torch / onnxruntime threads (0 = default)")
+    _add_sampling_flags(p)
+    add_key_flags(p, {"inference": InferenceConfig}, INFERENCE_KEYS, layered=False)
     p.set_defaults(run=_run_generate)
 
 
@@ -318,9 +331,11 @@ def _run_generate(args: argparse.Namespace) -> int:
     if args.greedy:
         values["temperature"] = 0.0
     options = SamplingOptions.checked(values, spell=lambda name: "--" + name.replace("_", "-"))
-    from rnnkit.config import TrainConfig
+    from rnnkit.config.flags import table_from_flags
+    from rnnkit.config.tables import InferenceConfig
 
-    threads = _checked(TrainConfig, "threads", args.threads, "--threads")
+    inference = table_from_flags(InferenceConfig, args, ["device", "threads"])
+    threads = inference.threads
     whole = options.beam > 0 or options.num_samples > 1
     from rnnkit.runtime.onnx_lm import choose_backend
 
@@ -329,7 +344,7 @@ def _run_generate(args: argparse.Namespace) -> int:
         from rnnkit.runtime import onnx_lm
         from rnnkit.text.prefix import normalize_prefix
 
-        if args.device == "cuda":
+        if inference.device == "cuda":
             raise ConfigError("the ONNX backend runs on the CPU; use --device cpu")
         export = onnx_lm.load_onnx(args.checkpoint, threads=threads)
         prefix = normalize_prefix(options.prefix, export.normalize)
@@ -354,7 +369,7 @@ def _run_generate(args: argparse.Namespace) -> int:
         ) from None
 
     set_threads(threads)
-    lm = load(args.checkpoint, device=args.device)
+    lm = load(args.checkpoint, device=inference.device)
     prefix = normalize_prefix(options.prefix, lm.config.data.normalize)
     texts = generate(lm, options=options) if whole else None
     steps = iter(()) if whole else stream(lm, options=options)
@@ -363,19 +378,26 @@ def _run_generate(args: argparse.Namespace) -> int:
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
+    from rnnkit.config.flags import add_key_flags
+    from rnnkit.config.tables import InferenceConfig
+
     p = sub.add_parser("eval", help="loss, perplexity and bits per token on held-out text")
     p.add_argument("--checkpoint", required=True, help="run folder (uses best.pt) or .pt file")
     p.add_argument("source", nargs="?", help="another corpus or path to score (whole text)")
     p.add_argument("--split", default="val", choices=["val", "test"])
-    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    add_key_flags(p, {"inference": InferenceConfig}, ["inference.device"], layered=False)
     p.set_defaults(run=_run_eval)
 
 
 def _run_eval(args: argparse.Namespace) -> int:
+    from rnnkit.config.flags import table_from_flags
+    from rnnkit.config.tables import InferenceConfig
+
+    device = table_from_flags(InferenceConfig, args, ["device"]).device
     from rnnkit.lm.evaluate import evaluate
     from rnnkit.lm.load import load
 
-    r = evaluate(load(args.checkpoint, device=args.device), args.source, args.split)
+    r = evaluate(load(args.checkpoint, device=device), args.source, args.split)
     print(
         f"{r['source']} [{r['split']}] {r['tokens']:,} tokens: loss {r['loss']:.4f}  "
         f"ppl {r['ppl']:.3f}  bits/token {r['bits_per_token']:.4f}  <unk> {r['unk']:.2%}"
@@ -397,41 +419,41 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-# Flags of `rnnkit forecast` for the common config keys: flag name -> (table.key, help). A
-# flag's type, choices and nargs follow the key's type in `rnnkit.config.ForecastConfig`.
-FORECAST_FLAGS: dict[str, tuple[str, str]] = {
-    "target": ("series.target", "CSV target column(s) (default: all numeric)"),
-    "time-col": ("series.time_col", "CSV time column"),
-    "covariates": ("series.covariates", "CSV covariate column(s)"),
-    "horizon": ("series.horizon", "points to forecast (and hold out)"),
-    "lookback": ("series.lookback", "points of history each forecast reads"),
-    "strategy": ("series.strategy", "one step at a time, or one multi-step head"),
-    "transform": ("series.transform", "first differences or per-window levels"),
-    "scaler": ("series.scaler", "scaling fit on the training part"),
-    "likelihood": ("series.likelihood", "gaussian gives intervals"),
-    "season": ("series.season", "season length for seasonal naive and MASE"),
-    "fill": ("series.fill", "what to do with missing CSV cells"),
-    "kind": ("model.kind", "recurrent cell"),
-    "impl": ("model.impl", "the core's implementation"),
-    "hidden-size": ("model.hidden_size", "hidden units per layer"),
-    "num-layers": ("model.num_layers", "stacked recurrent layers"),
-    "dropout": ("model.dropout", "dropout between layers"),
-    "epochs": ("train.epochs", "passes over the training windows"),
-    "max-steps": ("train.max_steps", "stop after N optimizer steps (0 = off)"),
-    "lr": ("train.lr", "learning rate"),
-    "seed": ("train.seed", "random seed (of the first fit)"),
-    "threads": ("train.threads", "torch threads (0 = one)"),
-    "device": ("train.device", "auto, cpu or cuda"),
-}
+# The keys `rnnkit forecast` has a flag for; as TRAIN_KEYS, generated from the fields.
+FORECAST_KEYS = (
+    "series.target",
+    "series.time_col",
+    "series.covariates",
+    "series.horizon",
+    "series.lookback",
+    "series.strategy",
+    "series.transform",
+    "series.scaler",
+    "series.likelihood",
+    "series.season",
+    "series.fill",
+    "model.kind",
+    "model.impl",
+    "model.hidden_size",
+    "model.num_layers",
+    "model.dropout",
+    "train.epochs",
+    "train.max_steps",
+    "train.lr",
+    "train.seed",
+    "train.threads",
+    "train.device",
+)
+# flag name -> (table.key,): `--hidden-size` -> ("model.hidden_size",)
+FORECAST_FLAGS = {_flag_name(key): (key,) for key in FORECAST_KEYS}
 
 
 MAX_SEEDS = 1000  # independent fits of `rnnkit forecast --seeds`
 
 
 def _add_forecast(sub: argparse._SubParsersAction) -> None:
-    from typing import Literal, get_args, get_origin, get_type_hints
-
     from rnnkit.config import ForecastConfig
+    from rnnkit.config.flags import add_key_flags
 
     p = sub.add_parser(
         "forecast",
@@ -440,7 +462,7 @@ def _add_forecast(sub: argparse._SubParsersAction) -> None:
         "forecast.csv, forecast.png, metrics.json and best.pt / last.pt into the run folder. "
         "With --checkpoint, forecast past the end of SOURCE without retraining. Config layers, "
         "later wins: the generic defaults, the preset (forecast-SOURCE for a built-in SOURCE "
-        "unless --preset or --config), --config, SOURCE, --set, then the flags below.",
+        "unless --preset or --config), --config, SOURCE, the flags below, then --set.",
     )
     p.add_argument("source", help="sine, noisy-sine, sunspots, co2 (rnnkit[ts]) or a CSV path")
     p.add_argument("--preset", help="start from a shipped forecast preset (see `rnnkit presets`)")
@@ -448,17 +470,7 @@ def _add_forecast(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--set", action="append", default=[], metavar="TABLE.KEY=VALUE", help="set any config key"
     )
-    tables = get_type_hints(ForecastConfig)
-    for flag, (key, text) in FORECAST_FLAGS.items():
-        # Values stay text: the config converts and checks them, naming the flag.
-        table, name = key.split(".")
-        hint = get_type_hints(tables[table])[name]
-        extra: dict[str, Any] = {}
-        if get_origin(hint) is list:
-            extra = {"nargs": "+"}
-        elif get_origin(hint) is Literal:
-            extra = {"metavar": "{" + ",".join(get_args(hint)) + "}"}
-        p.add_argument(f"--{flag}", help=f"{text} ({key})", **extra)
+    add_key_flags(p, ForecastConfig.table_types(), FORECAST_KEYS)
     p.add_argument("--seeds", type=_int_or_text, default=1, help="independent fits (mean ± std)")
     p.add_argument("--out", help="run folder (default runs/forecast-<source>-<timestamp>)")
     p.add_argument("--checkpoint", help="run folder or .pt: forecast without retraining")
@@ -473,8 +485,11 @@ def _run_forecast(args: argparse.Namespace) -> int:
     # With --checkpoint the saved forecaster keeps its own config: no source preset, so
     # only what is given here (horizon, fill, CSV columns) changes the forecast.
     preset = args.preset if args.preset or not args.checkpoint else ""
-    cfg = resolve_forecast(args.source, preset, args.config, args.set)
-    _apply_flags(cfg, args, {flag: key for flag, (key, _) in FORECAST_FLAGS.items()})
+    from rnnkit.config.flags import flag_layer
+
+    flags = flag_layer(args, {flag: key for flag, (key,) in FORECAST_FLAGS.items()})
+    args.typed_flags = dict(flags.names)  # errors spell these keys as typed
+    cfg = resolve_forecast(args.source, preset, args.config, args.set, flags)
     seeds = _in_range("--seeds", args.seeds, 1, MAX_SEEDS)
     if args.print_config:
         print(to_json(cfg))
@@ -493,6 +508,9 @@ def _run_forecast(args: argparse.Namespace) -> int:
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
+    from rnnkit.config.flags import add_key_flags, table_keys
+    from rnnkit.config.tables import ServeConfig
+
     p = sub.add_parser(
         "serve",
         help="a local web playground: stream text from a trained model in the browser",
@@ -501,31 +519,20 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         "Needs the serve extra: pip install 'rnnkit[serve]'.",
     )
     _add_model_flags(p)
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    integer = _int_or_text  # checked in _run_serve, naming the flag
-    p.add_argument("--port", type=integer, default=8000, help="port (0 = any free port)")
-    p.add_argument("--workers", type=integer, default=2, help="requests generating at once")
-    p.add_argument(
-        "--queue-size", type=integer, default=128, help="requests that may wait (then 429)"
-    )
-    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
-    p.add_argument(
-        "--threads",
-        default="1",
-        help="torch (or onnxruntime) threads (1 suits small models; 0 = default)",
-    )
+    add_key_flags(p, {"serve": ServeConfig}, table_keys(ServeConfig), layered=False)
     p.set_defaults(run=_run_serve)
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    from dataclasses import fields
     from importlib.util import find_spec
 
-    from rnnkit.config import TrainConfig
+    from rnnkit.config.flags import table_from_flags
+    from rnnkit.config.tables import ServeConfig
 
-    port = _in_range("--port", args.port, 0, 65535, "0 = any free port")
-    workers = _in_range("--workers", args.workers, 1)
-    queue_size = _in_range("--queue-size", args.queue_size, 0)
-    threads = _checked(TrainConfig, "threads", args.threads, "--threads")
+    checked = table_from_flags(ServeConfig, args, [f.name for f in fields(ServeConfig)])
+    port, workers, queue_size = checked.port, checked.workers, checked.queue_size
+    threads = checked.threads
 
     missing = [name for name in ("fastapi", "uvicorn") if find_spec(name) is None]
     if missing:
@@ -537,36 +544,44 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     run(
         args.checkpoint,
-        host=args.host,
+        host=checked.host,
         port=port,
         workers=workers,
         queue_size=queue_size,
-        device=args.device,
+        device=checked.device,
         threads=threads,
         backend=args.backend,
     )
     return 0
 
 
+# The `data` keys `rnnkit prepare` has a flag for, with the keys' defaults.
+PREPARE_KEYS = (
+    "level",
+    "normalize",
+    "min_freq",
+    "max_size",
+    "max_tokens",
+    "split",
+    "encoding_errors",
+    "nfc",
+    "word_regex",
+    "newlines",
+    "lowercase",
+)
+
+
 def _add_prepare(sub: argparse._SubParsersAction) -> None:
+    from rnnkit.config import DataConfig
+    from rnnkit.config.flags import add_key_flags
+
     p = sub.add_parser(
         "prepare",
         help="tokenise a corpus of any size into memory-mapped files for `rnnkit train DIR`",
     )
     p.add_argument("source", help="named corpus, UTF-8 file or folder of .txt files")
     p.add_argument("--out", required=True, help="folder to write (new or empty)")
-    p.add_argument("--level", default="char", choices=["char", "word"])
-    p.add_argument("--normalize", default="none", choices=["none", "d2l", "newlines"])
-    # The numbers are checked as the `data` keys they match (data.min_freq, ...).
-    p.add_argument("--min-freq", default="1", help="rarer training tokens become <unk>")
-    p.add_argument("--max-size", default="0", help="keep at most N vocabulary entries (0 = all)")
-    p.add_argument("--max-tokens", default="0", help="train on the first N tokens")
-    p.add_argument("--split", default="0.9,0.05,0.05", help="train,val,test fractions")
-    p.add_argument("--encoding-errors", default="strict", choices=["strict", "replace", "ignore"])
-    p.add_argument("--nfc", action="store_true", help="compose the text to Unicode NFC first")
-    p.add_argument("--word-regex", default="", help="word tokens ('' = the default pattern)")
-    p.add_argument("--newlines", default="auto", choices=["auto", "keep", "paragraphs", "drop"])
-    p.add_argument("--lowercase", action="store_true", help="lower-case words")
+    add_key_flags(p, {"data": DataConfig}, [f"data.{key}" for key in PREPARE_KEYS], False)
     p.add_argument("--force", action="store_true", help="replace a finished prepare in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=_run_prepare)
@@ -574,31 +589,13 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
 
 def _run_prepare(args: argparse.Namespace) -> int:
     from rnnkit.config import DataConfig
+    from rnnkit.config.flags import table_from_flags
 
-    numbers = {
-        key: _checked(DataConfig, key, getattr(args, key), "--" + key.replace("_", "-"))
-        for key in ("min_freq", "max_size", "max_tokens", "split")
-    }
+    data = table_from_flags(DataConfig, args, PREPARE_KEYS)
+    data.source = args.source
     from rnnkit.text.prepared import prepare
-    from rnnkit.text.tokenize import WordTokenizer
 
-    words = WordTokenizer(args.word_regex, args.newlines, args.lowercase)
-    m = prepare(
-        args.source,
-        args.out,
-        level=args.level,
-        normalize=args.normalize,
-        min_freq=numbers["min_freq"],
-        max_tokens=numbers["max_tokens"],
-        split=numbers["split"],
-        encoding_errors=args.encoding_errors,
-        nfc=args.nfc,
-        max_size=numbers["max_size"],
-        force=args.force,
-        quiet=args.quiet,
-        tokenizer=words if args.level == "word" else None,
-        vocab_rule="auto",
-    )
+    m = prepare(data, args.out, force=args.force, quiet=args.quiet)
     sizes = "/".join(f"{s['tokens']:,}" for s in m["splits"].values())
     print(
         f"prepared {m['source']} (sha1 {m['sha1'][:12]}) into {args.out}: "

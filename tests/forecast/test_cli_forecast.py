@@ -129,17 +129,20 @@ def _printed_config(capsys: pytest.CaptureFixture, *args: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_print_config_layers_set_then_flags(capsys: pytest.CaptureFixture) -> None:
+def test_print_config_layers_flags_then_set(capsys: pytest.CaptureFixture) -> None:
     cfg = _printed_config(capsys, "sunspots", "--set", "series.horizon=30")
     assert cfg["preset"] == "forecast-sunspots" and cfg["series"]["source"] == "sunspots"
     assert (cfg["series"]["lookback"], cfg["series"]["horizon"]) == (20, 30)
-    assert set(cfg) == {"series", "model", "train", "preset"}
+    assert set(cfg) == {"series", "model", "train", "preset", "recipe", "recipe_note"}
+    assert (cfg["recipe"], cfg["recipe_note"]) == ("auto", "")  # chosen when the run starts
     assert set(cfg["model"]) == {"kind", "impl", "hidden_size", "num_layers", "dropout"}
-    # the flags act as --set applied last
+    # the same order as rnnkit train: the flags, then --set (which wins)
     cfg = _printed_config(
         capsys, "sunspots", "--set", "series.horizon=30", "--horizon", "7", "--kind", "gru"
     )
-    assert (cfg["series"]["horizon"], cfg["model"]["kind"]) == (7, "gru")
+    assert (cfg["series"]["horizon"], cfg["model"]["kind"]) == (30, "gru")
+    cfg = _printed_config(capsys, "sunspots", "--horizon", "7")
+    assert cfg["series"]["horizon"] == 7
     cfg = _printed_config(capsys, "my.csv", "--target", "a", "b", "--time-col", "t")
     assert cfg["series"]["target"] == ["a", "b"] and cfg["series"]["time_col"] == "t"
 

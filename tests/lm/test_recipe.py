@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import TINY_TEXT, tiny_lm_config
+from conftest import TINY_TEXT, data_table, tiny_lm_config
 from rnnkit.checkpoint import load_checkpoint
 from rnnkit.config import RunConfig, resolve
 from rnnkit.errors import ConfigError
@@ -128,12 +128,12 @@ def test_corpus_prefixes_are_starts_of_validation_lines(tmp_path: Path) -> None:
     text = "".join(f"line number {i} of the text\n" for i in range(400))
     source = tmp_path / "lines.txt"
     source.write_text(text, encoding="utf-8")
-    corpus = load_corpus(str(source))
+    corpus = load_corpus(data_table(str(source)))
     prefixes = corpus_prefixes(corpus, 2)
     assert prefixes == ["line "]  # the same start twice is kept once
     chinese = tmp_path / "poems.txt"
     chinese.write_text("床前明月光\n疑是地上霜\n舉頭望明月\n低頭思故鄉\n" * 100, encoding="utf-8")
-    assert all(len(p) == 4 for p in corpus_prefixes(load_corpus(str(chinese)), 2))
+    assert all(len(p) == 4 for p in corpus_prefixes(load_corpus(data_table(str(chinese))), 2))
 
 
 def test_samples_print_as_text_blocks_from_the_corpus(tmp_path: Path) -> None:
@@ -179,17 +179,18 @@ def test_the_recipe_applies_without_a_preset_and_keeps_what_the_user_gave(
     source.write_text(TINY_TEXT, encoding="utf-8")
     cfg = resolve(str(source), overrides=["model.hidden_size=24", "train.max_steps=3"])
     assert cfg.recipe == "auto" and cfg.pinned == ["model.hidden_size", "train.max_steps"]
-    assert resolve(str(source), preset="default").recipe == ""
+    assert resolve(str(source), preset="default").recipe == "fixed"
     cfg.train.threads = 1
     lines: list[str] = []
     train_lm(cfg, out=tmp_path / "run", quiet=True, echo=lines.append)
     assert lines[0].startswith("recipe: ") and "kept yours: model.hidden_size" in lines[0]
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert saved["recipe"] == lines[0].removeprefix("recipe: ")
+    assert saved["recipe"] == "fixed"
+    assert saved["recipe_note"] == lines[0].removeprefix("recipe: ")
     assert saved["model"]["hidden_size"] == 24 and saved["train"]["epochs"] == 0
     assert saved["model"]["embedding_dim"] == 64  # the recipe's choice
     # --resume keeps the choice: the saved config is no longer "auto".
     again = RunConfig.from_dict(load_checkpoint(tmp_path / "run")["config"])
-    assert again.recipe == saved["recipe"]
+    assert (again.recipe, again.recipe_note) == ("fixed", saved["recipe_note"])
     again.train.max_steps = 4
     train_lm(again, resume=tmp_path / "run", quiet=True, echo=quiet)

@@ -11,6 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import data_table
 from rnnkit.errors import RnnkitError
 from rnnkit.text.batches import BatchIterator
 from rnnkit.text.corpora import load_corpus
@@ -27,7 +28,7 @@ def test_d2l_time_machine_parity(sampling: str, monkeypatch: pytest.MonkeyPatch)
     if not (REFERENCE / "timemachine.txt").is_file():
         pytest.skip("reference data absent: set RNNKIT_DATA to the folder with timemachine.txt")
     monkeypatch.setenv("RNNKIT_OFFLINE", "1")
-    corpus = load_corpus("timemachine", normalize="d2l", max_tokens=10_000)
+    corpus = load_corpus(data_table("timemachine", normalize="d2l", max_tokens=10_000))
     it = BatchIterator(corpus.train, 32, 35, sampling, gen())  # type: ignore[arg-type]
     assert len(it) == 8 and it.tokens_per_epoch == 8_960
     for epoch in range(3):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import data_table
 from rnnkit.errors import RnnkitError
 from rnnkit.text import sources
 from rnnkit.text.corpora import compact_dtype, describe_datasets, load_corpus, read_text
@@ -64,26 +65,26 @@ def serve(monkeypatch: pytest.MonkeyPatch, payload: bytes) -> list[str]:
 
 
 def test_time_machine_d2l(reference: Path) -> None:
-    c = load_corpus("timemachine", normalize="d2l", split=(1.0, 0.0, 0.0))
+    c = load_corpus(data_table("timemachine", normalize="d2l", split=[1.0, 0.0, 0.0]))
     assert c.num_tokens == 170_580 and c.train.size == 170_580
     assert len(c.vocab) == 28
     assert c.vocab.idx_to_token[:12] == ["<unk>", " ", *"etainoshrd"]
     assert c.sha1 == "090b5e7e70c295757f55df93cb0a180b9691891a"
     assert c.train.dtype == np.uint8
-    first = load_corpus("timemachine", normalize="d2l", max_tokens=10_000)
+    first = load_corpus(data_table("timemachine", normalize="d2l", max_tokens=10_000))
     assert first.train.size == 10_000 and len(first.vocab) == 28  # all 27 characters
     assert first.val.size == first.test.size == (170_580 - 10_000) // 2
     assert first.unk_share == {"val": 0.0, "test": 0.0}
 
 
 def test_jaychou_newlines(reference: Path) -> None:
-    c = load_corpus("jaychou", normalize="newlines", max_tokens=10_000)
+    c = load_corpus(data_table("jaychou", normalize="newlines", max_tokens=10_000))
     assert len(c.vocab) == 1_028
     assert c.num_tokens == 63_282
     assert c.sha1 == "9529987e701a4f37048ab778270a5dde9a762a0b"
     assert c.train.dtype == np.int16
     assert 0.0 < c.unk_share["val"] < 0.5 and 0.0 < c.unk_share["test"] < 0.5
-    whole = load_corpus("jaychou", normalize="newlines", split=(1.0, 0.0, 0.0))
+    whole = load_corpus(data_table("jaychou", normalize="newlines", split=[1.0, 0.0, 0.0]))
     assert whole.train.size == 63_282 and len(whole.vocab) == 2_582 + 1  # with <unk>
 
 
@@ -93,7 +94,7 @@ def test_python_docs_is_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     text, sha1 = read_text("python-docs")
     assert len(text) > 100_000 and "\n\n" in text
     assert sha1 == hashlib.sha1(text.encode("utf-8")).hexdigest()
-    c = load_corpus("python-docs")
+    c = load_corpus(data_table("python-docs"))
     assert c.name == "python-docs" and c.sha1 == sha1
     assert c.train.size + c.val.size + c.test.size == c.num_tokens == len(text)
 
@@ -104,35 +105,35 @@ def test_python_docs_is_offline(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_split_is_contiguous_and_vocab_from_train(tmp_path: Path) -> None:
     path = tmp_path / "c.txt"
     path.write_text("a" * 80 + "b" * 10 + "c" * 10, encoding="utf-8")
-    c = load_corpus(path, split=(0.8, 0.1, 0.1))
+    c = load_corpus(data_table(path, split=[0.8, 0.1, 0.1]))
     assert (c.train.size, c.val.size, c.test.size) == (80, 10, 10)
     assert c.vocab.idx_to_token == ["<unk>", "a"]
     assert c.unk_share == {"val": 1.0, "test": 1.0}
     assert c.name == str(path) and c.level == "char" and c.normalize == "none"
     with pytest.raises(RnnkitError, match="split must be three"):
-        load_corpus(path, split=(0.5, 0.1, 0.1))
+        load_corpus(data_table(path, split=[0.5, 0.1, 0.1]))
     with pytest.raises(RnnkitError, match="training part is empty"):
-        load_corpus(path, split=(0.0, 0.5, 0.5))
+        load_corpus(data_table(path, split=[0.0, 0.5, 0.5]))
 
 
 def test_max_tokens_halves_the_rest(tmp_path: Path) -> None:
     path = tmp_path / "c.txt"
     path.write_text("abcdefghij" * 3, encoding="utf-8")
-    c = load_corpus(path, max_tokens=5)
+    c = load_corpus(data_table(path, max_tokens=5))
     assert (c.train.size, c.val.size, c.test.size) == (5, 12, 13)
     assert c.vocab.idx_to_token == ["<unk>", *"abcde"]
     assert c.vocab.decode(c.val[:6]) == ["<unk>"] * 5 + ["a"]  # f..j are not in train
-    c = load_corpus(path, max_tokens=100)  # more than there is: all of it trains
+    c = load_corpus(data_table(path, max_tokens=100))  # more than there is: all of it trains
     assert (c.train.size, c.val.size, c.test.size) == (30, 0, 0)
 
 
 def test_word_level_and_min_freq(tmp_path: Path) -> None:
     path = tmp_path / "w.txt"
     path.write_text("the cat sat on the mat . the end the cat", encoding="utf-8")
-    c = load_corpus(path, level="word", split=(1.0, 0.0, 0.0), min_freq=2)
+    c = load_corpus(data_table(path, level="word", split=[1.0, 0.0, 0.0], min_freq=2))
     assert c.vocab.idx_to_token == ["<unk>", "the", "cat"]
     assert c.num_tokens == 11
-    c = load_corpus(path, level="word", word_regex=r"[a-z]+", split=(1.0, 0.0, 0.0))
+    c = load_corpus(data_table(path, level="word", word_regex=r"[a-z]+", split=[1.0, 0.0, 0.0]))
     assert c.num_tokens == 10
 
 
@@ -181,13 +182,13 @@ def test_binary_empty_and_missing(tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     with pytest.raises(RnnkitError, match=r"empty\.txt is empty"):
-        load_corpus(empty)
+        load_corpus(data_table(empty))
     only_digits = tmp_path / "digits.txt"
     only_digits.write_text("123 456\n", encoding="utf-8")
     with pytest.raises(RnnkitError, match="no char tokens after normalize='d2l'"):
-        load_corpus(only_digits, normalize="d2l")
+        load_corpus(data_table(only_digits, normalize="d2l"))
     with pytest.raises(RnnkitError, match=r"unknown source .*not a named corpus"):
-        load_corpus(tmp_path / "nope.txt")
+        load_corpus(data_table(tmp_path / "nope.txt"))
     with pytest.raises(RnnkitError, match="encoding_errors"):
         read_text(only_digits, encoding_errors="surrogateescape")  # type: ignore[arg-type]
 

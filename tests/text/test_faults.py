@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import rnnkit.storage as storage
-from conftest import TINY_TEXT
+from conftest import TINY_TEXT, data_table
 from rnnkit.cli import main
 from rnnkit.errors import DataError, StorageError
 from rnnkit.text import prepared, sources
@@ -141,14 +141,14 @@ def test_a_failed_split_write_is_one_line_and_cleans_up(
     out = tmp_path / "out"
     fail_split_file(monkeypatch, split, code, room)
     with pytest.raises(StorageError) as info:
-        prepare(source, out, quiet=True, chunk_bytes=256)
+        prepare(data_table(source), out, quiet=True, chunk_bytes=256)
     assert_one_line(info.value, out / split, ERRNOS[code])
     assert "prepare` again" in str(info.value)
     assert list(out.iterdir()) == []  # no split file, no temporary file: the space is back
     assert source.read_text(encoding="utf-8") == TINY_TEXT
     monkeypatch.undo()
-    prepare(source, out, quiet=True)
-    assert same_corpus(load_prepared(out), load_corpus(source))
+    prepare(data_table(source), out, quiet=True)
+    assert same_corpus(load_prepared(out), load_corpus(data_table(source)))
 
 
 @pytest.mark.parametrize("stage", ["open", "write"])
@@ -159,7 +159,7 @@ def test_a_failed_vocab_or_manifest_write_is_one_line(
     out = tmp_path / "out"
     fail_atomic_writes(monkeypatch, code, stage)
     with pytest.raises(StorageError) as info:
-        prepare(source, out, quiet=True)
+        prepare(data_table(source), out, quiet=True)
     assert_one_line(info.value, out / "vocab.json", ERRNOS[code])
     assert list(out.iterdir()) == []
 
@@ -170,7 +170,7 @@ def test_a_failed_manifest_write_leaves_nothing(
     out = tmp_path / "out"
     fail_atomic_writes(monkeypatch, errno.ENOSPC, "open", only="manifest.json")
     with pytest.raises(StorageError) as info:
-        prepare(source, out, quiet=True)
+        prepare(data_table(source), out, quiet=True)
     assert_one_line(info.value, out / "manifest.json", "no space left")
     assert list(out.iterdir()) == []
 
@@ -183,7 +183,7 @@ def test_an_unwritable_out_folder_is_one_line(
 
     monkeypatch.setattr(Path, "mkdir", denied)
     with pytest.raises(StorageError) as info:
-        prepare(source, tmp_path / "out", quiet=True)
+        prepare(data_table(source), tmp_path / "out", quiet=True)
     assert_one_line(info.value, tmp_path / "out", "read-only file system")
 
 
@@ -217,7 +217,7 @@ def test_a_source_file_vanishing_mid_prepare_is_one_line(
     monkeypatch.setattr(prepared, "_parts", listed_then_deleted)
     out = tmp_path / "out"
     with pytest.raises(StorageError) as info:
-        prepare(folder, out, quiet=True)
+        prepare(data_table(folder), out, quiet=True)
     assert_one_line(info.value, folder / "b.txt", "vanished")
     assert list(out.iterdir()) == []
 
@@ -233,14 +233,14 @@ def test_a_read_error_mid_source_is_one_line(
 
     monkeypatch.setattr(prepared._Part, "open", lambda self: Broken(TINY_TEXT.encode()))
     with pytest.raises(StorageError, match=f"cannot read {source}: .*rror"):
-        prepare(source, tmp_path / "out", quiet=True, chunk_bytes=256)
+        prepare(data_table(source), tmp_path / "out", quiet=True, chunk_bytes=256)
 
 
 def test_unreadable_prepared_files_are_one_line(
     source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "out"
-    prepare(source, out, quiet=True)
+    prepare(data_table(source), out, quiet=True)
     real = Path.read_text
 
     def denied(self: Path, *args: Any, **kwargs: Any) -> str:
@@ -345,7 +345,8 @@ def test_prepare_killed_at_seeded_moments(big_source: Path, tmp_path: Path, seed
         assert "again" in str(exc) and "\n" not in str(exc)
     else:
         assert len(corpus.train) + len(corpus.val) + len(corpus.test) == len(TINY_TEXT) * BIG
-    prepare(big_source, out, quiet=True, force=True)  # an unfinished folder is written again
+    # an unfinished folder is written again
+    prepare(data_table(big_source), out, quiet=True, force=True)
     assert load_prepared(out).num_tokens == len(TINY_TEXT) * BIG
 
 
@@ -378,6 +379,6 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
 def test_prepare_into_a_real_full_tmpfs(big_source: Path, small_tmpfs: Path) -> None:
     out = small_tmpfs / "out"
     with pytest.raises(StorageError, match="no space left on the device") as info:
-        prepare(big_source, out, quiet=True)
+        prepare(data_table(big_source), out, quiet=True)
     assert "\n" not in str(info.value)
     assert list(out.iterdir()) == []  # the space is given back

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import data_table
 from rnnkit.cli import main
 from rnnkit.config import RunConfig, apply_overrides
 from rnnkit.errors import RnnkitError
@@ -50,12 +51,14 @@ def source(tmp_path: Path) -> Path:
 def test_prepare_equals_load_corpus_whatever_the_chunk_size(
     source: Path, tmp_path: Path, level: str, normalize: str
 ) -> None:
-    reference = load_corpus(source, level=level, normalize=normalize)
+    reference = load_corpus(data_table(source, level=level, normalize=normalize))
     # Chunks of 16 and 61 bytes cut inside lines and words (the fall-back cuts and the
     # carried word); the default reads the file in one chunk.
     for chunk in (16, 61, prepared.CHUNK_BYTES):
         out = tmp_path / f"out-{chunk}"
-        prepare(source, out, level=level, normalize=normalize, chunk_bytes=chunk, quiet=True)
+        prepare(
+            data_table(source, level=level, normalize=normalize), out, chunk_bytes=chunk, quiet=True
+        )
         assert same_corpus(load_prepared(out), reference), chunk
 
 
@@ -66,22 +69,22 @@ def test_prepare_folder_max_tokens_min_freq(tmp_path: Path) -> None:
     (folder / "b" / "c.txt").write_text("six seven two two\n" * 20, encoding="utf-8")
     opts = {"level": "word", "max_tokens": 30}
     out = tmp_path / "out"
-    prepare(folder, out, min_freq=2, chunk_bytes=20, quiet=True, **opts)
-    assert same_corpus(load_prepared(out), load_corpus(folder, min_freq=2, **opts))
+    prepare(data_table(folder, min_freq=2, **opts), out, chunk_bytes=20, quiet=True)
+    assert same_corpus(load_prepared(out), load_corpus(data_table(folder, min_freq=2, **opts)))
 
 
 def test_named_source_prepares(tmp_path: Path) -> None:
     folder = data_dir()
     if folder is None or not (folder / "timemachine.txt").is_file():
         pytest.skip("set RNNKIT_DATA to a folder holding timemachine.txt (../shared/data)")
-    prepare("timemachine", tmp_path / "tm", level="word", normalize="d2l", quiet=True)
-    reference = load_corpus("timemachine", level="word", normalize="d2l")
+    prepare(data_table("timemachine", level="word", normalize="d2l"), tmp_path / "tm", quiet=True)
+    reference = load_corpus(data_table("timemachine", level="word", normalize="d2l"))
     assert same_corpus(load_prepared(tmp_path / "tm"), reference)
 
 
 def test_manifest_memory_map_and_config(source: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    manifest = prepare(source, out, level="word", normalize="d2l", quiet=True)
+    manifest = prepare(data_table(source, level="word", normalize="d2l"), out, quiet=True)
     assert manifest == read_manifest(out)
     assert {p.name for p in out.iterdir()} == {
         "manifest.json", "vocab.json", "train.npy", "val.npy", "test.npy"
@@ -110,7 +113,7 @@ def test_unfinished_prepare_is_refused_then_redone(
 
     monkeypatch.setattr(prepared, "write_atomic", killed_before_manifest)
     with pytest.raises(KeyboardInterrupt):
-        prepare(source, out, quiet=True)
+        prepare(data_table(source), out, quiet=True)
     assert (out / "train.npy").is_file() and not (out / "manifest.json").exists()
     with pytest.raises(RnnkitError, match="did not finish"):
         load_prepared(out)
@@ -119,16 +122,16 @@ def test_unfinished_prepare_is_refused_then_redone(
     with pytest.raises(RnnkitError, match="did not finish"):
         corpus_for(cfg)
     monkeypatch.undo()
-    prepare(source, out, quiet=True)  # an unfinished folder is simply written again
-    assert same_corpus(load_prepared(out), load_corpus(source))
+    prepare(data_table(source), out, quiet=True)  # an unfinished folder is simply written again
+    assert same_corpus(load_prepared(out), load_corpus(data_table(source)))
 
 
 def test_refusals(source: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    prepare(source, out, quiet=True)
+    prepare(data_table(source), out, quiet=True)
     with pytest.raises(RnnkitError, match=r"already holds a prepared corpus; replace it \(force\)"):
-        prepare(source, out, quiet=True)
-    prepare(source, out, level="word", force=True, quiet=True)
+        prepare(data_table(source), out, quiet=True)
+    prepare(data_table(source, level="word"), out, force=True, quiet=True)
     assert read_manifest(out)["level"] == "word"
     with open(out / "val.npy", "r+b") as fh:  # a damaged copy
         fh.truncate(fh.seek(0, 2) - 1)
@@ -137,13 +140,13 @@ def test_refusals(source: Path, tmp_path: Path) -> None:
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.md").write_text("keep me")
     with pytest.raises(RnnkitError, match="holds other files"):
-        prepare(source, tmp_path / "mine", quiet=True)
+        prepare(data_table(source), tmp_path / "mine", quiet=True)
     with pytest.raises(RnnkitError, match="training part is empty"):
-        prepare(source, tmp_path / "x", split=(0.0, 0.5, 0.5), quiet=True)
+        prepare(data_table(source, split=[0.0, 0.5, 0.5]), tmp_path / "x", quiet=True)
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"fine\nbroken \xff here\n")
     with pytest.raises(RnnkitError, match="not valid UTF-8 at byte offset 12"):
-        prepare(bad, tmp_path / "y", chunk_bytes=16, quiet=True)
+        prepare(data_table(bad), tmp_path / "y", chunk_bytes=16, quiet=True)
 
 
 def test_cli_prepare_then_train_equals_training_on_the_file(

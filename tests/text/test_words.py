@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import data_table
 from rnnkit.config import DataConfig, RunConfig, load_preset, resolve
 from rnnkit.errors import DataError
 from rnnkit.text import prepared
@@ -103,12 +104,14 @@ def test_chinese_at_word_level_asks_for_a_segmenter(tmp_path: Path) -> None:
     path = tmp_path / "zh.txt"
     path.write_text(lyrics, encoding="utf-8")
     with pytest.raises(DataError, match="segment"):
-        load_corpus(path, level="word", tokenizer=WordTokenizer())
+        load_corpus(data_table(path, level="word", word_regex="", newlines="auto"))
     segmented = "想要 有 直升机 想要 和 你 飞 到 宇宙 去\n" * 40
     path.write_text(segmented, encoding="utf-8")
-    corpus = load_corpus(path, level="word", tokenizer=WordTokenizer(WHITESPACE_REGEX))
+    corpus = load_corpus(
+        data_table(path, level="word", word_regex=WHITESPACE_REGEX, newlines="auto")
+    )
     assert corpus.vocab["宇宙"] > 0
-    assert load_corpus(path, level="char").num_tokens == len(segmented)
+    assert load_corpus(data_table(path, level="char")).num_tokens == len(segmented)
 
 
 def test_the_vocabulary_rule() -> None:
@@ -142,10 +145,15 @@ def test_prepared_words_equal_load_corpus_whatever_the_chunk_size(tmp_path: Path
     source.write_text(text, encoding="utf-8")
     for newlines in ("keep", "paragraphs"):
         tok = WordTokenizer(newlines=newlines, lowercase=True)
-        reference = load_corpus(source, level="word", tokenizer=tok)
+        reference = load_corpus(data_table(source, level="word", **tok.to_dict()))
         for chunk in (16, 37, prepared.CHUNK_BYTES):
             out = tmp_path / f"{newlines}-{chunk}"
-            prepare(source, out, level="word", tokenizer=tok, chunk_bytes=chunk, quiet=True)
+            prepare(
+                data_table(source, level="word", **tok.to_dict()),
+                out,
+                chunk_bytes=chunk,
+                quiet=True,
+            )
             data = DataConfig(source=str(out))
             got = corpus_for(data)
             assert got.vocab == reference.vocab, (newlines, chunk)
@@ -158,7 +166,8 @@ def test_prepared_words_equal_load_corpus_whatever_the_chunk_size(tmp_path: Path
 def test_an_old_prepared_folder_splits_at_whitespace(tmp_path: Path) -> None:
     source = tmp_path / "t.txt"
     source.write_text(VERSE, encoding="utf-8")
-    prepare(source, tmp_path / "old", level="word", quiet=True)  # no tokenizer: whitespace
+    old = data_table(source, level="word")  # the old default: words split at whitespace
+    prepare(old, tmp_path / "old", quiet=True)
     manifest = tmp_path / "old" / "manifest.json"
     raw = manifest.read_text(encoding="utf-8")
     for key in ('"word_regex"', '"newlines"', '"lowercase"'):

@@ -21,7 +21,9 @@ test part), printed as one line and written to the run's config:
 |                    | validation tail is kept (`Forecaster.fit`)                            |
 | `train.max_steps`  | at most 500 optimizer steps without a preset (long series)            |
 
-Keys already set (by a preset, a config file, `--set` or a flag) are kept.
+Keys already set (by a preset, a config file, `--set` or a flag) are kept. The chosen
+config has `recipe = "fixed"` and the printed line (without `auto: `) as `recipe_note`, as
+the language models' recipe records its choice (`rnnkit.config.tables`).
 """
 
 from __future__ import annotations
@@ -223,6 +225,8 @@ def configure(cfg: ForecastConfig, series: Series, hold_out: int = 0) -> AutoCho
     if s.method == "auto":
         out.candidates = candidates(cfg, series, n_fit)
         out.reasons.append("method: best on the validation tail of " + ", ".join(out.candidates))
+    if cfg.recipe == "auto":
+        cfg.recipe, cfg.recipe_note = "fixed", "; ".join(out.reasons)
     return out
 
 

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.checkpoint import load_checkpoint, save_checkpoint
-from rnnkit.config import ForecastConfig, Method, SeriesConfig, TrainConfig
+from rnnkit.config import ForecastConfig, ForecastTrainConfig, Method, SeriesConfig
 from rnnkit.errors import CheckpointError, ConfigError, NumericalError
 from rnnkit.forecast.auto import configure
 from rnnkit.forecast.hybrid import FitModel, HybridForecaster, OriginForecaster, origin_windows
@@ -193,7 +193,7 @@ class Forecaster:
         series = finite_series(series, self.config.series.fill)  # inf: error; NaN: error or filled
         device = resolve_device(self.config.train.device)
         with threads_kept(), global_rng_kept(device):
-            set_threads(self.config.train.threads or 1)  # small matrices: one thread by default
+            set_threads(self.config.train.threads)  # 1 by default: small matrices
             t0 = time.perf_counter()
             choice = configure(self.config, series)
             self.config = choice.config
@@ -341,7 +341,7 @@ class Forecaster:
         win = Windows(x_val, y_val, np.zeros((V, 1, 1)), np.zeros((V, 1)), origins)
         return win, (x_all, y_all), (x_fit, y_fit), (x_val, np.nan_to_num(y_val), m_val)
 
-    def _batching(self, n: int) -> tuple[SeriesConfig, TrainConfig]:
+    def _batching(self, n: int) -> tuple[SeriesConfig, ForecastTrainConfig]:
         """The series and train tables training reads for `n` windows or origins: the
         hybrids take every epoch in `HYBRID_BATCHES` batches of at most `HYBRID_MAX_BATCH`
         origins, as each batch reruns the smoothing over the whole series, and a step cap

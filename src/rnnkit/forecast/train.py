@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from rnnkit.config import SeriesConfig, TrainConfig
+from rnnkit.config import ForecastTrainConfig, SeriesConfig
 from rnnkit.errors import ConfigError
 from rnnkit.forecast.hybrid import FitModel
 from rnnkit.nn.state import State, detach
@@ -87,7 +87,7 @@ def _as_tensors(
     return (x, y, known), (xv, yv, mv)
 
 
-def _total_steps(train_cfg: TrainConfig, per_epoch: int) -> int:
+def _total_steps(train_cfg: ForecastTrainConfig, per_epoch: int) -> int:
     """The optimizer steps to take: `max_steps`, else `epochs` passes of `per_epoch`."""
     total = train_cfg.max_steps if train_cfg.max_steps > 0 else train_cfg.epochs * per_epoch
     if total == 0:
@@ -105,7 +105,7 @@ class _Loop:
     model: FitModel
     opt: torch.optim.Optimizer
     series_cfg: SeriesConfig
-    train_cfg: TrainConfig
+    train_cfg: ForecastTrainConfig
     batch_size: int
     total: int  # optimizer steps in all
     bar: Any  # the progress bar, one tick per step
@@ -155,7 +155,7 @@ def train_model(
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray, np.ndarray],
     series_cfg: SeriesConfig,
-    train_cfg: TrainConfig,
+    train_cfg: ForecastTrainConfig,
     device: torch.device,
     quiet: bool = True,
 ) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from rnnkit.lm.model import RNNLM
 from rnnkit.metrics import bits_per_token, perplexity
 from rnnkit.text.corpora import load_corpus
 from rnnkit.text.prepared import corpus_for
-from rnnkit.text.tokenize import WordTokenizer
 
 if TYPE_CHECKING:
     from rnnkit.lm.load import LoadedLM
@@ -109,15 +108,10 @@ def evaluate(
     if same:
         corpus = corpus_for(copy.deepcopy(d))
     else:
-        corpus = load_corpus(
-            source,
-            level=d.level,
-            normalize=d.normalize,
-            split=(1.0, 0.0, 0.0),
-            encoding_errors=d.encoding_errors,
-            nfc=d.nfc,
-            tokenizer=WordTokenizer.from_data(d) if d.level == "word" else None,
-        )
+        other = copy.deepcopy(d)  # the model's tokens, over the whole of another text
+        other.source, other.split, other.max_tokens = str(source), [1.0, 0.0, 0.0], 0
+        other.min_freq, other.max_size, other.vocab = 1, 0, "all"
+        corpus = load_corpus(other)
     ids = getattr(corpus, split) if same else corpus.train
     # The corpus built its own vocabulary: map its ids onto the model's through the tokens.
     to_model = np.array([lm.vocab[t] for t in corpus.vocab.idx_to_token], dtype=np.int64)

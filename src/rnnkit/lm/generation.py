@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import torch
 from torch import Tensor, nn
 
+from rnnkit.config.fields import Level
 from rnnkit.errors import ConfigError, NumericalError
 from rnnkit.lm.model import RNNLM
 from rnnkit.lm.sampling_options import SamplingOptions, options_from_call, random_seed
@@ -54,7 +55,6 @@ from rnnkit.text.tokenize import WordTokenizer, level_of
 if TYPE_CHECKING:
     from rnnkit.lm.load import LoadedLM
 
-Level = Literal["char", "word"]
 DeviceLike: TypeAlias = str | torch.device | None
 
 _LEVELS = ("char", "word")

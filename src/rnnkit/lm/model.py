@@ -30,12 +30,12 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.config import ModelConfig
+from rnnkit.config.fields import InputMode
 from rnnkit.errors import ConfigError
 from rnnkit.lm.adaptive import AdaptiveHead, choose_cutoffs, resolve_output
 from rnnkit.nn.recurrent import KINDS, build_rnn
 from rnnkit.nn.state import State
 
-InputMode = Literal["embedding", "onehot"]
 INPUT_MODES: tuple[str, ...] = ("embedding", "onehot")
 
 

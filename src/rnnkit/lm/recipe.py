@@ -2,10 +2,11 @@
 chosen from the corpus and the time budget.
 
 `rnnkit train FILE` without `--preset` and `--config` leaves these keys to the recipe
-(`RunConfig.recipe = "auto"`); flags and `--set` pin theirs (`RunConfig.pinned`). The
-choice is made once, when the run starts (`apply_recipe`, from the training part's size
-and vocabulary and `train.time_budget`), written to `config.json` with the one line that
-says what and why, and kept by `--resume`. It is a pure function of the corpus and the
+(`RunConfig.recipe = "auto"`, `rnnkit.config.resolve.recipe_applies`); flags and `--set`
+pin theirs (`RunConfig.pinned`). The choice is made once, when the run starts
+(`apply_recipe`, from the training part's size and vocabulary and `train.time_budget`),
+written to `config.json` as `recipe = "fixed"` with the one line that says what and why
+(`recipe_note`), and kept by `--resume`. It is a pure function of the corpus and the
 budget, so every rank of a torchrun run makes the same one; nothing is measured.
 
 The rule, in two steps (`choose`):
@@ -135,10 +136,12 @@ def choose(
 
 def apply_recipe(cfg: RunConfig, corpus: Corpus) -> str:
     """Choose the recipe for `corpus` and set every key of it that `cfg.pinned` does not
-    name; `cfg.recipe` becomes the line that says what was chosen, which is returned."""
+    name; `cfg.recipe` becomes `fixed` and `cfg.recipe_note` the line that says what was
+    chosen, which is returned."""
+    cfg.recipe = "fixed"
     if cfg.data.level != "char":
-        cfg.recipe = "word level: the words preset's settings"
-        return cfg.recipe
+        cfg.recipe_note = "word level: the words preset's settings"
+        return cfg.recipe_note
     m, pinned = cfg.model, cfg.pinned
     hidden = m.hidden_size if "model.hidden_size" in pinned else HIDDEN
     layers = m.num_layers if "model.num_layers" in pinned else 1
@@ -147,5 +150,5 @@ def apply_recipe(cfg: RunConfig, corpus: Corpus) -> str:
     for key, value in recipe.values.items():
         if key not in cfg.pinned:
             set_key(cfg, key, value)
-    cfg.recipe = recipe.why + (f"; kept yours: {', '.join(kept)}" if kept else "")
-    return cfg.recipe
+    cfg.recipe_note = recipe.why + (f"; kept yours: {', '.join(kept)}" if kept else "")
+    return cfg.recipe_note

@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit.checkpoint import load_checkpoint
-from rnnkit.config import RunConfig, TrainConfig, to_json
+from rnnkit.config import RunConfig, TrainConfig, resume_config, to_json
 from rnnkit.errors import CheckpointError, ConfigError, NumericalError
 from rnnkit.lm.adaptive import choose_cutoffs, resolve_output
 from rnnkit.lm.evaluate import evaluate_tokens
@@ -280,7 +280,7 @@ class _Run:
 
 
 def train_lm(
-    config: RunConfig,
+    config: RunConfig | None = None,
     out: str | Path | None = None,
     resume: str | Path | None = None,
     quiet: bool = False,
@@ -292,13 +292,18 @@ def train_lm(
     restored on return, so the run leaves the process as it found it.
 
     Args:
-        config: the resolved run configuration.
+        config: the resolved run configuration (`rnnkit.config.resolve`); with `resume` and
+            no config, the resumed run's own (`rnnkit.config.resume_config(resume)`).
         out: run folder (default `runs/<preset or source>-<timestamp>`; the resumed folder
             with `resume`).
         resume: a run folder (or `last.pt`) to continue from.
         quiet: no progress bar.
         echo: where the readable lines go (stdout by default; rank 0 alone prints).
     """
+    if config is None:
+        if resume is None:
+            raise ConfigError("train_lm needs a config, or resume= the run folder to continue")
+        config = resume_config(resume)
     with threads_kept():
         set_threads(config.train.threads)
         ctx = init_distributed(resolve_device(config.train.device))  # one process w/o torchrun

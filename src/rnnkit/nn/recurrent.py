@@ -28,19 +28,17 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Callable
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
+from rnnkit.config.fields import Kind
 from rnnkit.errors import ConfigError
 from rnnkit.nn.cells import check_sizes
 from rnnkit.nn.stack import GRUKind, LayerState, LSTMKind, RNNKind, StackBase, check_stack_args
 from rnnkit.nn.state import State
-
-Kind = Literal["rnn", "gru", "lstm"]
 
 
 def one_hot_input(x: Tensor, width: int, dtype: torch.dtype) -> Tensor:

@@ -21,14 +21,13 @@ run draws the same offsets and orders. Both follow d2l 0.17's `seq_data_iter_*`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
 
 import numpy as np
 import torch
 
+from rnnkit.config.fields import Sampling
 from rnnkit.errors import ConfigError, RnnkitError
 
-Sampling = Literal["sequential", "random"]
 SAMPLINGS = ("sequential", "random")
 
 

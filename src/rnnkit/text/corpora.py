@@ -12,15 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
+from rnnkit.config.tables import DataConfig
 from rnnkit.errors import DataError
-from rnnkit.text.sources import EncodingErrors, describe_datasets, read_text, source_names
+from rnnkit.text.sources import describe_datasets, read_text, source_names
 from rnnkit.text.tokenize import (
-    Level,
-    NormalizeMode,
     WordTokenizer,
     count_chars,
     count_tokens,
@@ -28,7 +26,6 @@ from rnnkit.text.tokenize import (
     normalize_text,
     resolve_word_tokenizer,
     sample_of,
-    tokenize,
 )
 from rnnkit.text.vocab import Vocab, word_vocab_size
 
@@ -75,9 +72,6 @@ class Corpus:
     unk_share: dict[str, float] = field(default_factory=dict)
     tokenizer: WordTokenizer | None = None
     max_size: int = 0
-
-
-VocabRule = Literal["auto", "all"]
 
 
 def vocab_cap(rule: str, level: str, min_freq: int, max_size: int, counts: dict[str, int]) -> int:
@@ -144,41 +138,26 @@ def _unk_share(ids: np.ndarray) -> float:
     return float(np.count_nonzero(ids == 0) / ids.size) if ids.size else 0.0
 
 
-def load_corpus(
-    source: str | os.PathLike[str],
-    level: Level = "char",
-    normalize: NormalizeMode = "none",
-    max_tokens: int = 0,
-    split: Sequence[float] = (0.9, 0.05, 0.05),
-    encoding_errors: EncodingErrors = "strict",
-    nfc: bool = False,
-    min_freq: int = 1,
-    word_regex: str | None = None,
-    max_size: int = 0,
-    tokenizer: WordTokenizer | None = None,
-    vocab_rule: VocabRule = "all",
-) -> Corpus:
-    """Read, normalise, tokenise, split and encode a corpus.
+def load_corpus(data: DataConfig) -> Corpus:
+    """Read, normalise, tokenise, split and encode the corpus a `[data]` table describes.
 
-    Args:
-        source: a named source, a UTF-8 file, or a folder of `.txt` files (see `read_text`).
-        level: `char` (Unicode code points) or `word` (see `tokenize`).
-        normalize: `none`, `d2l` or `newlines` (see `normalize_text`).
-        max_tokens: N > 0 keeps the first N tokens as the training part and halves the rest
-            into validation and test; 0 uses `split`.
-        split: train / validation / test fractions, cut contiguously in that order.
-        encoding_errors: what to do with invalid UTF-8 (`strict`, `replace`, `ignore`).
-        nfc: compose the text to Unicode NFC first.
-        min_freq: rarer training tokens become `<unk>`.
-        word_regex: a regex for word tokens (word level only; None splits at whitespace).
-        max_size: keep at most this many vocabulary entries, `<unk>` included (0 = all).
-        tokenizer: the word tokenizer (word level, instead of `word_regex`); its `auto`
-            choices are made from the first lines of the text (`resolve_word_tokenizer`).
-        vocab_rule: `auto` lets `vocab_cap` choose `max_size` for words; `all` does not.
+    The keys read (`rnnkit.config.DataConfig`): `source` (a named source, a UTF-8 file, or a
+    folder of `.txt` files, see `read_text`); `level` (`char`, Unicode code points, or
+    `word`, the `WordTokenizer` of `word_regex`, `newlines` and `lowercase`, whose `auto`
+    choices are made from the first lines of the text, `resolve_word_tokenizer`);
+    `normalize` (see `normalize_text`) and `nfc`; `max_tokens` (N > 0 keeps the first N
+    tokens as the training part and halves the rest into validation and test; 0 uses
+    `split`, train / validation / test fractions cut contiguously in that order);
+    `encoding_errors`; `min_freq`, `max_size` and `vocab` (`auto` lets `vocab_cap` choose
+    `max_size` for words). The batching keys are not read.
 
     Returns:
         The `Corpus`; the vocabulary comes from the training part only.
     """
+    source, level, normalize, nfc = data.source, data.level, data.normalize, data.nfc
+    max_tokens, split, encoding_errors = data.max_tokens, tuple(data.split), data.encoding_errors
+    min_freq, max_size, vocab_rule = data.min_freq, data.max_size, data.vocab
+    tokenizer = WordTokenizer.from_data(data) if level == "word" else None
     text, sha1 = read_text(source, encoding_errors)
     name = os.fspath(source)
     text = normalize_text(text, normalize, nfc=nfc)
@@ -186,19 +165,14 @@ def load_corpus(
         raise DataError(f"unknown token level {level!r}; use 'char' or 'word'")
 
     tokens: str | list[str]
-    if tokenizer is not None and (level != "word" or word_regex is not None):
-        raise DataError("a tokenizer is for level='word' without word_regex; drop one of them")
-    if level == "char":
+    if tokenizer is None:
         tokens = text  # the vectorised path: code points, never a list of 1-char strings
         num_tokens = len(text)
         bounds = split_bounds(num_tokens, max_tokens, split)
         counts = count_chars(text, 0, bounds[1])
     else:
-        if tokenizer is not None:
-            tokenizer = resolve_word_tokenizer(tokenizer, sample_of(text), name)
-            tokens = tokenizer.tokenize(text)
-        else:
-            tokens = tokenize(text, "word", word_regex)
+        tokenizer = resolve_word_tokenizer(tokenizer, sample_of(text), name)
+        tokens = tokenizer.tokenize(text)
         num_tokens = len(tokens)
         bounds = split_bounds(num_tokens, max_tokens, split)
         counts = count_tokens(tokens[: bounds[1]])

@@ -52,11 +52,11 @@ import numpy as np
 from tqdm import tqdm
 
 from rnnkit._version import __version__
+from rnnkit.config.fields import VocabRule
 from rnnkit.errors import DataError, StorageError
 from rnnkit.storage import storage_errors, write_atomic
 from rnnkit.text.corpora import (
     Corpus,
-    VocabRule,
     compact_dtype,
     load_corpus,
     require_tokens,
@@ -76,8 +76,6 @@ from rnnkit.text.tokenize import (
     NORMALIZERS,
     SAMPLE_LINES,
     WHITESPACE_REGEX,
-    Level,
-    NormalizeMode,
     WordTokenizer,
     count_chars,
     normalize_text,
@@ -595,31 +593,21 @@ def _manifest(
 
 
 def prepare(
-    source: str | os.PathLike[str],
+    data: DataConfig,
     out: str | os.PathLike[str],
-    level: Level = "char",
-    normalize: NormalizeMode = "none",
-    min_freq: int = 1,
-    max_tokens: int = 0,
-    split: Sequence[float] = (0.9, 0.05, 0.05),
-    encoding_errors: EncodingErrors = "strict",
-    nfc: bool = False,
-    max_size: int = 0,
     force: bool = False,
     quiet: bool = False,
     chunk_bytes: int = CHUNK_BYTES,
-    tokenizer: WordTokenizer | None = None,
-    vocab_rule: VocabRule = "all",
 ) -> dict[str, Any]:
-    """Tokenise a corpus of any size into a prepared folder, in bounded memory.
+    """Tokenise the corpus a `[data]` table describes into a prepared folder, in bounded
+    memory.
 
     Args:
-        source: a named corpus, a UTF-8 file, or a folder of `.txt` files (as `load_corpus`).
+        data: the source and how it becomes tokens, read as `load_corpus` reads it
+            (`source`, `level`, `normalize`, `nfc`, `encoding_errors`, the word keys,
+            `min_freq`, `max_size`, `vocab`, `max_tokens`, `split`).
         out: the folder to write; new, empty, or an unfinished prepare (`force` replaces a
             finished one).
-        level, normalize, min_freq, max_tokens, split, encoding_errors, nfc, max_size,
-        tokenizer, vocab_rule: as `load_corpus` (without a tokenizer, words are split at
-            whitespace).
         force: replace a finished prepare in `out`.
         quiet: no progress bars (they go to stderr, and only to a terminal).
         chunk_bytes: bytes read at a time; memory use is a small multiple of it.
@@ -627,6 +615,10 @@ def prepare(
     Returns:
         The manifest (also written to `out/manifest.json`).
     """
+    source, level, normalize, nfc = data.source, data.level, data.normalize, data.nfc
+    min_freq, max_size, vocab_rule = data.min_freq, data.max_size, data.vocab
+    max_tokens, split, encoding_errors = data.max_tokens, tuple(data.split), data.encoding_errors
+    tokenizer = WordTokenizer.from_data(data) if level == "word" else None
     _check_settings(level, normalize, encoding_errors, chunk_bytes, max_tokens, split, tokenizer)
     parts, sha1 = _parts(source, encoding_errors)
     name = os.fspath(source)
@@ -775,20 +767,7 @@ def corpus_for(data: DataConfig) -> Corpus:
     """
     if looks_prepared(data.source):
         return load_prepared(data.source, data=data)
-    words = data.level == "word"
-    corpus = load_corpus(
-        data.source,
-        level=data.level,
-        normalize=data.normalize,
-        max_tokens=data.max_tokens,
-        split=tuple(data.split),
-        encoding_errors=data.encoding_errors,
-        nfc=data.nfc,
-        min_freq=data.min_freq,
-        max_size=data.max_size,
-        tokenizer=WordTokenizer.from_data(data) if words else None,
-        vocab_rule=data.vocab,
-    )
+    corpus = load_corpus(data)
     if corpus.tokenizer is not None:  # the choices made for `auto`, recorded with the run
         data.word_regex = corpus.tokenizer.word_regex
         data.newlines = corpus.tokenizer.newlines

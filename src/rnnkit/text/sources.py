@@ -25,12 +25,11 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
+from rnnkit.config.fields import EncodingErrors
 from rnnkit.errors import DataError
 from rnnkit.storage import storage_errors, write_atomic
 
-EncodingErrors = Literal["strict", "replace", "ignore"]
 ENCODING_ERRORS = ("strict", "replace", "ignore")
 DOWNLOAD_TIMEOUT_S = 60
 

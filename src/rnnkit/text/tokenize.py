@@ -25,17 +25,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnnkit.config.fields import Level
+from rnnkit.config.fields import Newlines as NewlineMode
+from rnnkit.config.fields import Normalize as NormalizeMode
 from rnnkit.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from rnnkit.config import DataConfig
-
-NormalizeMode = Literal["none", "d2l", "newlines"]
-Level = Literal["char", "word"]
 
 # Characters per chunk on the vectorised character path: 4 Mi chars is 16 MiB of uint32.
 CHUNK_CHARS = 1 << 22
@@ -170,7 +170,6 @@ DEFAULT_WORD_REGEX = r"\w+(?:['\u2019]\w+)*|[^\w\s]"
 WHITESPACE_REGEX = r"\S+"
 NEWLINE = "\n"
 PARAGRAPH = "\n\n"  # the token of a blank line (newlines = "paragraphs")
-NewlineMode = Literal["auto", "keep", "paragraphs", "drop"]
 NEWLINE_MODES: tuple[str, ...] = ("auto", "keep", "paragraphs", "drop")
 # A run of whitespace holding a blank line (two line breaks or more).
 _BLANK_RUN = re.compile(r"[^\S\n]*\n(?:[^\S\n]*\n)+")
