@@ -31,8 +31,8 @@ from rnnkit.config import (
     set_key,
     to_json,
 )
+from rnnkit.decode.options import LIMITS
 from rnnkit.errors import ConfigError, RnnkitError
-from rnnkit.lm.sampling_options import LIMITS
 
 
 def test_shipped_presets_load_and_follow_the_book() -> None:
