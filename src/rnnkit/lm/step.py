@@ -88,11 +88,17 @@ class LMStep:
         self.embedding = None if onehot else _weight(weights, "embedding.weight")  # (V, E)
         self.layers = [self._layer(weights, k, onehot and k == 0) for k in range(num_layers)]
         self.hidden_size = self.layers[0][2].size(0)
-        head = [_weight(weights, f"head.{name}") for name in _HEAD[: 4 if cutoffs else 2]]
-        self.vocab_size = head[0].size(0)
+        self.head_weight = _weight(weights, "head.weight")  # (V, H)
+        self.head_bias = _weight(weights, "head.bias")  # (V,)
         self.cutoffs = list(cutoffs)
-        self.head = head  # weight (V, H), bias (V,)[, cluster weight (k, H), bias (k,)]
-        self.head_t = head[0].t().contiguous()  # (H, V)
+        # W^T (H, V) for a softmax head (an adaptive one reads its weights untransposed).
+        self.head_t = self.head_weight if cutoffs else self.head_weight.t().contiguous()
+        # An adaptive output's cluster weight (k, H) and bias (k,).
+        self.clusters = (
+            (_weight(weights, "head.cluster_weight"), _weight(weights, "head.cluster_bias"))
+            if cutoffs
+            else None
+        )
 
     @classmethod
     def of(cls, model: RNNLM) -> LMStep:
@@ -118,7 +124,7 @@ class LMStep:
         """The state as the step reads it: h and c (an LSTM's, else None) as L x (B, H);
         `None` gives zeros for `batch` sequences."""
         if state is None:
-            like = self.head[0]
+            like = self.head_weight
             h = like.new_zeros(self.num_layers, batch, self.hidden_size)  # (L, B, H)
             state = (h, torch.zeros_like(h)) if self.kind == "lstm" else h
         h, c = (state[0], state[1]) if isinstance(state, tuple) else (state, None)
@@ -132,14 +138,15 @@ class LMStep:
         Shape:
             tokens (B,), h and c: L x (B, H) -> logits (B, V), h' and c': L x (B, H)
         """
-        x, hs, cs = tokens, [], None if c is None else []
+        x, hs = tokens, []
+        cs: list[Tensor] | None = None if c is None else []
         for k, (w_ih_t, b_ih, w_hh_t, b_hh) in enumerate(self.layers):
-            if k == 0 and self.embedding is None:
+            if k > 0:
+                gi = torch.addmm(b_ih, x, w_ih_t)  # (B, G*H)
+            elif self.embedding is None:
                 gi = w_ih_t.index_select(0, x)  # one-hot input: a row lookup, no product
             else:
-                if k == 0:
-                    x = self.embedding.index_select(0, x)  # (B, E)
-                gi = torch.addmm(b_ih, x, w_ih_t)  # (B, G*H)
+                gi = torch.addmm(b_ih, self.embedding.index_select(0, x), w_ih_t)  # (B, G*H)
             if self.kind == "rnn":
                 x = torch.tanh(gi.addmm_(h[k], w_hh_t))
             elif self.kind == "lstm":
@@ -150,9 +157,11 @@ class LMStep:
             else:
                 x = _gru(gi, h[k], w_hh_t, b_hh)
             hs.append(x)
-        if self.cutoffs:
-            return adaptive_log_probs(x, *self.head, self.cutoffs), hs, cs  # (B, V) log-probs
-        return torch.addmm(self.head[1], x, self.head_t), hs, cs  # (B, V)
+        if self.clusters is None:
+            return torch.addmm(self.head_bias, x, self.head_t), hs, cs  # (B, V)
+        cw, cb = self.clusters
+        log_probs = adaptive_log_probs(x, self.head_weight, self.head_bias, cw, cb, self.cutoffs)
+        return log_probs, hs, cs  # (B, V)
 
 
 def _gru(gi: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor) -> Tensor:

@@ -1,4 +1,5 @@
-"""The playground app: `create_app` loads one checkpoint and declares the routes.
+"""The playground app: `create_app` loads one checkpoint (`rnnkit.decode.load_backend`) and
+mounts `routes`, which read the model, its card and the worker pool from the app's state.
 
     app = create_app("runs/demo")             # FastAPI app; the checkpoint is loaded once
     app = create_app("export/model.onnx")     # the same app on an ONNX export, without torch
