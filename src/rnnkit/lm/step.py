@@ -102,7 +102,7 @@ class LMStep:
 
     @classmethod
     def of(cls, model: RNNLM) -> LMStep:
-        """The step of a live model (its weights are read now, not copied)."""
+        """The step of a live model, its weights read now (later changes are not seen)."""
         return cls(model_weights(model), model.kind, model.num_layers, model.cutoffs)
 
     def _layer(self, weights: Mapping[str, Tensor], k: int, lookup: bool) -> Layer:
@@ -188,8 +188,8 @@ class Decoding:
         step: token ids (B,) -> logits (B, V); the state advances in the decoding.
     """
 
-    def __init__(self, model: RNNLM | LMStep, state: State | None, batch: int) -> None:
-        self.lm_step = model if isinstance(model, LMStep) else LMStep.of(model)
+    def __init__(self, model: RNNLM, state: State | None, batch: int) -> None:
+        self.lm_step = LMStep.of(model)
         self.h, self.c = self.lm_step.begin(state, batch)
 
     def step(self, tokens: Tensor) -> Tensor:
