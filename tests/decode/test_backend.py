@@ -12,7 +12,8 @@ import pytest
 
 import rnnkit
 from conftest import BLOCK_TORCH, tiny_lm_config
-from rnnkit.decode import LanguageModel, load_backend
+from rnnkit.decode import LanguageModel
+from rnnkit.decode.backend import load_backend
 from rnnkit.errors import CheckpointError, ConfigError
 from rnnkit.lm.load import LoadedLM
 
@@ -84,7 +85,7 @@ def _without_torch(code: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_checkpoint_without_torch_is_one_line(run: Path, tmp_path: Path) -> None:
     done = _without_torch(
-        "from rnnkit.decode import load_backend\n"
+        "from rnnkit.decode.backend import load_backend\n"
         "from rnnkit.errors import ConfigError\n"
         "try:\n"
         f"    load_backend({str(run)!r})\n"

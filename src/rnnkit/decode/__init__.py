@@ -8,11 +8,12 @@
 - `backend.py`: `choose_backend` and `load_backend`, a checkpoint or an export as a
   `LanguageModel`.
 
-Nothing here imports torch or `rnnkit.lm` (`load_backend` imports the backend it loads).
+Nothing here imports torch or `rnnkit.lm`. `backend.py` sits above the rest (its
+`load_backend` imports the backend it loads, `rnnkit.lm` or `rnnkit.runtime`), so this
+package's face does not import it: `from rnnkit.decode.backend import load_backend`.
 """
 
-from rnnkit.decode.backend import choose_backend, load_backend
 from rnnkit.decode.options import SamplingKwargs, SamplingOptions
 from rnnkit.decode.protocol import LanguageModel
 
-__all__ = ["LanguageModel", "SamplingKwargs", "SamplingOptions", "choose_backend", "load_backend"]
+__all__ = ["LanguageModel", "SamplingKwargs", "SamplingOptions"]

@@ -24,6 +24,7 @@ onnxscript), which `check_exporter` asks for.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import math
@@ -36,7 +37,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnnkit.decode.backend import installed
 from rnnkit.errors import ConfigError
 from rnnkit.lm.load import LoadedLM, load
 from rnnkit.lm.step import LMStep
@@ -61,7 +61,7 @@ def output_names(kind: str) -> list[str]:
 
 def check_exporter() -> None:
     """Refuse (one line) when the ONNX exporter's packages are missing."""
-    missing = [name for name in ("onnx", "onnxscript") if not installed(name)]
+    missing = [name for name in ("onnx", "onnxscript") if importlib.util.find_spec(name) is None]
     if missing:
         raise ConfigError(
             f"rnnkit export --format onnx needs {' and '.join(missing)}; install them with "

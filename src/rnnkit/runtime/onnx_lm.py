@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rnnkit.config import RunConfig
-from rnnkit.decode.backend import installed
 from rnnkit.decode.options import SamplingOptions, options_from_call, random_seed
 from rnnkit.decode.prefix import encode_prefix, join_steps
 from rnnkit.errors import CheckpointError, ConfigError, NumericalError
@@ -230,9 +229,12 @@ def parameter_count(lm: OnnxLM) -> int | None:
     given = lm.meta.get("parameters")
     if isinstance(given, int) and not isinstance(given, bool):
         return given
-    if lm.path is None or not installed("onnx"):
+    if lm.path is None:
         return None
-    import onnx
+    try:
+        import onnx
+    except ImportError:  # the runtime needs only onnxruntime: no count without onnx
+        return None
 
     try:
         graph = onnx.load(str(lm.path), load_external_data=False).graph
