@@ -44,9 +44,9 @@ from typing import Any
 import torch
 
 from rnnkit.config import RunConfig, apply_overrides, load_preset
+from rnnkit.decode.options import SamplingOptions
 from rnnkit.lm.generation import generate_text
 from rnnkit.lm.model import RNNLM
-from rnnkit.lm.sampling_options import SamplingOptions
 from rnnkit.lm.train import corpus_for, train_lm, training_loss
 from rnnkit.nn.state import detach
 from rnnkit.text.batches import BatchIterator

@@ -32,8 +32,8 @@ from rnnkit.config import (
     to_json,
 )
 from rnnkit.config.tables import LEGACY_FORECAST_TRAIN_KEYS
+from rnnkit.decode.options import LIMITS
 from rnnkit.errors import ConfigError, RnnkitError
-from rnnkit.lm.sampling_options import LIMITS
 
 
 def test_shipped_presets_load_and_follow_the_book() -> None:

@@ -18,7 +18,7 @@ from rnnkit.cli import (
 from rnnkit.config import DataConfig, ForecastConfig, RunConfig
 from rnnkit.config.flags import default_text, field_default, flag_name, table_keys
 from rnnkit.config.tables import InferenceConfig, ServeConfig
-from rnnkit.lm.sampling_options import SamplingOptions
+from rnnkit.decode.options import SamplingOptions
 
 # command -> (its tables, the keys it has a flag for, layered: default None, "not given")
 KEYED = {

@@ -45,6 +45,29 @@ def test_bare_import_does_not_load_torch() -> None:
     assert "torch" not in _modules_after("import rnnkit")
 
 
+# The torch-free layers: decoding, the ONNX runtime, the config and the vocabulary.
+TORCH_FREE = (
+    "rnnkit.decode",
+    "rnnkit.decode.options",
+    "rnnkit.decode.prefix",
+    "rnnkit.decode.protocol",
+    "rnnkit.decode.backend",
+    "rnnkit.runtime.onnx_lm",
+    "rnnkit.config",
+    "rnnkit.text.vocab",
+)
+
+
+def test_decoding_and_the_runtime_load_no_torch_lm_or_nn() -> None:
+    loaded = _modules_after("\n".join(f"import {name}" for name in TORCH_FREE))
+    assert [m for m in loaded if m.startswith(("torch", "rnnkit.lm", "rnnkit.nn"))] == []
+    assert set(TORCH_FREE) <= set(loaded)  # the check above looked at real imports
+    alone = _modules_after("import rnnkit.decode")
+    assert [
+        m for m in alone if m.startswith(("torch", "rnnkit.lm", "rnnkit.nn", "rnnkit.runtime"))
+    ] == []
+
+
 def test_plotting_leaves_the_matplotlib_backend_alone(tmp_path: Path) -> None:
     # rcParams' raw entry: reading matplotlib.get_backend() would itself import pyplot
     raw = "dict.__getitem__(matplotlib.rcParams, 'backend')"

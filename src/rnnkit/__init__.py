@@ -17,12 +17,12 @@ from rnnkit.errors import RnnkitError
 
 if TYPE_CHECKING:
     from rnnkit.config import ForecastConfig, RunConfig, load_preset
+    from rnnkit.decode.options import SamplingOptions
     from rnnkit.forecast.forecaster import Forecaster
     from rnnkit.lm.evaluate import evaluate
     from rnnkit.lm.generation import generate, stream
     from rnnkit.lm.load import LoadedLM, info, load
     from rnnkit.lm.model import RNNLM
-    from rnnkit.lm.sampling_options import SamplingOptions
     from rnnkit.lm.train import train_lm
     from rnnkit.nn.recurrent import build_rnn
     from rnnkit.text.batches import BatchIterator
@@ -47,7 +47,7 @@ _EXPORTS: dict[str, str] = {
     "stream": "rnnkit.lm.generation",
     "evaluate": "rnnkit.lm.evaluate",
     "info": "rnnkit.lm.load",
-    "SamplingOptions": "rnnkit.lm.sampling_options",
+    "SamplingOptions": "rnnkit.decode.options",
     "Forecaster": "rnnkit.forecast.forecaster",
     "ForecastConfig": "rnnkit.config",
 }

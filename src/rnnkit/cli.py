@@ -273,7 +273,7 @@ def _add_sampling_flags(p: argparse.ArgumentParser) -> None:
     from typing import get_type_hints
 
     from rnnkit.config.flags import default_text
-    from rnnkit.lm.sampling_options import LIMITS, SamplingOptions
+    from rnnkit.decode.options import LIMITS, SamplingOptions
 
     types = get_type_hints(SamplingOptions)
     for f in fields(SamplingOptions):
@@ -307,7 +307,7 @@ def _print_generation(
 ) -> None:
     """Print whole texts (beam or several samples), or stream one sample's tokens (`level`:
     "char" or the model's `WordTokenizer`, whose `StepJoiner` spaces the words)."""
-    from rnnkit.text.prefix import StepJoiner
+    from rnnkit.decode.prefix import StepJoiner
 
     if texts is not None:
         for i, text in enumerate(texts):
@@ -323,7 +323,7 @@ def _print_generation(
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    from rnnkit.lm.sampling_options import OPTION_NAMES, SamplingOptions
+    from rnnkit.decode.options import OPTION_NAMES, SamplingOptions, normalized
 
     # The flags are the options' names (`--num-samples` is `num_samples`); checked first,
     # so a bad one fails before the checkpoint loads, its message naming the flag.
@@ -333,47 +333,21 @@ def _run_generate(args: argparse.Namespace) -> int:
     options = SamplingOptions.checked(values, spell=lambda name: "--" + name.replace("_", "-"))
     from rnnkit.config.flags import table_from_flags
     from rnnkit.config.tables import InferenceConfig
+    from rnnkit.decode.backend import choose_backend, load_backend
 
     inference = table_from_flags(InferenceConfig, args, ["device", "threads"])
     threads = inference.threads
-    whole = options.beam > 0 or options.num_samples > 1
-    from rnnkit.runtime.onnx_lm import choose_backend
-
-    if choose_backend(args.checkpoint, args.backend) == "onnx":
-        # The torch-free path: numpy and onnxruntime only.
-        from rnnkit.runtime import onnx_lm
-        from rnnkit.text.prefix import normalize_prefix
-
-        if inference.device == "cuda":
-            raise ConfigError("the ONNX backend runs on the CPU; use --device cpu")
-        export = onnx_lm.load_onnx(args.checkpoint, threads=threads)
-        prefix = normalize_prefix(options.prefix, export.normalize)
-        texts = onnx_lm.generate(export, options=options) if whole else None
-        steps = iter(()) if whole else onnx_lm.stream(export, options=options)
-        _print_generation(texts, prefix, steps, export.tokenizer)
-        return 0
-
-    try:
-        from rnnkit.lm.generation import generate, normalize_prefix, stream
-        from rnnkit.lm.load import load
+    backend = choose_backend(args.checkpoint, args.backend)
+    lm = load_backend(args.checkpoint, backend, device=inference.device, threads=threads)
+    if backend == "torch":  # torch's threads are process-wide: the command line sets them
         from rnnkit.training.environment import set_threads
-    except ModuleNotFoundError as exc:
-        if exc.name != "torch":
-            raise
-        from rnnkit.checkpoint import resolve_checkpoint_path
 
-        resolve_checkpoint_path(args.checkpoint)  # a missing file says so first
-        raise ConfigError(
-            f"{args.checkpoint} needs torch (not installed); install torch, or pass an ONNX "
-            "export (model.onnx or its folder), which runs without it"
-        ) from None
-
-    set_threads(threads)
-    lm = load(args.checkpoint, device=inference.device)
-    prefix = normalize_prefix(options.prefix, lm.config.data.normalize)
-    texts = generate(lm, options=options) if whole else None
-    steps = iter(()) if whole else stream(lm, options=options)
-    _print_generation(texts, prefix, steps, lm.tokenizer)
+        set_threads(threads)
+    options = normalized(options, lm.normalize)  # once: the calls take it as it is
+    whole = options.beam > 0 or options.num_samples > 1
+    texts = lm.generate(options=options) if whole else None
+    steps = iter(()) if whole else lm.stream(options=options)
+    _print_generation(texts, options.prefix, steps, lm.tokenizer)
     return 0
 
 
@@ -620,17 +594,9 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from importlib.util import find_spec
-
-    missing = [name for name in ("onnx", "onnxscript") if find_spec(name) is None]
-    if missing:
-        raise ConfigError(
-            f"rnnkit export --format {args.format} needs {' and '.join(missing)}; install "
-            "them with pip install 'rnnkit[export]'"
-        )
     from rnnkit.lm.export import export_onnx
 
-    card = export_onnx(args.run_path, args.out)
+    card = export_onnx(args.run_path, args.out)  # first: onnx and onnxscript are installed
     print(
         f"exported {args.run_path} ({card['kind']} {card['num_layers']}x{card['hidden_size']}, "
         f"vocab {card['vocab_size']:,}, {card['input_mode']} input) to {args.out}: "

@@ -20,9 +20,8 @@ from rnnkit.lm.adaptive import (
     output_cost,
     resolve_output,
 )
-from rnnkit.lm.export import LMStep
 from rnnkit.lm.model import RNNLM
-from rnnkit.lm.stepper import Stepper
+from rnnkit.lm.step import Decoding, LMStep
 from rnnkit.lm.train import train_lm, training_loss
 
 V, H = 60, 12
@@ -100,22 +99,15 @@ def test_the_stepper_and_the_onnx_step_give_the_forward_distribution() -> None:
     tokens = torch.randint(0, V, (2, 6))
     with torch.no_grad():
         _, state = lm(torch.randint(0, V, (2, 4)))
-        stepper = Stepper(lm, state, 2)
+        stepper = Decoding(lm, state, 2)
         for t in range(tokens.size(1)):
             want, state = lm(tokens[:, t : t + 1], state)
             torch.testing.assert_close(stepper.step(tokens[:, t]), want[:, 0])
-    cfg = rnnkit.RunConfig().model
-    cfg.output, cfg.cutoffs, cfg.kind, cfg.num_layers, cfg.hidden_size = (
-        "adaptive",
-        CUTS,
-        "lstm",
-        2,
-        H,
-    )
-    step = LMStep(lm.state_dict(), cfg, V)
-    zeros = torch.zeros(2, 2, H)
+    weights = {name: w.float() for name, w in lm.state_dict().items()}  # as the export's
+    step = LMStep(weights, "lstm", 2, CUTS)
+    zeros = list(torch.zeros(2, 2, H))
     with torch.no_grad():
-        got, _, _ = step.step(tokens[:, :1], zeros, zeros)
+        got, _, _ = step.step(tokens[:, 0], zeros, zeros)
         want, _ = lm.float()(tokens[:, :1])
     torch.testing.assert_close(got, want[:, 0])
 

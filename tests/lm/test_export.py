@@ -263,7 +263,7 @@ def test_missing_exporter_is_one_line(
     assert not (tmp_path / "x").exists()
     from rnnkit.lm.export import check_exporter
 
-    monkeypatch.setattr("rnnkit.lm.export.find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
     with pytest.raises(ConfigError, match=r"rnnkit\[export\]"):
         check_exporter()
 

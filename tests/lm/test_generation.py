@@ -1,4 +1,4 @@
-"""Tests for `rnnkit.lm.generation` and `rnnkit.lm.sampling_options`: stateful greedy /
+"""Tests for `rnnkit.lm.generation` and `rnnkit.decode.options`: stateful greedy /
 sampling / top-k / top-p / beam search, the options' checks, and joining tokens to a prefix."""
 
 from __future__ import annotations
@@ -15,6 +15,14 @@ from torch import Tensor, nn
 
 import rnnkit
 from rnnkit.config import RunConfig
+from rnnkit.decode.options import (
+    LIMITS,
+    Bound,
+    SamplingOptionError,
+    SamplingOptions,
+    check_sampling,
+    random_seed,
+)
 from rnnkit.errors import ConfigError, RnnkitError
 from rnnkit.lm.generation import (
     beam_search,
@@ -27,14 +35,6 @@ from rnnkit.lm.generation import (
 )
 from rnnkit.lm.load import LoadedLM
 from rnnkit.lm.model import RNNLM
-from rnnkit.lm.sampling_options import (
-    LIMITS,
-    Bound,
-    SamplingOptionError,
-    SamplingOptions,
-    check_sampling,
-    random_seed,
-)
 from rnnkit.text.vocab import Vocab
 
 CHARS = list("abcdefgh ")

@@ -26,18 +26,12 @@ import numpy as np
 
 import rnnkit
 from conftest import BLOCK_TORCH, tiny_lm_config
+from rnnkit.decode.backend import choose_backend, is_export
+from rnnkit.decode.options import SamplingOptions
+from rnnkit.decode.prefix import join_steps
 from rnnkit.errors import NumericalError, RnnkitError
 from rnnkit.lm.load import LoadedLM
-from rnnkit.lm.sampling_options import SamplingOptions
-from rnnkit.runtime.onnx_lm import (
-    OnnxLM,
-    choose_backend,
-    generate,
-    is_export,
-    load_onnx,
-    stream,
-)
-from rnnkit.text.prefix import join_steps
+from rnnkit.runtime.onnx_lm import OnnxLM, generate, load_onnx, stream
 
 MODELS = {
     "gru-char": ("model.kind=gru", "data.normalize=d2l"),
@@ -82,7 +76,7 @@ def test_greedy_and_beam_equal_the_torch_path(pairs: dict, name: str) -> None:
 
 
 def _norm(lm: LoadedLM, prefix: str) -> str:
-    from rnnkit.text.prefix import normalize_prefix
+    from rnnkit.decode.prefix import normalize_prefix
 
     return normalize_prefix(prefix, lm.config.data.normalize)
 

@@ -106,7 +106,7 @@ def test_an_unexpected_failure_is_500_json_without_a_trace(
     def explode(*args: object, **kwargs: object) -> list[str]:
         raise RuntimeError("a bug, with\na multi-line message")
 
-    monkeypatch.setattr(rnnkit, "generate", explode)
+    monkeypatch.setattr(rnnkit.LoadedLM, "generate", explode)
     res = httpx.post(f"{url}/api/generate", json={"prefix": "the ", "beam": 2}, timeout=20)
     assert res.status_code == 500
     assert res.json() == {"error": "generation failed; the server log has the details"}

@@ -25,12 +25,12 @@ httpx = pytest.importorskip("httpx", reason="the API tests need httpx")
 
 import rnnkit  # noqa: E402
 from rnnkit.cli import main  # noqa: E402
-from rnnkit.errors import ConfigError, RnnkitError  # noqa: E402
-from rnnkit.lm.sampling_options import (  # noqa: E402
+from rnnkit.decode.options import (  # noqa: E402
     LIMITS,
     SamplingOptionError,
     check_sampling,
 )
+from rnnkit.errors import ConfigError, RnnkitError  # noqa: E402
 from rnnkit.serve import create_app, host_warning, run  # noqa: E402
 from rnnkit.serve.schemas import PLAYGROUND_LIMITS  # noqa: E402
 
@@ -81,7 +81,7 @@ def health(url: str) -> dict[str, Any]:
 
 
 class Gate:
-    """Wraps `rnnkit.stream` so a test decides when (and how slowly) each step happens."""
+    """Wraps `LoadedLM.stream` so a test decides when (and how slowly) each step happens."""
 
     def __init__(self, delay: float = 0.0, is_open: bool = True) -> None:
         self.delay = delay
@@ -114,7 +114,7 @@ class Gate:
 def gate(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Gate]:
     def install(delay: float = 0.0, is_open: bool = True) -> Gate:
         g = Gate(delay, is_open)
-        monkeypatch.setattr(rnnkit, "stream", g.wrap(rnnkit.stream))
+        monkeypatch.setattr(rnnkit.LoadedLM, "stream", g.wrap(rnnkit.LoadedLM.stream))
         return g
 
     return install

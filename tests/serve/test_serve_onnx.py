@@ -22,15 +22,16 @@ httpx = pytest.importorskip("httpx", reason="the API tests need httpx")
 pytest.importorskip("onnxruntime", reason="serving an ONNX export needs onnxruntime")
 pytest.importorskip("onnxscript", reason="exporting the test model needs onnxscript")
 
+
 import rnnkit  # noqa: E402
 from conftest import BLOCK_TORCH  # noqa: E402
+from rnnkit.decode.backend import load_backend  # noqa: E402
+from rnnkit.decode.options import SamplingOptionError, check_sampling  # noqa: E402
+from rnnkit.decode.prefix import join_steps  # noqa: E402
 from rnnkit.errors import ConfigError  # noqa: E402
-from rnnkit.lm.sampling_options import SamplingOptionError, check_sampling  # noqa: E402
 from rnnkit.serve import create_app  # noqa: E402
-from rnnkit.serve.backend import load_backend  # noqa: E402
 from rnnkit.serve.card import model_card  # noqa: E402
 from rnnkit.serve.schemas import PLAYGROUND_LIMITS  # noqa: E402
-from rnnkit.text.prefix import join_steps  # noqa: E402
 
 Start = Callable[[Any], str]
 
@@ -130,7 +131,10 @@ def test_stream_events_and_errors(export: Path, lm: rnnkit.LoadedLM, start_serve
 
 
 def test_backend_choice_and_its_errors(export: Path, en_run: Path) -> None:
-    assert load_backend(export).name == "onnx" and load_backend(en_run).name == "torch"
+    from rnnkit.runtime.onnx_lm import OnnxLM
+
+    assert isinstance(load_backend(export), OnnxLM)
+    assert isinstance(load_backend(en_run), rnnkit.LoadedLM)
     with pytest.raises(ConfigError, match="runs on the CPU"):
         create_app(export, device="cuda")
     with pytest.raises(ConfigError, match="unknown backend 'tf'"):

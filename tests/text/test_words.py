@@ -10,10 +10,10 @@ import pytest
 
 from conftest import data_table
 from rnnkit.config import DataConfig, RunConfig, load_preset, resolve
+from rnnkit.decode.prefix import StepJoiner, encode_prefix, join_steps, text_pieces
 from rnnkit.errors import DataError
 from rnnkit.text import prepared
 from rnnkit.text.corpora import load_corpus
-from rnnkit.text.prefix import StepJoiner, encode_prefix, join_steps, text_pieces
 from rnnkit.text.prepared import corpus_for, load_prepared, prepare
 from rnnkit.text.tokenize import (
     DEFAULT_WORD_REGEX,

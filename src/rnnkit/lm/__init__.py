@@ -1,2 +1,2 @@
-"""Language models: the model, its one-token stepper, generation, held-out evaluation,
+"""Language models: the model, its one-token step decoder, generation, held-out evaluation,
 loading a trained model and the training recipe."""

@@ -3,7 +3,7 @@
 The prefix is fed to the model once (warm-up); after that each new token costs one
 single step that carries the recurrent state, so the cost per token does not grow with
 the length of the text. For an `RNNLM` that step runs through
-`rnnkit.lm.stepper.Stepper` (a few tensor operations on the model's weights, equal
+`rnnkit.lm.step.LMStep` (a few tensor operations on the model's weights, equal
 to the model's forward call); any other model is called one token at a time::
 
     prefix  t1 t2 t3 ──warm-up──► logits ─sample─► y1 ─step─► logits ─sample─► y2 ─► ...
@@ -15,11 +15,11 @@ global RNG, so concurrent callers stay reproducible.
 
 Public entry points, on a `LoadedLM` (`rnnkit.generate`, `rnnkit.stream`): `generate`
 (whole strings, one per sample; `beam > 0` switches to beam search) and `stream` (the new
-tokens step by step). Their options are a `SamplingOptions` (`rnnkit.lm.sampling_options`).
-On a bare model and vocabulary: `generate_text` and `stream_tokens`. `sample_next`,
-`warm_up` and `beam_search` are the building blocks; `text_pieces` / `join_steps` (from the
-torch-free `rnnkit.text.prefix`, shared with `rnnkit.runtime`) are the one way new tokens
-are joined onto a prefix.
+tokens step by step). Their options are a `SamplingOptions` (`rnnkit.decode.options`; the
+keywords are `SamplingKwargs`). On a bare model and vocabulary: `generate_text` and
+`stream_tokens`. `sample_next`, `warm_up` and `beam_search` are the building blocks;
+`text_pieces` / `join_steps` (from the torch-free `rnnkit.decode.prefix`, shared with
+`rnnkit.runtime`) are the one way new tokens are joined onto a prefix.
 
 Scores that are not finite (inf or NaN logits: weights that overflowed) raise a one-line
 `NumericalError` at the step where they arise (`check_scores`: one reduction per step on
@@ -30,30 +30,37 @@ and beam search); `generate` and `stream` on a `LoadedLM` name its checkpoint.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import torch
 from torch import Tensor, nn
 
 from rnnkit.config.fields import Level
-from rnnkit.errors import ConfigError, NumericalError
-from rnnkit.lm.model import RNNLM
-from rnnkit.lm.sampling_options import SamplingOptions, options_from_call, random_seed
-from rnnkit.lm.stepper import Stepper
-from rnnkit.nn.state import State, select_rows
-from rnnkit.text.prefix import (
+from rnnkit.decode.options import SamplingOptions, options_from_call, random_seed
+from rnnkit.decode.prefix import (
     VocabLike,
     join_steps,
     normalize_prefix,
     text_pieces,
     unknown_tokens,
 )
-from rnnkit.text.prefix import encode_prefix as _encode_prefix
+from rnnkit.decode.prefix import encode_prefix as _encode_prefix
+from rnnkit.errors import ConfigError, NumericalError
+from rnnkit.lm.model import RNNLM
+from rnnkit.lm.step import Decoding
+from rnnkit.nn.state import State, select_rows
 from rnnkit.text.tokenize import WordTokenizer, level_of
 
 if TYPE_CHECKING:
+    from rnnkit.decode.options import SamplingKwargs
     from rnnkit.lm.load import LoadedLM
+
+    if sys.version_info >= (3, 11):
+        from typing import Unpack
+    else:
+        from typing_extensions import Unpack
 
 DeviceLike: TypeAlias = str | torch.device | None
 
@@ -294,7 +301,7 @@ def beam_search(
     history = tokens.unsqueeze(1)  # (K, 1)
     state = select_rows(state, torch.zeros(width, dtype=torch.long))
     device = _state_device(state, model)
-    stepper = Stepper(model, state, width) if isinstance(model, RNNLM) else None
+    stepper = Decoding(model, state, width) if isinstance(model, RNNLM) else None
     vocab_size = first.numel()
     for _ in range(length - 1):
         last = history[:, -1].to(device)  # (K,)
@@ -406,9 +413,9 @@ def _sample_steps(
     if logits is None:
         assert unigram is not None
         logits = unigram.expand(batch, -1)  # (B, V)
-    # An RNNLM steps through `Stepper` (plain tensor ops, no module calls); other models
+    # An RNNLM steps through `LMStep` (plain tensor ops, no module calls); other models
     # through their forward call, one token at a time.
-    stepper = Stepper(model, state, batch) if isinstance(model, RNNLM) else None
+    stepper = Decoding(model, state, batch) if isinstance(model, RNNLM) else None
     idx_to_token = vocab.idx_to_token
     for step in range(options.length):
         token = sample_next(logits, options.temperature, options.top_k, options.top_p, rng)  # (B,)
@@ -470,19 +477,11 @@ def generate_text(
     first = _unigram_logits(vocab) if logits is None else logits[0].log_softmax(dim=-1)  # (V,)
     beams, _ = beam_search(model, first, state, options.length, options.beam)  # (K, length)
     best = beams[: options.num_samples]  # (K', length), best first
-    steps = [[vocab.idx_to_token[i] for i in column] for column in best.T.tolist()]
-    return join_steps(options.prefix, steps, level, best.size(0))
+    columns = [[vocab.idx_to_token[i] for i in column] for column in best.T.tolist()]
+    return join_steps(options.prefix, columns, level, best.size(0))
 
 
 # --------------------------------------------------------------------------- on a LoadedLM
-
-
-def _options(
-    lm: LoadedLM, options: SamplingOptions | None, args: dict[str, Any]
-) -> SamplingOptions:
-    """The call's options (`options`, or the keyword arguments in `args`, never both), the
-    prefix normalised as the training text was (`data.normalize`)."""
-    return options_from_call(options, args, lm.config.data.normalize)
 
 
 def generate(
@@ -490,20 +489,16 @@ def generate(
     prefix: str = "",
     length: int = 100,
     *,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    num_samples: int = 1,
-    beam: int = 0,
-    seed: int | None = None,
     generator: torch.Generator | None = None,
     options: SamplingOptions | None = None,
+    **kwargs: Unpack[SamplingKwargs],
 ) -> list[str]:
     """Continue `prefix` by `length` tokens; one string (prefix included) per sample.
 
     The prefix is normalised as the training text was (`data.normalize`). The keyword
-    arguments are the fields of `SamplingOptions` (which checks them); or pass one as
-    `options` instead. `beam > 0` runs beam search (see `generate_text`).
+    arguments (`SamplingKwargs`: temperature, top_k, top_p, num_samples, beam, seed) are the
+    fields of `SamplingOptions` (which checks them); or pass one as `options` instead.
+    `beam > 0` runs beam search (see `generate_text`).
 
         rnnkit.generate(lm, "The ", 200, temperature=0.8, seed=0)     # -> list[str]
         rnnkit.generate(lm, options=SamplingOptions("The ", 200, beam=4, num_samples=2))
@@ -517,7 +512,7 @@ def generate(
         ConfigError: a bad option (the message names it, its range and the value given).
         NumericalError: the model's scores became inf or NaN (the message names the checkpoint).
     """
-    checked = _options(lm, options, locals())
+    checked = options_from_call(options, prefix, length, kwargs, lm.normalize)
     try:
         return generate_text(
             lm.model, lm.vocab, checked, level=lm.tokenizer, generator=generator, device=lm.device
@@ -531,18 +526,15 @@ def stream(
     prefix: str = "",
     length: int = 100,
     *,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    num_samples: int = 1,
-    seed: int | None = None,
     generator: torch.Generator | None = None,
     options: SamplingOptions | None = None,
+    **kwargs: Unpack[SamplingKwargs],
 ) -> Iterator[list[str]]:
     """Yield the new tokens of every sample (a list of `num_samples` strings) step by step.
 
     Joined with `join_steps`, the steps give what `generate` returns for the same
-    arguments. Options are checked on the call, before the first token; see `generate`.
+    arguments. Options are checked on the call, before the first token; see `generate`
+    (`beam` must be 0).
 
         for tokens in rnnkit.stream(lm, "The ", seed=0): ...
 
@@ -550,7 +542,7 @@ def stream(
         NumericalError: (while iterating) the model's scores became inf or NaN (the message
             names the checkpoint).
     """
-    checked = _options(lm, options, locals())
+    checked = options_from_call(options, prefix, length, kwargs, lm.normalize)
     steps = stream_tokens(
         lm.model, lm.vocab, checked, level=lm.tokenizer, generator=generator, device=lm.device
     )

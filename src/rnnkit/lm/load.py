@@ -4,25 +4,41 @@
     rnnkit.generate(lm, "The ", length=200, temperature=0.8, seed=0)   # -> list[str]
     for tokens in rnnkit.stream(lm, "The ", seed=0): ...               # one list per step
 
-`generate` and `stream` live in `rnnkit.lm.generation`; each call takes its own `seed` or
-`torch.Generator`, never the global RNG.
+`generate` and `stream` live in `rnnkit.lm.generation` (also `lm.generate` / `lm.stream`: a
+`LoadedLM` is a `rnnkit.decode.LanguageModel`, as the runtime's `OnnxLM` is); each call
+takes its own `seed` or `torch.Generator`, never the global RNG.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from rnnkit.checkpoint import load_checkpoint, resolve_checkpoint_path
 from rnnkit.config import RunConfig
+from rnnkit.config.fields import Level
+from rnnkit.decode.options import SamplingOptions
 from rnnkit.errors import CheckpointError
+from rnnkit.lm import generation
 from rnnkit.lm.model import RNNLM
+from rnnkit.storage import storage_errors
 from rnnkit.text.tokenize import WordTokenizer, tokens_spec
 from rnnkit.text.vocab import Vocab
 from rnnkit.training.environment import count_parameters, resolve_device
+
+if TYPE_CHECKING:
+    from rnnkit.decode.options import SamplingKwargs
+
+    if sys.version_info >= (3, 11):
+        from typing import Unpack
+    else:
+        from typing_extensions import Unpack
 
 
 @dataclass
@@ -44,14 +60,57 @@ class LoadedLM:
         return self.config.data.level
 
     @property
-    def tokenizer(self) -> str | WordTokenizer:
+    def tokenizer(self) -> Level | WordTokenizer:
         """How a prefix is split: "char", or the `WordTokenizer` the model was trained with."""
         return tokens_spec(self.config.data)
+
+    @property
+    def normalize(self) -> str:
+        """The training text's `data.normalize`, applied to every prefix."""
+        return self.config.data.normalize
 
     @property
     def device(self) -> torch.device:
         """Where the model's weights live."""
         return next(self.model.parameters()).device
+
+    @property
+    def parameters(self) -> int:
+        """The number of trainable weights (tied weights counted once)."""
+        return count_parameters(self.model)
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """The rows of the run folder's metrics.jsonl, read now (empty without one)."""
+        return [] if self.path is None else read_history(self.path.parent)
+
+    def generate(
+        self,
+        prefix: str = "",
+        length: int = 100,
+        *,
+        generator: torch.Generator | None = None,
+        options: SamplingOptions | None = None,
+        **kwargs: Unpack[SamplingKwargs],
+    ) -> list[str]:
+        """`rnnkit.generate` on this model: one string (prefix included) per sample."""
+        return generation.generate(
+            self, prefix, length, generator=generator, options=options, **kwargs
+        )
+
+    def stream(
+        self,
+        prefix: str = "",
+        length: int = 100,
+        *,
+        generator: torch.Generator | None = None,
+        options: SamplingOptions | None = None,
+        **kwargs: Unpack[SamplingKwargs],
+    ) -> Iterator[list[str]]:
+        """`rnnkit.stream` on this model: the new tokens of every sample, step by step."""
+        return generation.stream(
+            self, prefix, length, generator=generator, options=options, **kwargs
+        )
 
 
 def load(path: str | Path, device: str = "cpu") -> LoadedLM:
@@ -60,7 +119,7 @@ def load(path: str | Path, device: str = "cpu") -> LoadedLM:
     if ckpt.get("task") == "forecast":
         raise CheckpointError(
             f"{path} holds a forecasting checkpoint; load it with rnnkit.Forecaster.load(path) "
-            "or `rnnkit forecast SOURCE --checkpoint PATH`"
+            "(or forecast from it with the forecast command)"
         )
     if ckpt.get("task") != "lm":
         raise CheckpointError(
@@ -86,6 +145,24 @@ def load(path: str | Path, device: str = "cpu") -> LoadedLM:
         corpus=ckpt.get("corpus", {}),
         path=resolve_checkpoint_path(path),
     )
+
+
+def read_history(run_folder: Path) -> list[dict[str, Any]]:
+    """The rows of `run_folder/metrics.jsonl` (empty without one; unreadable lines skipped)."""
+    path = run_folder / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    with storage_errors(path, "read"):
+        text = path.read_text(encoding="utf-8", errors="replace")
+    rows: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by an interrupted run
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
 
 
 def info(path: str | Path) -> dict[str, Any]:

@@ -50,14 +50,14 @@ from torch import nn
 
 from rnnkit.checkpoint import load_checkpoint
 from rnnkit.config import RunConfig, TrainConfig, resume_config, to_json
+from rnnkit.decode.options import SamplingOptions
 from rnnkit.errors import CheckpointError, ConfigError, NumericalError
 from rnnkit.lm.adaptive import choose_cutoffs, resolve_output
 from rnnkit.lm.evaluate import evaluate_tokens
 from rnnkit.lm.generation import generate_text, normalize_prefix, warm_up
 from rnnkit.lm.model import RNNLM
 from rnnkit.lm.recipe import apply_recipe
-from rnnkit.lm.sampling_options import SamplingOptions
-from rnnkit.lm.stepper import Stepper
+from rnnkit.lm.step import Decoding
 from rnnkit.metrics import perplexity
 from rnnkit.nn.state import State, detach, from_list, to_list
 from rnnkit.text.batches import BatchIterator, RankBatches, rank_batches
@@ -664,7 +664,7 @@ PROBE_STEPS = 8  # single steps of the logits probe, after a warm-up of up to nu
 @torch.no_grad()
 def _logits_finite(run: _Run) -> bool:
     """Whether generation's own path gives finite logits: a warm-up forward call on the
-    first validation tokens, then `PROBE_STEPS` `Stepper` steps (weights that are finite
+    first validation tokens, then `PROBE_STEPS` `LMStep` steps (weights that are finite
     but huge overflow there first). No randomness is drawn; one host sync.
 
     Shape:
@@ -676,7 +676,7 @@ def _logits_finite(run: _Run) -> bool:
     warm = max(1, count - PROBE_STEPS)
     logits, state = warm_up(run.model, ids[:warm].unsqueeze(0))  # (1, V)
     ok = torch.isfinite(logits).all()
-    stepper = Stepper(run.model, state, 1)
+    stepper = Decoding(run.model, state, 1)
     for k in range(warm, count):
         ok = ok & torch.isfinite(stepper.step(ids[k : k + 1])).all()  # (1, V)
     return bool(ok)

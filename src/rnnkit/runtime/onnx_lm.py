@@ -2,8 +2,9 @@
 
 An export folder holds `model.onnx` (one decoding step: `tokens` int64 (B, 1), `h` (L, B, H)
 and for an LSTM `c` -> `logits` (B, V), `h_out`, `c_out`), `vocab.json` and `model.json`
-(format `rnnkit-onnx`, the resolved config, the metrics). `load_onnx` reads it as an `OnnxLM`;
-`generate` and `stream` mirror `rnnkit.generate` / `rnnkit.stream`:
+(format `rnnkit-onnx`, the resolved config, the metrics). `load_onnx` reads it as an `OnnxLM`
+(a `rnnkit.decode.LanguageModel`, as the torch path's `LoadedLM`); `generate` and `stream`
+(also its methods) mirror `rnnkit.generate` / `rnnkit.stream`:
 
     prefix --normalize, tokenize, <unk> warning--> ids --one step per token--> logits
     logits --greedy | temperature, top-k, top-p (numpy Generator) | beam--> token --step--> ...
@@ -16,30 +17,36 @@ samples are reproducible but drawn by numpy, so they differ from torch's draws.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rnnkit.config import RunConfig
+from rnnkit.decode.options import SamplingOptions, options_from_call, random_seed
+from rnnkit.decode.prefix import encode_prefix, join_steps
 from rnnkit.errors import CheckpointError, ConfigError, NumericalError
-from rnnkit.lm.sampling_options import SamplingOptions, options_from_call, random_seed
-from rnnkit.text.prefix import encode_prefix, join_steps
 from rnnkit.text.tokenize import WordTokenizer
 from rnnkit.text.vocab import Vocab
+
+if TYPE_CHECKING:
+    from rnnkit.decode.options import SamplingKwargs
+
+    if sys.version_info >= (3, 11):
+        from typing import Unpack
+    else:
+        from typing_extensions import Unpack
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "OnnxLM",
-    "choose_backend",
     "generate",
-    "is_export",
     "load_onnx",
     "parameter_count",
     "sample_next",
@@ -58,46 +65,6 @@ State = tuple[np.ndarray, ...]  # (h,) or (h, c), each (L, B, H) float32
 
 
 # --------------------------------------------------------------------------- loading
-
-
-def is_export(path: str | Path) -> bool:
-    """Whether `path` is an export: a `.onnx` file, or a folder with model.json and model.onnx."""
-    path = Path(path)
-    if path.is_dir():
-        return (path / "model.json").is_file() and (path / "model.onnx").is_file()
-    return path.suffix == ".onnx"
-
-
-def choose_backend(path: str | Path, backend: str = "auto") -> Literal["torch", "onnx"]:
-    """Which backend reads `path`: `torch` (a `.pt` or a run folder) or `onnx` (an export).
-
-    `auto`: a `.onnx` file is onnx; a folder with `best.pt`/`last.pt` is torch when torch is
-    installed, else onnx if the folder also holds an export; anything else is torch.
-    """
-    if backend not in ("auto", "torch", "onnx"):
-        raise ConfigError(f"unknown backend {backend!r}; use auto, torch or onnx")
-    if backend != "auto":
-        return backend  # type: ignore[return-value]
-    path = Path(path)
-    if path.is_dir():
-        has_pt = (path / "best.pt").is_file() or (path / "last.pt").is_file()
-        if is_export(path) and not (has_pt and _torch_installed()):
-            return "onnx"
-        return "torch"
-    return "onnx" if path.suffix == ".onnx" else "torch"
-
-
-def _torch_installed() -> bool:
-    """Whether torch can be imported (looked up, not imported)."""
-    return _installed("torch")
-
-
-def _installed(name: str) -> bool:
-    """Whether the package `name` can be imported (looked up, not imported)."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 @dataclass
@@ -128,6 +95,41 @@ class OnnxLM:
     def normalize(self) -> str:
         """The training text's `data.normalize`, applied to every prefix."""
         return str(self.meta.get("normalize", self.config.data.normalize))
+
+    @property
+    def parameters(self) -> int | None:
+        """The number of weights (`parameter_count`; None without `onnx` to count them)."""
+        return parameter_count(self)
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """The metrics rows of training, from model.json (empty when it has none)."""
+        rows = self.meta.get("history")
+        return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+
+    def generate(
+        self,
+        prefix: str = "",
+        length: int = 100,
+        *,
+        rng: np.random.Generator | None = None,
+        options: SamplingOptions | None = None,
+        **kwargs: Unpack[SamplingKwargs],
+    ) -> list[str]:
+        """The module's `generate` on this model: one string (prefix included) per sample."""
+        return generate(self, prefix, length, rng=rng, options=options, **kwargs)
+
+    def stream(
+        self,
+        prefix: str = "",
+        length: int = 100,
+        *,
+        rng: np.random.Generator | None = None,
+        options: SamplingOptions | None = None,
+        **kwargs: Unpack[SamplingKwargs],
+    ) -> Iterator[list[str]]:
+        """The module's `stream` on this model: the new tokens of every sample, step by step."""
+        return stream(self, prefix, length, rng=rng, options=options, **kwargs)
 
     @property
     def has_cell(self) -> bool:
@@ -227,9 +229,12 @@ def parameter_count(lm: OnnxLM) -> int | None:
     given = lm.meta.get("parameters")
     if isinstance(given, int) and not isinstance(given, bool):
         return given
-    if lm.path is None or not _installed("onnx"):
+    if lm.path is None:
         return None
-    import onnx
+    try:
+        import onnx
+    except ImportError:  # the runtime needs only onnxruntime: no count without onnx
+        return None
 
     try:
         graph = onnx.load(str(lm.path), load_external_data=False).graph
@@ -376,13 +381,17 @@ def _sample_steps(
 
 
 def _options(
-    lm: OnnxLM, options: SamplingOptions | None, args: Mapping[str, Any]
+    lm: OnnxLM,
+    options: SamplingOptions | None,
+    call: tuple[str, int, Mapping[str, Any]],
+    rng: np.random.Generator | None,
 ) -> SamplingOptions:
-    """The call's options (keyword arguments or `options=`, never both), prefix normalised."""
+    """The call's options (`call`: its prefix, length and keywords; or `options=`, never
+    both), prefix normalised."""
     if lm.level not in _LEVELS:
         raise ConfigError(f"unknown level {lm.level!r}; choose one of {', '.join(_LEVELS)}")
-    resolved = options_from_call(options, args, lm.normalize)
-    if resolved.seed is not None and args.get("rng") is not None:
+    resolved = options_from_call(options, *call, lm.normalize)
+    if resolved.seed is not None and rng is not None:
         raise ConfigError("pass either seed or rng, not both")
     return resolved
 
@@ -403,14 +412,9 @@ def generate(
     prefix: str = "",
     length: int = 100,
     *,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    num_samples: int = 1,
-    beam: int = 0,
-    seed: int | None = None,
     rng: np.random.Generator | None = None,
     options: SamplingOptions | None = None,
+    **kwargs: Unpack[SamplingKwargs],
 ) -> list[str]:
     """Continue `prefix` by `length` tokens; one string (prefix included) per sample.
 
@@ -421,7 +425,7 @@ def generate(
         ConfigError: a bad option.
         NumericalError: the model's scores became inf or NaN (the message names the file).
     """
-    checked = _options(lm, options, locals())
+    checked = _options(lm, options, (prefix, length, kwargs), rng)
     ids = encode_prefix(lm.vocab, checked.prefix, lm.tokenizer)
     try:
         if checked.beam == 0:
@@ -438,8 +442,8 @@ def generate(
     except NumericalError as exc:
         raise _named(lm, exc) from None
     best = beams[: checked.num_samples]  # (K', length), best first
-    steps = [[lm.vocab.idx_to_token[i] for i in column] for column in best.T.tolist()]
-    return join_steps(checked.prefix, steps, lm.tokenizer, best.shape[0])
+    columns = [[lm.vocab.idx_to_token[i] for i in column] for column in best.T.tolist()]
+    return join_steps(checked.prefix, columns, lm.tokenizer, best.shape[0])
 
 
 def stream(
@@ -447,17 +451,13 @@ def stream(
     prefix: str = "",
     length: int = 100,
     *,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    num_samples: int = 1,
-    seed: int | None = None,
     rng: np.random.Generator | None = None,
     options: SamplingOptions | None = None,
+    **kwargs: Unpack[SamplingKwargs],
 ) -> Iterator[list[str]]:
     """Yield the new tokens of every sample step by step (as `rnnkit.stream`); joined with
     `join_steps` they give what `generate` returns. Options are checked on the call."""
-    checked = _options(lm, options, locals())
+    checked = _options(lm, options, (prefix, length, kwargs), rng)
     if checked.beam:
         raise ConfigError(
             f"stream does not run beam search (beam is {checked.beam}); "

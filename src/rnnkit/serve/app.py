@@ -1,4 +1,5 @@
-"""The playground app: `create_app` loads one checkpoint and declares the routes.
+"""The playground app: `create_app` loads one checkpoint (`rnnkit.decode.load_backend`) and
+mounts `routes`, which read the model, its card and the worker pool from the app's state.
 
     app = create_app("runs/demo")             # FastAPI app; the checkpoint is loaded once
     app = create_app("export/model.onnx")     # the same app on an ONNX export, without torch
@@ -29,14 +30,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-import rnnkit
+from rnnkit._version import __version__
+from rnnkit.decode.backend import load_backend
+from rnnkit.decode.options import SamplingOptionError
+from rnnkit.decode.protocol import LanguageModel
 from rnnkit.errors import NumericalError, RnnkitError
-from rnnkit.lm.sampling_options import SamplingOptionError
-from rnnkit.serve.backend import load_backend
 from rnnkit.serve.card import model_card
 from rnnkit.serve.guard import LOOPBACK_NAMES, Guard
 from rnnkit.serve.pool import QueueFullError, WorkerPool
@@ -97,20 +99,19 @@ def create_app(
         backend: `auto`, `torch` or `onnx`, chosen as `rnnkit generate --backend` does.
         threads: onnxruntime threads of an export (0 = its default; `run` sets torch's).
     """
-    model = load_backend(checkpoint, backend, device=device, threads=threads)
-    card = model_card(model)
-    pool = WorkerPool(workers, queue_size)
+    lm = load_backend(checkpoint, backend, device=device, threads=threads)
+    card = model_card(lm)
     app = FastAPI(
         title="rnnkit playground",
-        version=rnnkit.__version__,
+        version=__version__,
         description=f"Text from the {card.summary} of run {card.run!r}.",
         docs_url=None,  # the Swagger page loads its code from a CDN; the schema stays
         redoc_url=None,
         lifespan=_lifespan,
     )
     app.add_middleware(Guard, max_body=max_body_bytes, allowed_hosts=allowed_hosts)
-    app.state.pool = pool
-    app.state.lm = model.lm  # a LoadedLM, or an OnnxLM for an export
+    app.state.pool = WorkerPool(workers, queue_size)
+    app.state.lm = lm  # a LoadedLM, or an OnnxLM for an export: a LanguageModel either way
     app.state.card = card
     app.exception_handler(RequestValidationError)(_invalid)
     app.exception_handler(RnnkitError)(_user_error)
@@ -120,80 +121,90 @@ def create_app(
     for name, path in (("index.html", "/"), ("app.js", "/app.js"), ("app.css", "/app.css")):
         page = _static_page((folder / name).read_bytes(), f"{STATIC[name]}; charset=utf-8")
         app.get(path, include_in_schema=False)(page)
-
-    @app.get("/api/model", response_model=ModelCard)
-    async def get_model() -> ModelCard:
-        """The model card: corpus, vocabulary, architecture, parameters, best ppl, curves."""
-        return card
-
-    @app.get("/api/health", response_model=Health)
-    async def health() -> Health:
-        """How many requests are generating and waiting."""
-        return Health(status="ok", workers=workers, queue_size=queue_size, **pool.stats())
-
-    stream_responses = {200: {"content": {"text/event-stream": {}}, "description": STREAM_EVENTS}}
-
-    @app.post(
-        "/api/stream",
-        response_class=EventStream,
-        status_code=200,
-        responses={**stream_responses, **ERRORS},
-    )
-    async def stream_text(body: StreamRequest) -> EventStream:
-        """Stream the samples token by token as server-sent events."""
-        plan = plan_request(model, body)
-        steps = token_stream(model, plan)
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
-
-        def emit(kind: str, data: dict[str, Any]) -> None:
-            with suppress(RuntimeError):  # the loop closed: the server is going away
-                loop.call_soon_threadsafe(queue.put_nowait, (kind, data))
-
-        job = pool.submit(produce_events(steps, plan, emit))
-        start = {
-            "prefix": plan.prefix,
-            "seed": plan.seed,
-            "num_samples": plan.num_samples,
-            "length": plan.options.length,
-            "level": plan.level,
-            "unknown": plan.unknown,
-        }
-        return EventStream(sse_events(start, queue), job)
-
-    @app.post("/api/generate", response_model=GenerateResponse, responses=ERRORS)
-    async def generate_text(body: GenerateRequest, request: Request) -> Response:
-        """Generate every sample at once (beam search when `beam > 0`)."""
-        plan = plan_request(model, body)
-        work: Callable[[threading.Event], list[str]]
-        if plan.options.beam:
-
-            def work(cancel: threading.Event) -> list[str]:
-                return model.generate(plan.options)
-
-        else:
-            work = collect_texts(token_stream(model, plan), plan)
-        start = time.perf_counter()
-        job = pool.submit(work)
-        try:
-            texts = await wait_for_job(job, request)
-        except RnnkitError:
-            raise  # the handlers answer 422 (a bad request) or 500 (the model failed)
-        except Exception:
-            log.exception("generation failed")
-            return JSONResponse({"error": GENERATION_FAILED}, status_code=500)
-        if texts is None:
-            return Response(status_code=499)  # nobody is listening any more
-        result = GenerateResponse(
-            texts=texts,
-            prefix=plan.prefix,
-            seed=plan.seed,
-            tokens=plan.options.length * len(texts),
-            elapsed_s=time.perf_counter() - start,
-        )
-        return JSONResponse(result.model_dump())
-
+    app.include_router(routes)
     return app
+
+
+# The API routes; each reads the app's model, card and pool from `request.app.state`.
+routes = APIRouter()
+
+
+@routes.get("/api/model", response_model=ModelCard)
+async def get_model(request: Request) -> ModelCard:
+    """The model card: corpus, vocabulary, architecture, parameters, best ppl, curves."""
+    card: ModelCard = request.app.state.card
+    return card
+
+
+@routes.get("/api/health", response_model=Health)
+async def health(request: Request) -> Health:
+    """How many requests are generating and waiting."""
+    pool: WorkerPool = request.app.state.pool
+    return Health(status="ok", workers=pool.workers, queue_size=pool.queue_size, **pool.stats())
+
+
+@routes.post(
+    "/api/stream",
+    response_class=EventStream,
+    status_code=200,
+    responses={200: {"content": {"text/event-stream": {}}, "description": STREAM_EVENTS}, **ERRORS},
+)
+async def stream_text(body: StreamRequest, request: Request) -> EventStream:
+    """Stream the samples token by token as server-sent events."""
+    lm: LanguageModel = request.app.state.lm
+    plan = plan_request(lm, body)
+    steps = token_stream(lm, plan)
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+
+    def emit(kind: str, data: dict[str, Any]) -> None:
+        with suppress(RuntimeError):  # the loop closed: the server is going away
+            loop.call_soon_threadsafe(queue.put_nowait, (kind, data))
+
+    job = request.app.state.pool.submit(produce_events(steps, plan, emit))
+    start = {
+        "prefix": plan.prefix,
+        "seed": plan.seed,
+        "num_samples": plan.num_samples,
+        "length": plan.options.length,
+        "level": plan.level,
+        "unknown": plan.unknown,
+    }
+    return EventStream(sse_events(start, queue), job)
+
+
+@routes.post("/api/generate", response_model=GenerateResponse, responses=ERRORS)
+async def generate_text(body: GenerateRequest, request: Request) -> Response:
+    """Generate every sample at once (beam search when `beam > 0`)."""
+    lm: LanguageModel = request.app.state.lm
+    plan = plan_request(lm, body)
+    work: Callable[[threading.Event], list[str]]
+    if plan.options.beam:
+
+        def work(cancel: threading.Event) -> list[str]:
+            return lm.generate(options=plan.options)
+
+    else:
+        work = collect_texts(token_stream(lm, plan), plan)
+    start = time.perf_counter()
+    job = request.app.state.pool.submit(work)
+    try:
+        texts = await wait_for_job(job, request)
+    except RnnkitError:
+        raise  # the handlers answer 422 (a bad request) or 500 (the model failed)
+    except Exception:
+        log.exception("generation failed")
+        return JSONResponse({"error": GENERATION_FAILED}, status_code=500)
+    if texts is None:
+        return Response(status_code=499)  # nobody is listening any more
+    result = GenerateResponse(
+        texts=texts,
+        prefix=plan.prefix,
+        seed=plan.seed,
+        tokens=plan.options.length * len(texts),
+        elapsed_s=time.perf_counter() - start,
+    )
+    return JSONResponse(result.model_dump())
 
 
 @asynccontextmanager
@@ -234,11 +245,11 @@ async def _invalid(request: Request, exc: RequestValidationError) -> JSONRespons
     for err in raw:
         cause = (err.get("ctx") or {}).get("error")
         if isinstance(cause, SamplingOptionError):
-            detail = {"loc": ["body", cause.option], "msg": str(cause), "type": "value_error"}
-            return JSONResponse({"error": str(cause), "detail": [detail]}, status_code=422)
-    errors = [{k: e.get(k) for k in ("loc", "msg", "type")} for e in raw]
-    detail = [{**e, "loc": [str(p) for p in e["loc"] or ()]} for e in errors]
-    message = _validation_message(errors, list(GenerateRequest.model_fields))
+            field = {"loc": ["body", cause.option], "msg": str(cause), "type": "value_error"}
+            return JSONResponse({"error": str(cause), "detail": [field]}, status_code=422)
+    rows = [{k: e.get(k) for k in ("loc", "msg", "type")} for e in raw]
+    detail = [{**e, "loc": [str(p) for p in e["loc"] or ()]} for e in rows]
+    message = _validation_message(rows, list(GenerateRequest.model_fields))
     return JSONResponse({"error": message, "detail": detail}, status_code=422)
 
 

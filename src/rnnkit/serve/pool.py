@@ -42,7 +42,7 @@ class WorkerPool:
         if workers < 1 or queue_size < 0:
             raise ConfigError(
                 f"need workers >= 1 and queue_size >= 0, got {workers} and {queue_size}; "
-                "pass --workers 1 or more and --queue-size 0 or more"
+                "use 1 worker or more and a queue size of 0 or more"
             )
         self.workers = workers
         self.queue_size = queue_size

@@ -1,6 +1,6 @@
 """The playground's request and response models, and the bounds every request must keep.
 
-The request fields are those of `rnnkit.lm.sampling_options.SamplingOptions`. A request is
+The request fields are those of `rnnkit.decode.options.SamplingOptions`. A request is
 checked by its `check_sampling` with the playground's tighter `PLAYGROUND_LIMITS` (before
 pydantic's type checks), so a bad option reads as it does in Python and on the command
 line. The OpenAPI schema's minimum / maximum come from the same limits.
@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from rnnkit.lm.sampling_options import (
+from rnnkit.decode.options import (
     LIMITS,
     MAX_RANDOM_SEED,
     Bound,

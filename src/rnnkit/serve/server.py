@@ -8,8 +8,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from rnnkit.decode.backend import choose_backend
 from rnnkit.errors import ConfigError
-from rnnkit.runtime.onnx_lm import choose_backend
 from rnnkit.serve.app import create_app
 from rnnkit.serve.guard import LOOPBACK_NAMES, host_warning
 from rnnkit.serve.schemas import ModelCard

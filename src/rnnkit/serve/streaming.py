@@ -21,12 +21,12 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from rnnkit.decode.options import SamplingOptions, normalized, random_seed
+from rnnkit.decode.prefix import StepJoiner, join_steps, unknown_tokens
+from rnnkit.decode.protocol import LanguageModel
 from rnnkit.errors import NumericalError, RnnkitError
-from rnnkit.lm.sampling_options import SamplingOptions, random_seed
-from rnnkit.serve.backend import Backend
 from rnnkit.serve.pool import Job
 from rnnkit.serve.schemas import StreamRequest
-from rnnkit.text.prefix import StepJoiner, join_steps, normalize_prefix, unknown_tokens
 from rnnkit.text.tokenize import WordTokenizer
 
 log = logging.getLogger("rnnkit.serve")
@@ -39,11 +39,15 @@ GENERATION_FAILED = "generation failed; the server log has the details"
 class SamplePlan:
     """A validated request turned into what the workers need."""
 
-    options: SamplingOptions  # the request's prefix as sent; the seed drawn if none was sent
-    prefix: str  # normalised as the training text was
+    options: SamplingOptions  # prefix normalised once, as the model reads it; the seed drawn
     level: str
     unknown: list[str]
     tokenizer: str | WordTokenizer = "char"  # how the prefix was split (the model's)
+
+    @property
+    def prefix(self) -> str:
+        """The request's prefix, normalised as the training text was."""
+        return self.options.prefix
 
     @property
     def seed(self) -> int | None:
@@ -56,21 +60,22 @@ class SamplePlan:
         return self.options.num_samples
 
 
-def plan_request(backend: Backend, req: StreamRequest) -> SamplePlan:
-    """Normalise the prefix, pick the seed (none for beam search) and find unknown tokens."""
+def plan_request(lm: LanguageModel, req: StreamRequest) -> SamplePlan:
+    """Pick the seed (none for beam search), normalise the prefix (once: the model's calls
+    take it as it is) and find unknown tokens."""
     options = req.options(req.seed)
     if options.beam:
         options = replace(options, seed=None)  # beam search draws nothing
     elif options.seed is None:
         options = replace(options, seed=random_seed())  # reported, so the sample replays
-    prefix = normalize_prefix(options.prefix, backend.normalize)
-    unknown = unknown_tokens(backend.vocab, prefix, backend.tokenizer)
-    return SamplePlan(options, prefix, backend.level, unknown, backend.tokenizer)
+    options = normalized(options, lm.normalize)
+    unknown = unknown_tokens(lm.vocab, options.prefix, lm.tokenizer)
+    return SamplePlan(options, lm.level, unknown, lm.tokenizer)
 
 
-def token_stream(backend: Backend, plan: SamplePlan) -> Iterator[list[str]]:
+def token_stream(lm: LanguageModel, plan: SamplePlan) -> Iterator[list[str]]:
     """Check the options and set up the sampler (cheap: no forward call happens yet)."""
-    return backend.stream(plan.options)
+    return lm.stream(options=plan.options)
 
 
 def produce_events(

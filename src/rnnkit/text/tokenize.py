@@ -253,7 +253,7 @@ def word_tokenizer(spec: str | WordTokenizer) -> WordTokenizer:
 
 
 def tokens_spec(data: DataConfig) -> Level | WordTokenizer:
-    """How a `[data]` table's text is split, as the `level` arguments of `rnnkit.text.prefix`
+    """How a `[data]` table's text is split, as the `level` arguments of `rnnkit.decode.prefix`
     and generation take it: "char", or its `WordTokenizer` at word level."""
     return WordTokenizer.from_data(data) if data.level == "word" else data.level
 

@@ -1,7 +1,8 @@
 """A generation prefix and the generated tokens as text, without torch.
 
-Shared by the torch generation (`rnnkit.lm.generation`) and the torch-free ONNX runtime
-(`rnnkit.runtime`), so both read a typed prefix and join new tokens the same way:
+Shared by the torch generation (`rnnkit.lm.generation`), the torch-free ONNX runtime
+(`rnnkit.runtime`) and the playground, so all read a typed prefix and join new tokens the
+same way:
 `normalize_prefix` (the model's `data.normalize`, keeping a trailing space),
 `unknown_tokens` / `encode_prefix` (unknown tokens warn once and become `<unk>`) and
 `text_pieces` / `join_steps` (the one rule for putting new tokens after a prefix).

@@ -1,7 +1,9 @@
 """The options of one generation call, their bounds and their checks, said once.
 
-Every entry point builds a `SamplingOptions`: `rnnkit.generate` / `rnnkit.stream` from their
-keyword arguments, `rnnkit generate` from its flags, the playground from its JSON body.
+Every entry point builds a `SamplingOptions`: `rnnkit.generate` / `rnnkit.stream` and the
+runtime's `generate` / `stream` from their arguments (`prefix`, `length` and the keywords of
+`SamplingKwargs`, declared once here: `**kwargs: Unpack[SamplingKwargs]`), `rnnkit generate`
+from its flags, the playground from its JSON body.
 `check_sampling` holds the rules. An entry point may pass tighter `SamplingLimits` (the
 playground's, `LIMITS.tighten(length=2000, ...)`) and its own spelling of the names (the
 CLI's `--num-samples`), so a bad option reads the same everywhere: the name, the allowed
@@ -11,7 +13,9 @@ range, the value given::
     --num-samples must be an integer in [1, 1024], got -3      (CLI)
     num_samples must be an integer in [1, 8], got 9            (playground)
 
-`random_seed` is what `seed=None` stands for: a fresh seed from `os.urandom`.
+`random_seed` is what `seed=None` stands for: a fresh seed from `os.urandom`. A prefix is
+normalised once per call (`normalized`): options already normalised for the model's
+`data.normalize` are passed on as they are.
 """
 
 from __future__ import annotations
@@ -20,11 +24,11 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypedDict
 
 from rnnkit.config import Bound, GenerateConfig, field_bound, must_be, number_text, shown
+from rnnkit.decode.prefix import normalize_prefix
 from rnnkit.errors import ConfigError
-from rnnkit.text.prefix import normalize_prefix
 
 # A drawn seed fits a JSON / JavaScript number exactly, so a reported seed can be replayed.
 MAX_RANDOM_SEED = 2**53 - 1
@@ -33,11 +37,15 @@ __all__ = [
     "LIMITS",
     "MAX_RANDOM_SEED",
     "OPTION_NAMES",
+    "SAMPLING_KEYWORDS",
     "Bound",
+    "SamplingKwargs",
     "SamplingLimits",
     "SamplingOptionError",
     "SamplingOptions",
     "check_sampling",
+    "normalized",
+    "options_from_call",
     "random_seed",
 ]
 
@@ -210,22 +218,71 @@ class SamplingOptions:
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(SamplingOptions))
 
 
+class SamplingKwargs(TypedDict, total=False):
+    """The keyword arguments of every `generate` / `stream` call (torch and runtime alike),
+    declared once: `**kwargs: Unpack[SamplingKwargs]`. They are the `SamplingOptions` fields
+    after `prefix` and `length` (which the calls take by position); see it for their meaning
+    and defaults."""
+
+    temperature: float
+    top_k: int
+    top_p: float
+    num_samples: int
+    beam: int
+    seed: int | None
+
+
+SAMPLING_KEYWORDS: tuple[str, ...] = tuple(SamplingKwargs.__annotations__)
+
+
 def options_from_call(
-    options: SamplingOptions | None, args: Mapping[str, Any], normalize: str
+    options: SamplingOptions | None,
+    prefix: str,
+    length: int,
+    kwargs: Mapping[str, Any],
+    normalize: str,
 ) -> SamplingOptions:
     """The options of a `generate` or `stream` call, torch path or runtime alike: `options`,
-    or those built from the `SamplingOptions` fields among the call's arguments `args` (its
-    `locals()`), never both; then the prefix normalised as the training text was."""
-    given = {name: args[name] for name in OPTION_NAMES if name in args}
+    or those built from the call's `prefix`, `length` and keyword arguments `kwargs`
+    (`SamplingKwargs`), never both; the prefix normalised as the training text was
+    (`normalize`, the model's `data.normalize`).
+
+    Raises:
+        TypeError: a keyword that is no sampling option (as Python says for a signature).
+        ConfigError: a bad option, or `options` together with other arguments.
+    """
+    unknown = [name for name in kwargs if name not in SAMPLING_KEYWORDS]
+    if unknown:
+        raise TypeError(
+            f"unexpected keyword argument {unknown[0]!r}; the sampling keywords are "
+            f"{', '.join(SAMPLING_KEYWORDS)}"
+        )
+    given = {"prefix": prefix, "length": length, **kwargs}
     if options is None:
         options = SamplingOptions(**given)
     elif not isinstance(options, SamplingOptions):
         raise ConfigError(f"options must be a SamplingOptions, got {type(options).__name__}")
     else:
         defaults = SamplingOptions()
-        changed = [name for name, value in given.items() if value != getattr(defaults, name)]
+        changed = [n for n in OPTION_NAMES if n in given and given[n] != getattr(defaults, n)]
         if changed:
             raise ConfigError(
                 f"pass options= or the keyword arguments, not both (also got {', '.join(changed)})"
             )
-    return replace(options, prefix=normalize_prefix(options.prefix, normalize))
+    return normalized(options, normalize)
+
+
+# Set on the options `normalized` returns: the `data.normalize` their prefix was brought to.
+_NORMALIZED_FOR = "_normalized_for"
+
+
+def normalized(options: SamplingOptions, mode: str) -> SamplingOptions:
+    """The options with the prefix as a model trained with `data.normalize` = `mode` reads it
+    (`normalize_prefix`). Options that this function returned for the same mode come back
+    as they are, so a prefix is normalised once however many layers pass it on (the
+    playground's plan, then the model's `stream`); `dataclasses.replace` forgets it."""
+    if getattr(options, _NORMALIZED_FOR, None) == mode:
+        return options
+    done = replace(options, prefix=normalize_prefix(options.prefix, mode))
+    object.__setattr__(done, _NORMALIZED_FOR, mode)  # not a field: equality is unchanged
+    return done

@@ -1,4 +1,5 @@
-"""Stepper: one-token steps equal the model's own forward call, for every kind and core."""
+"""LMStep / Decoding: one-token steps equal the model's own forward call, for every kind and
+core."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.lm.model import RNNLM
-from rnnkit.lm.stepper import Stepper
+from rnnkit.lm.step import Decoding
 
 V, H, B, T = 13, 8, 4, 6
 CASES = list(
@@ -42,7 +43,7 @@ def test_steps_equal_the_forward_call(
     with torch.no_grad():
         model.eval()
         _, state = model(ids(2), None)  # a non-zero state, as after a prefix
-        stepper = Stepper(model, state, B)
+        stepper = Decoding(model, state, B)
         for t in range(T):
             want, state = model(tokens[:, t : t + 1], state)  # (B, 1, V)
             got = stepper.step(tokens[:, t])  # (B, V)
@@ -55,7 +56,7 @@ def test_steps_equal_the_forward_call(
 def test_no_state_starts_from_zeros_and_ignores_dropout(kind: str) -> None:
     model = make(kind, "torch", 2, ("embedding", 0, False))  # dropout 0.3, train mode
     tokens = ids(3)
-    stepper = Stepper(model, None, B)
+    stepper = Decoding(model, None, B)
     got = stepper.step(tokens[:, 0])
     assert not got.requires_grad
     model.eval()
@@ -71,7 +72,7 @@ def test_select_reorders_the_state_rows(kind: str) -> None:
     rows = torch.tensor([3, 3, 0, 1])
     with torch.no_grad():
         _, state = model(tokens[:, :3])
-        stepper = Stepper(model, state, B)
+        stepper = Decoding(model, state, B)
         stepper.select(rows)
         picked = tuple(s[:, rows] for s in state) if isinstance(state, tuple) else state[:, rows]
         want, _ = model(tokens[rows, 3:4], picked)
