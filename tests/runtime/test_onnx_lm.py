@@ -230,3 +230,31 @@ def test_runtime_generates_with_torch_blocked(models: dict, pairs: dict) -> None
     assert eval(greedy) == rnnkit.generate(pairs["lstm-word"][0], "the time", 12, temperature=0)
     assert len(eval(samples)) == 2
     assert torch_line == "TORCH False False"
+
+
+@pytest.mark.parametrize(("key", "value"), [("hidden_size", 32), ("num_layers", 2)])
+def test_a_model_json_that_disagrees_with_the_graph_is_one_line(
+    tmp_path: Path, capsys: Any, key: str, value: int
+) -> None:
+    """An export whose model.json was edited (or mixed up with another export's) is refused
+    at load time, naming the file and the fix, in the runtime, the CLI and serving alike."""
+    import json
+    import shutil
+
+    from rnnkit.cli import main
+    from rnnkit.decode.backend import load_backend
+    from rnnkit.errors import CheckpointError
+    from rnnkit.runtime.onnx_lm import load_onnx
+
+    export = tmp_path / "export"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "export-65d8068", export)
+    meta = json.loads((export / "model.json").read_text(encoding="utf-8"))
+    meta[key] = value
+    (export / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(CheckpointError, match=r"model\.json does not match its model\.onnx"):
+        load_onnx(export)
+    with pytest.raises(CheckpointError, match="export the run again"):
+        load_backend(export, "onnx", device="cpu", threads=1)
+    assert main(["generate", "--checkpoint", str(export), "--length", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rnnkit: error: ") and "\n" not in err and "model.json" in err

@@ -209,6 +209,7 @@ def load_onnx(path: str | Path, threads: int = 0) -> OnnxLM:
     except Exception as exc:  # onnxruntime raises its own types for broken files
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CheckpointError(f"cannot read {onnx_file}: {first}") from None
+    _check_graph(session, meta, len(vocab), folder / "model.json")
     return OnnxLM(
         session=session,
         vocab=vocab,
@@ -219,6 +220,32 @@ def load_onnx(path: str | Path, threads: int = 0) -> OnnxLM:
         corpus=meta.get("corpus") or {},
         path=onnx_file,
     )
+
+
+def _check_graph(session: Any, meta: dict[str, Any], vocab_size: int, meta_file: Path) -> None:
+    """Refuse (one line) a model.json that disagrees with its model.onnx: the state inputs
+    must be `(num_layers, batch, hidden_size)` and the logits `(batch, vocab size)`, as the
+    graph declares them (a symbolic batch dimension matches anything)."""
+    layers, hidden = meta.get("num_layers"), meta.get("hidden_size")
+    want = {name: [layers, None, hidden] for name in ("h", "c")}
+    declared = {i.name: list(i.shape) for i in session.get_inputs()}
+    declared |= {o.name: list(o.shape) for o in session.get_outputs() if o.name == "logits"}
+    want["logits"] = [None, vocab_size]
+    for name, shape in declared.items():
+        expected = want.get(name)
+        if expected is None or len(expected) != len(shape):
+            continue
+        clash = [
+            (w, d)
+            for w, d in zip(expected, shape, strict=True)
+            if isinstance(d, int) and w is not None and d != w
+        ]
+        if clash:
+            raise CheckpointError(
+                f"{meta_file} does not match its model.onnx: the graph's {name} is {shape}, "
+                f"model.json and vocab.json say num_layers {layers}, hidden_size {hidden}, "
+                f"vocabulary {vocab_size}; export the run again (or restore model.json)"
+            )
 
 
 def parameter_count(lm: OnnxLM) -> int | None:
