@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rnnkit-installed
 
-.PHONY: setup demo test format chromium runtime-check
+.PHONY: setup demo test test-slow format chromium runtime-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: $(STAMP) chromium
 	$(BIN)/mypy
 	RNNKIT_DATA=$${RNNKIT_DATA:-$(abspath ../shared/data)} $(BIN)/python -m pytest
 	$(MAKE) --no-print-directory runtime-check
+
+# The slow tier: seeded kills, real tmpfs, torchrun faults, every core's ONNX parity, ... (CI runs
+# it after `make test`).
+test-slow: $(STAMP)
+	RNNKIT_DATA=$${RNNKIT_DATA:-$(abspath ../shared/data)} $(BIN)/python -m pytest -m slow
 
 format: $(STAMP)
 	$(BIN)/ruff format .
