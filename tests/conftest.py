@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.classify.settings import ClassifySettings
-from rnnkit.config import DataConfig, RunConfig, apply_overrides
+from rnnkit.config import ClassifyConfig, DataConfig, RunConfig, apply_overrides, update
 from rnnkit.text.tokenize import WHITESPACE_REGEX
 
 TINY_TEXT = (
@@ -141,16 +140,16 @@ def write_ts(path: Path, n: int, dims: int = 1, equal: bool = True, seed: int = 
     return path
 
 
-def tiny_settings(**kw: object) -> ClassifySettings:
-    """A run of about a second: a small GRU, a few epochs, one thread, no references."""
-    base = {
-        "time_budget": 0.0,
-        "max_epochs": 4,
-        "threads": 1,
-        "references": "none",
-        "recipe": "fixed",
-        "hidden_size": 8,
-        "embed_size": 4,
-        "batch_size": 8,
+def tiny_config(**tables: dict[str, object]) -> ClassifyConfig:
+    """A classification of about a second: a small GRU, a few epochs, one thread, no
+    references, recipe fixed; `tables` (e.g. `train={"seeds": 2}`) change keys."""
+    base: dict[str, dict[str, object]] = {
+        "data": {"references": "none"},
+        "model": {"hidden_size": 8, "embed_size": 4},
+        "train": {"time_budget": 0.0, "max_epochs": 4, "threads": 1, "batch_size": 8},
     }
-    return ClassifySettings(**{**base, **kw})  # type: ignore[arg-type]
+    for name, values in tables.items():
+        base[name] = {**base.get(name, {}), **values}
+    cfg = update(ClassifyConfig(), base)
+    cfg.recipe = "fixed"
+    return cfg

@@ -8,6 +8,7 @@ from dataclasses import fields
 import pytest
 
 from rnnkit.cli import (
+    CLASSIFY_KEYS,
     FORECAST_KEYS,
     INFERENCE_KEYS,
     PREPARE_KEYS,
@@ -15,7 +16,7 @@ from rnnkit.cli import (
     TRAIN_KEYS,
     build_parser,
 )
-from rnnkit.config import DataConfig, ForecastConfig, RunConfig
+from rnnkit.config import ClassifyConfig, DataConfig, ForecastConfig, RunConfig
 from rnnkit.config.flags import default_text, field_default, flag_name, table_keys
 from rnnkit.config.tables import InferenceConfig, ServeConfig
 from rnnkit.decode.options import SamplingOptions
@@ -24,6 +25,7 @@ from rnnkit.decode.options import SamplingOptions
 KEYED = {
     "train": (RunConfig.table_types(), TRAIN_KEYS, True),
     "forecast": (ForecastConfig.table_types(), FORECAST_KEYS, True),
+    "classify": (ClassifyConfig.table_types(), CLASSIFY_KEYS, True),
     "prepare": ({"data": DataConfig}, [f"data.{k}" for k in PREPARE_KEYS], False),
     "generate": ({"inference": InferenceConfig}, list(INFERENCE_KEYS), False),
     "eval": ({"inference": InferenceConfig}, ["inference.device"], False),

@@ -481,6 +481,121 @@ def _run_forecast(args: argparse.Namespace) -> int:
     return 0
 
 
+# The keys `rnnkit classify` has a flag for; as TRAIN_KEYS, generated from the fields.
+CLASSIFY_KEYS = (
+    "data.test",
+    "data.label_col",
+    "data.level",
+    "data.val_fraction",
+    "data.references",
+    "model.kind",
+    "model.hidden_size",
+    "model.num_layers",
+    "model.bidirectional",
+    "model.pooling",
+    "model.dropout",
+    "model.embed_size",
+    "model.patch",
+    "train.time_budget",
+    "train.max_epochs",
+    "train.batch_size",
+    "train.optimizer",
+    "train.lr",
+    "train.weight_decay",
+    "train.clip",
+    "train.warmup_steps",
+    "train.patience",
+    "train.class_weights",
+    "train.seed",
+    "train.seeds",
+    "train.threads",
+    "train.device",
+)
+# flag name -> (table.key,): `--label-col` -> ("data.label_col",)
+CLASSIFY_FLAGS = {_flag_name(key): (key,) for key in CLASSIFY_KEYS}
+
+
+def _add_classify(sub: argparse._SubParsersAction) -> None:
+    from rnnkit.config import ClassifyConfig
+    from rnnkit.config.flags import add_key_flags
+
+    p = sub.add_parser(
+        "classify",
+        help="train a sequence classifier (series or texts), scored beside classical references",
+        description="Train on DATA's training part, select on a stratified validation part of "
+        "it, score on the test part beside the references, and write config.json, "
+        "metrics.json(l), predictions.csv, confusion.png, curves.png and best.pt / last.pt "
+        "into the run folder. With --checkpoint RUN, label NEW_DATA instead (a CSV of "
+        "predictions, with the accuracy when it has labels). Config layers, later wins: the "
+        "defaults, --config, DATA, the flags below, then --set; the automatic recipe chooses "
+        "the model and optimisation keys the flags and --set leave unpinned.",
+    )
+    p.add_argument(
+        "source",
+        nargs="?",
+        metavar="DATA",
+        help="a .ts file (NAME_TRAIN.ts), a CSV/TSV table, digits or first-names; with "
+        "--checkpoint, the data to label",
+    )
+    p.add_argument("--config", help="a TOML file with [data] [model] [train] tables")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="TABLE.KEY=VALUE", help="set any config key"
+    )
+    add_key_flags(p, ClassifyConfig.table_types(), CLASSIFY_KEYS)
+    p.add_argument(
+        "--out",
+        help="run folder (default runs/classify-<name>-<timestamp>); with --checkpoint, the "
+        "predictions CSV (default <run>/predict-<data>.csv)",
+    )
+    p.add_argument("--resume", help="continue the run in this folder from its last.pt")
+    p.add_argument("--checkpoint", help="a classify run folder or .pt: label DATA with it")
+    p.add_argument("--quiet", action="store_true", help="print the summary line only")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
+    p.set_defaults(run=_run_classify)
+
+
+def _classify_predict(args: argparse.Namespace) -> int:
+    """`rnnkit classify --checkpoint RUN NEW_DATA`: label the data, print one line."""
+    from rnnkit.classify.run import predict_with
+
+    if not args.source:
+        raise ConfigError("--checkpoint labels new data; give the data file after the flags")
+    if args.resume or args.print_config:
+        raise ConfigError(
+            "--checkpoint labels data with a trained run; drop --resume and --print-config"
+        )
+    predict_with(args.checkpoint, args.source, out=args.out, label_col=args.label_col or "")
+    return 0
+
+
+def _run_classify(args: argparse.Namespace) -> int:
+    from rnnkit.config import ClassifyConfig, resolve_classify, resume_classify, to_json
+    from rnnkit.config.flags import flag_layer
+    from rnnkit.config.resolve import user_layers
+
+    if args.checkpoint:
+        return _classify_predict(args)
+    flags = flag_layer(args, {flag: key for flag, (key,) in CLASSIFY_FLAGS.items()})
+    args.typed_flags = dict(flags.names)  # errors spell these keys as typed
+    if args.resume:
+        layers = user_layers(ClassifyConfig, args.config, args.source, flags, args.set)
+        cfg = resume_classify(args.resume, layers)
+    elif not args.source and not args.config:
+        raise ConfigError("no data to classify; give DATA (a .ts or CSV file, digits, ...)")
+    else:
+        cfg = resolve_classify(args.source, None, args.config, args.set, flags)
+    if args.print_config:
+        print(to_json(cfg))
+        return 0
+    from rnnkit.classify.run import run_classify
+
+    echo = (lambda line: None) if args.quiet else print
+    result = run_classify(None, cfg, out=args.out, echo=echo, resume=args.resume)
+    if args.quiet:
+        print(result["summary"])
+    return 130 if result["interrupted"] else 0
+
+
 def _add_serve(sub: argparse._SubParsersAction) -> None:
     from rnnkit.config.flags import add_key_flags, table_keys
     from rnnkit.config.tables import ServeConfig
@@ -614,6 +729,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_eval,
     _add_info,
     _add_forecast,
+    _add_classify,
     _add_serve,
     _add_prepare,
     _add_export,
@@ -624,7 +740,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand."""
     parser = _Parser(
         prog="rnnkit",
-        description="Recurrent sequence models: train, generate, evaluate, forecast.",
+        description="Recurrent sequence models: train, generate, evaluate, forecast, classify.",
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     sub = parser.add_subparsers(title="subcommands", metavar="COMMAND")

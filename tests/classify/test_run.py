@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_settings
+from conftest import tiny_config
 from rnnkit.classify import references
 from rnnkit.classify.data import load_split
 from rnnkit.classify.encoding import InputEncoder
 from rnnkit.classify.recipe import DataStats, apply_recipe, choose
 from rnnkit.classify.run import load_classifier, predict_with, run_classify
-from rnnkit.classify.settings import ClassifySettings
+from rnnkit.config import ClassifyConfig, update
 from rnnkit.errors import ConfigError
 
 RUN_FILES = {
@@ -35,7 +35,8 @@ RUN_FILES = {
 def test_a_ts_run_writes_the_folder_and_the_metrics(ts_pair: Path, tmp_path: Path) -> None:
     lines: list[str] = []
     out = tmp_path / "run"
-    result = run_classify(str(ts_pair), tiny_settings(seeds=2), out=str(out), echo=lines.append)
+    cfg = tiny_config(train={"seeds": 2})
+    result = run_classify(str(ts_pair), cfg, out=str(out), echo=lines.append)
     assert {p.name for p in out.iterdir()} >= RUN_FILES
     metrics = json.loads((out / "metrics.json").read_text())
     test = metrics["test"]
@@ -43,18 +44,19 @@ def test_a_ts_run_writes_the_folder_and_the_metrics(ts_pair: Path, tmp_path: Pat
     assert [s["seed"] for s in test["seeds"]] == [0, 1]
     assert set(test["per_class"]) == {"up", "down"}
     assert set(test["per_class"]["up"]) == {"precision", "recall"}
-    assert metrics["references_skipped"] == {"all": "references = none"}
+    assert metrics["references_skipped"] == {"all": "data.references = none"}
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert {r["seed"] for r in rows} == {0, 1} and "val_loss" in rows[0]
     config = json.loads((out / "config.json").read_text())
-    assert config["data"]["test_part"] == "paired Tiny_TEST.ts"
+    assert config["task"] == "classify" and config["split"]["test_part"] == "paired Tiny_TEST.ts"
+    assert config["train"]["seeds"] == 2 and config["recipe"] == "fixed"
     assert lines[-1] == result["summary"] and result["summary"].startswith("classify Tiny")
     assert "stopped: max epochs" in result["summary"]
 
 
 def test_checkpoint_round_trip_gives_the_run_predictions(text_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    run_classify(str(text_csv), tiny_settings(), out=str(out), echo=lambda _: None)
+    run_classify(str(text_csv), tiny_config(), out=str(out), echo=lambda _: None)
     net, encoder, ckpt = load_classifier(out)
     assert ckpt["task"] == "classify" and encoder.kind == "text"
     with (out / "predictions.csv").open() as fh:
@@ -73,7 +75,7 @@ def test_checkpoint_round_trip_gives_the_run_predictions(text_csv: Path, tmp_pat
 
 def test_predict_on_new_data_with_and_without_labels(numeric_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    run_classify(str(numeric_csv), tiny_settings(), out=str(out), echo=lambda _: None)
+    run_classify(str(numeric_csv), tiny_config(), out=str(out), echo=lambda _: None)
     lines: list[str] = []
     labelled = predict_with(out, str(numeric_csv), out=str(tmp_path / "p.csv"), echo=lines.append)
     assert 0.0 <= labelled["accuracy"] <= 1.0 and "accuracy" in lines[-1]
@@ -96,22 +98,23 @@ def test_the_recipe_is_pure_and_keeps_pinned_keys(ts_pair: Path) -> None:
     stats = DataStats.of(split.train, InputEncoder.fit(split.train).input_size)
     assert choose(stats, 30.0) == choose(stats, 30.0)
     long = DataStats(50, "numeric", 150.0, 150, 1, 2)
-    assert choose(long, 120.0).values["patch"] == 4
-    given = ClassifySettings(hidden_size=7, pinned=frozenset({"hidden_size"}))
+    assert choose(long, 120.0).values["model.patch"] == 4
+    given = update(ClassifyConfig(), {"model": {"hidden_size": 7}, "pinned": ["model.hidden_size"]})
     chosen = apply_recipe(given, stats)
-    assert chosen.hidden_size == 7 and "kept as given: hidden_size" in chosen.recipe_note
+    assert chosen.model.hidden_size == 7
+    assert "kept as given: model.hidden_size" in chosen.recipe_note
     assert chosen.recipe_note.startswith("recipe: 24 series")
-    fixed = ClassifySettings(recipe="fixed")
-    assert apply_recipe(fixed, stats) is fixed
+    assert chosen.recipe == "fixed" and given.recipe == "auto"
+    assert apply_recipe(chosen, stats) is chosen
 
 
-def test_settings_refuse_bad_values_in_one_line() -> None:
-    with pytest.raises(ConfigError, match=r"^pooling must be one of last, mean, max"):
-        ClassifySettings(pooling="sum").check()  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match=r"^hidden_size must be in \[1, 65536\], got 0$"):
-        ClassifySettings(hidden_size=0).check()
-    with pytest.raises(ConfigError, match="unknown classify settings"):
-        ClassifySettings.from_dict({"hiden_size": 3})
+def test_config_tables_refuse_bad_values_in_one_line() -> None:
+    with pytest.raises(ConfigError, match=r"model.pooling = 'sum' is not valid; choose one of"):
+        update(ClassifyConfig(), {"model": {"pooling": "sum"}})
+    with pytest.raises(ConfigError, match=r"^model.hidden_size must be an integer in \[1, "):
+        update(ClassifyConfig(), {"model": {"hidden_size": 0}})
+    with pytest.raises(ConfigError, match=r"unknown config key model\.hiden_size"):
+        ClassifyConfig.from_dict({"model": {"hiden_size": 3}})
 
 
 def test_text_references_keys(text_csv: Path) -> None:

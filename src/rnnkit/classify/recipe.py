@@ -2,8 +2,9 @@
 batch size, learning rate and patience, from the training part's shape and the budget.
 
 `choose(stats, budget)` is a pure function (nothing is measured, so every run and every
-rank make the same choice); `apply_recipe` writes the choice into the settings for the
-keys the user did not pin, with its one-line reason in `recipe_note`. The rule:
+rank make the same choice); `apply_recipe` writes the choice into a `recipe = "auto"`
+config for the keys the user did not pin (`pinned`), sets `recipe = "fixed"` and puts its
+one-line reason in `recipe_note`. The rule:
 
 1. **Input.** Text reads its tokens through a 32-wide embedding; numeric
    series longer than `MAX_STEPS` steps are read in patches of `ceil(median / MAX_STEPS)`
@@ -20,7 +21,7 @@ keys the user did not pin, with its one-line reason in `recipe_note`. The rule:
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from rnnkit.classify.data import Kind, Sequences
-from rnnkit.classify.settings import RECIPE_KEYS, ClassifySettings
+from rnnkit.config.resolve import set_key
+from rnnkit.config.tables import ClassifyConfig
 
 MAX_STEPS = 40  # numeric series: patches keep the core's steps about this short
 WIDE_FROM = 1000  # training sequences from which the core is 128 wide
@@ -36,6 +38,21 @@ MIN_EPOCHS = 30  # the budget should allow at least this many epochs
 MACS_PER_SECOND = 2e9  # training multiply-adds per second of a small GRU on 2 CPU cores
 PATIENCE_STEPS = 600
 DEFAULT_BUDGET = 120.0  # seconds assumed without a time budget
+# The keys the recipe chooses under recipe "auto" (unless pinned).
+RECIPE_KEYS = (
+    "model.kind",
+    "model.hidden_size",
+    "model.num_layers",
+    "model.bidirectional",
+    "model.pooling",
+    "model.dropout",
+    "model.embed_size",
+    "model.patch",
+    "train.batch_size",
+    "train.lr",
+    "train.weight_decay",
+    "train.patience",
+)
 
 
 @dataclass(frozen=True)
@@ -100,18 +117,18 @@ def choose(stats: DataStats, budget: float) -> Recipe:
     batch = _batch_size(stats.n)
     per_epoch = math.ceil(stats.n / batch)
     values = {
-        "kind": "gru",
-        "hidden_size": hidden,
-        "num_layers": 1,
-        "bidirectional": True,
-        "pooling": "max" if text else "mean",
-        "dropout": 0.2 if stats.n < WIDE_FROM else 0.1,
-        "embed_size": embed,
-        "patch": patch,
-        "batch_size": batch,
-        "lr": 3e-3,
-        "weight_decay": 1e-4,
-        "patience": int(min(max(math.ceil(PATIENCE_STEPS / per_epoch), 20), 400)),
+        "model.kind": "gru",
+        "model.hidden_size": hidden,
+        "model.num_layers": 1,
+        "model.bidirectional": True,
+        "model.pooling": "max" if text else "mean",
+        "model.dropout": 0.2 if stats.n < WIDE_FROM else 0.1,
+        "model.embed_size": embed,
+        "model.patch": patch,
+        "train.batch_size": batch,
+        "train.lr": 3e-3,
+        "train.weight_decay": 1e-4,
+        "train.patience": int(min(max(math.ceil(PATIENCE_STEPS / per_epoch), 20), 400)),
     }
     what = "texts" if text else "series"
     shape = f"{stats.inputs} {'symbols' if text else 'channels'}"
@@ -119,20 +136,24 @@ def choose(stats: DataStats, budget: float) -> Recipe:
         f"recipe: {stats.n} {what} of median length {stats.median_length:g} x {shape}, "
         f"{budget:g} s -> bidirectional GRU 1 x {hidden}"
         + (f", patches of {patch} steps" if patch > 1 else "")
-        + f", {values['pooling']} pooling, dropout {values['dropout']}, batch {batch}, "
-        f"lr 3e-3, patience {values['patience']} epochs (about {epochs:,.0f} epochs fit "
+        + f", {values['model.pooling']} pooling, dropout {values['model.dropout']}, batch {batch}, "
+        f"lr 3e-3, patience {values['train.patience']} epochs (about {epochs:,.0f} epochs fit "
         "the budget)"
     )
     return Recipe(values, line)
 
 
-def apply_recipe(s: ClassifySettings, stats: DataStats) -> ClassifySettings:
-    """`s` with the recipe's values for the keys not in `s.pinned` (recipe "auto" only) and
-    its line in `recipe_note`; recipe "fixed" returns `s` unchanged."""
-    if s.recipe != "auto":
-        return s
-    recipe = choose(stats, s.time_budget)
-    chosen = {k: v for k, v in recipe.values.items() if k in RECIPE_KEYS and k not in s.pinned}
-    pinned = [k for k in recipe.values if k in s.pinned]
-    note = recipe.line + (f"; kept as given: {', '.join(pinned)}" if pinned else "")
-    return dataclasses.replace(s, **chosen, recipe_note=note)
+def apply_recipe(cfg: ClassifyConfig, stats: DataStats) -> ClassifyConfig:
+    """A copy of `cfg` with the recipe's values for the keys not in `cfg.pinned`, `recipe`
+    "fixed" and the recipe's line in `recipe_note`; a `fixed` config is returned as it is."""
+    if cfg.recipe != "auto":
+        return cfg
+    out = copy.deepcopy(cfg)
+    recipe = choose(stats, cfg.train.time_budget)
+    for name, value in recipe.values.items():
+        if name in RECIPE_KEYS and name not in cfg.pinned:
+            set_key(out, name, value)
+    kept = [k for k in recipe.values if k in cfg.pinned]
+    out.recipe = "fixed"
+    out.recipe_note = recipe.line + (f"; kept as given: {', '.join(kept)}" if kept else "")
+    return out

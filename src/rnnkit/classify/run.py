@@ -1,27 +1,32 @@
 """`run_classify`: train a classifier (N seeds), score it and the references on the test
 part, and write the run folder; `predict_with`: label new data with a saved classifier.
 
-    <run>/config.json      the settings as resolved (recipe choices, recipe_note) and the data
-                           (source, how the test part came about, the validation split, sizes)
+    <run>/config.json      the config as resolved (recipe choices, recipe_note), `task`, and
+                           `split`: the data (source, how the test part came about, the
+                           validation split, sizes)
     <run>/metrics.jsonl    one row per epoch and seed (`seed`, `epoch`, `train_loss`,
                            `val_loss`, `val_accuracy`, `lr`, `elapsed_s`, ...)
     <run>/metrics.json     `test.accuracy` / `macro_f1` / `loss` (median over seeds),
                            `test.seeds` (per seed), `test.per_class.<label>.precision` /
                            `recall`, `references.<name>.*`, `references_skipped`, ...
-    <run>/best.pt, last.pt the kept seed's best and last parameters, the input encoder
-                           (vocabulary or channel statistics, label names) and the settings
+    <run>/best.pt          the kept seed's best parameters, the input encoder (vocabulary
+                           or channel statistics, label names) and the config
+    <run>/last.pt          the last seed's last parameters, optimizer and fit state, and
+                           the finished seeds' records: what `--resume` continues from
     <run>/predictions.csv  id, true label, predicted label, one probability per class
     <run>/confusion.png    the kept seed's confusion matrix on the test part
     <run>/curves.png       loss and validation accuracy per epoch
 
 The kept seed is the one with the best validation score (accuracy, then loss): the test
-part only ever scores. Every file goes through `write_atomic`.
+part only ever scores. Every file goes through `write_atomic`. A Ctrl-C ends the running
+seed after its step, skips the references and writes the folder; `resume` continues the
+interrupted seed from `last.pt` (to its budget), then the seeds not run yet.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
-import dataclasses
 import io
 import json
 import time
@@ -39,9 +44,9 @@ from rnnkit.classify.encoding import InputEncoder
 from rnnkit.classify.model import SequenceClassifierNet
 from rnnkit.classify.recipe import DataStats, apply_recipe
 from rnnkit.classify.references import reference_results
-from rnnkit.classify.settings import ClassifySettings
 from rnnkit.classify.train import FitResult, Part, class_weights, evaluate, fit
-from rnnkit.errors import CheckpointError, DataError
+from rnnkit.config.tables import ClassifyConfig, ClassifyModelConfig
+from rnnkit.errors import CheckpointError, ConfigError, DataError
 from rnnkit.metrics import accuracy, confusion_matrix, macro_f1, per_class_scores
 from rnnkit.storage import write_atomic
 from rnnkit.training.distributed import DistContext
@@ -69,17 +74,28 @@ class Prepared:
     arrays: dict[str, list[np.ndarray]]  # "fit", "val", "test", "train" (fit + val)
 
 
-def prepare(source: str, s: ClassifySettings) -> Prepared:
-    """Read `source`, carve the stratified validation part from the training part (seed
-    `s.seed`), fit the encoder on the training part and encode every part."""
-    split = load_split(source, s.test, s.label_col, s.level, s.seed)
-    fit_idx, val_idx = stratified_split(split.train.y, s.val_fraction, s.seed)
+def check_limits(cfg: ClassifyConfig) -> None:
+    """A run needs a limit: `train.time_budget` or `train.max_epochs` above 0."""
+    if cfg.train.time_budget <= 0 and cfg.train.max_epochs <= 0:
+        raise ConfigError(
+            "train.time_budget and train.max_epochs are both 0; set one above 0 so the run ends"
+        )
+
+
+def prepare(cfg: ClassifyConfig) -> Prepared:
+    """Read `cfg.data.source`, carve the stratified validation part from the training part
+    (seed `train.seed`), fit the encoder on the training part and encode every part."""
+    d, seed = cfg.data, cfg.train.seed
+    if not d.source:
+        raise ConfigError("no data to classify; give DATA (a .ts or CSV file, digits, ...)")
+    split = load_split(d.source, d.test, d.label_col, d.level, seed)
+    fit_idx, val_idx = stratified_split(split.train.y, d.val_fraction, seed)
     if len(val_idx) == 0 or len(fit_idx) == 0:
         raise DataError(
             f"{split.name}: {len(split.train)} training sequences leave no validation part; "
-            "give more sequences or raise val_fraction"
+            "give more sequences or raise data.val_fraction"
         )
-    encoder = InputEncoder.fit(split.train, s.level)
+    encoder = InputEncoder.fit(split.train, d.level)
     fit_part, val_part = split.train.subset(fit_idx), split.train.subset(val_idx)
     arrays = {
         "fit": encoder.transform(fit_part),
@@ -96,22 +112,22 @@ def _run_dir(out: str | None, name: str) -> Path:
     return Path("runs") / f"classify-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def _config_json(s: ClassifySettings, source: str, p: Prepared) -> str:
-    data = {
-        "source": source,
+def _config_json(cfg: ClassifyConfig, p: Prepared) -> str:
+    split = {
         "name": p.split.name,
         "kind": p.split.train.kind,
         "test_part": p.split.how,
-        "validation": f"stratified {s.val_fraction:g} of the training part, seed {s.seed}",
+        "validation": f"stratified {cfg.data.val_fraction:g} of the training part, "
+        f"seed {cfg.train.seed}",
         "classes": p.encoder.label_names,
         "sizes": {"fit": len(p.fit_part), "val": len(p.val_part), "test": len(p.split.test)},
     }
-    return json.dumps({"task": TASK, "settings": s.to_dict(), "data": data}, indent=2)
+    return json.dumps({"task": TASK, **cfg.to_dict(), "split": split}, indent=2)
 
 
 @dataclass
 class SeedRun:
-    """One seed's fit, its network and its test probabilities `(N_test, K)`."""
+    """One seed's fit, its network (best parameters) and its test probabilities `(N_test, K)`."""
 
     seed: int
     net: SequenceClassifierNet
@@ -120,44 +136,55 @@ class SeedRun:
     test_loss: float
 
 
-def build_net(s: ClassifySettings, encoder: InputEncoder) -> SequenceClassifierNet:
-    """A fresh network for the settings and the encoder's inputs and classes."""
+def build_net(m: ClassifyModelConfig, encoder: InputEncoder) -> SequenceClassifierNet:
+    """A fresh network for the model table and the encoder's inputs and classes."""
     return SequenceClassifierNet(
         encoder.input_size,
         len(encoder.label_names),
         tokens=encoder.kind == "text",
-        kind=s.kind,
-        hidden_size=s.hidden_size,
-        num_layers=s.num_layers,
-        bidirectional=s.bidirectional,
-        pooling=s.pooling,
-        dropout=s.dropout,
-        embed_size=s.embed_size,
-        patch=s.patch if encoder.kind == "numeric" else 1,
+        kind=m.kind,
+        hidden_size=m.hidden_size,
+        num_layers=m.num_layers,
+        bidirectional=m.bidirectional,
+        pooling=m.pooling,
+        dropout=m.dropout,
+        embed_size=m.embed_size,
+        patch=m.patch if encoder.kind == "numeric" else 1,
     )
 
 
+def seed_config(cfg: ClassifyConfig, seed: int) -> ClassifyConfig:
+    """A copy of `cfg` whose `train.seed` is `seed` (one fit of several)."""
+    out = copy.deepcopy(cfg)
+    out.train.seed = seed
+    return out
+
+
 def _fit_seed(
-    s: ClassifySettings, p: Prepared, seed: int, device: torch.device, interrupt: Interrupt
+    cfg: ClassifyConfig,
+    p: Prepared,
+    device: torch.device,
+    interrupt: Interrupt,
+    start: FitResult | None = None,
 ) -> SeedRun:
-    """Seed, build, fit on the fit part (select on the validation part), then score the
-    best parameters on the test part."""
-    s = dataclasses.replace(s, seed=seed)
-    seed_everything(seed)
-    net = build_net(s, p.encoder).to(device)
-    weights = class_weights(p.split.train.y, len(p.encoder.label_names), s.class_weights)
+    """Seed, build, fit on the fit part (select on the validation part; continue `start`
+    when given), then score the best parameters on the test part."""
+    seed_everything(cfg.train.seed)
+    net = build_net(cfg.model, p.encoder).to(device)
+    mode = cfg.train.class_weights
+    weights = class_weights(p.split.train.y, len(p.encoder.label_names), mode)
     weight = None if weights is None else torch.as_tensor(weights, device=device)
     fit_part = Part.of(p.arrays["fit"], p.fit_part.y, device)
     val_part = Part.of(p.arrays["val"], p.val_part.y, device)
-    result = fit(net, fit_part, val_part, s, weight, stop=lambda: interrupt.hit)
+    stop = lambda: interrupt.hit  # noqa: E731
+    result = fit(net, fit_part, val_part, cfg.train, weight, stop=stop, start=start)
     net.load_state_dict(result.best_state)
     probs, test_loss = evaluate(net, Part.of(p.arrays["test"], p.split.test.y, device))
-    return SeedRun(seed, net, result, probs.cpu().numpy(), test_loss)
+    return SeedRun(cfg.train.seed, net, result, probs.cpu().numpy(), test_loss)
 
 
 def _best_val(run: SeedRun) -> tuple[float, float]:
-    row = run.result.history[run.result.best_epoch - 1]
-    return (row["val_accuracy"], -row["val_loss"])
+    return run.result.best_key()
 
 
 def _seed_scores(run: SeedRun, y: np.ndarray, k: int) -> dict[str, float]:
@@ -190,10 +217,13 @@ def _test_metrics(runs: list[SeedRun], kept: SeedRun, p: Prepared) -> dict[str, 
     }
 
 
-def _references(s: ClassifySettings, p: Prepared, echo: Callable[[str], None]) -> dict[str, Any]:
-    """Fit and score the references (unless `references = none`)."""
-    if s.references == "none":
-        return {"references": {}, "references_skipped": {"all": "references = none"}}
+def _references(
+    cfg: ClassifyConfig, p: Prepared, echo: Callable[[str], None], interrupted: bool
+) -> dict[str, Any]:
+    """Fit and score the references (unless `data.references = none` or interrupted)."""
+    if cfg.data.references == "none" or interrupted:
+        why = "interrupted" if interrupted else "data.references = none"
+        return {"references": {}, "references_skipped": {"all": why}}
     skipped: dict[str, str] = {}
     numeric = p.split.train.kind == "numeric"
     results = reference_results(
@@ -210,22 +240,92 @@ def _references(s: ClassifySettings, p: Prepared, echo: Callable[[str], None]) -
     return {"references": scores, "references_skipped": skipped}
 
 
-def _checkpoint(run: SeedRun, s: ClassifySettings, p: Prepared, best: bool) -> dict[str, Any]:
-    """A checkpoint dict: plain builtins and tensors (loads with weights_only=True)."""
+# ------------------------------------------------------------------ checkpoints
+def _record(run: SeedRun) -> dict[str, Any]:
+    """A finished seed as `last.pt` keeps it for a resume: its fit and test scores."""
     r = run.result
     return {
-        "task": TASK,
-        "config": dataclasses.replace(s, seed=run.seed).to_dict(),
-        "model_spec": run.net.spec(),
-        "model": r.best_state if best else r.last_state,
-        "optimizer": {} if best else r.optimizer,
-        "encoder": p.encoder.to_dict(),
-        "epoch": r.best_epoch if best else len(r.history),
-        "step": r.steps,
-        "metrics": r.history[r.best_epoch - 1] if best else r.history[-1],
+        "seed": run.seed,
+        "history": r.history,
+        "best_state": r.best_state,
+        "best_epoch": r.best_epoch,
+        "steps": r.steps,
+        "elapsed_s": r.elapsed_s,
+        "stop_reason": r.stop_reason,
+        "probs": torch.as_tensor(run.probs),
+        "test_loss": run.test_loss,
     }
 
 
+def _fit_result(rec: dict[str, Any], ckpt: dict[str, Any] | None = None) -> FitResult:
+    """The `FitResult` of a record; with `ckpt` (the last seed's `last.pt`), its last
+    parameters, optimizer and generator too."""
+    return FitResult(
+        history=list(rec["history"]),
+        best_state=rec["best_state"],
+        last_state=ckpt["model"] if ckpt else rec["best_state"],
+        best_epoch=int(rec["best_epoch"]),
+        steps=int(rec["steps"]),
+        elapsed_s=float(rec["elapsed_s"]),
+        stop_reason=str(rec["stop_reason"]),
+        optimizer=ckpt["optimizer"] if ckpt else {},
+        generator=ckpt.get("generator") if ckpt else None,
+    )
+
+
+def _from_record(rec: dict[str, Any], cfg: ClassifyConfig, p: Prepared) -> SeedRun:
+    """A finished seed rebuilt from its record (on the CPU)."""
+    net = build_net(cfg.model, p.encoder)
+    net.load_state_dict(rec["best_state"])
+    probs = rec["probs"].numpy()
+    return SeedRun(int(rec["seed"]), net, _fit_result(rec), probs, float(rec["test_loss"]))
+
+
+def _best_checkpoint(run: SeedRun, cfg: ClassifyConfig, p: Prepared) -> dict[str, Any]:
+    """`best.pt`: plain builtins and tensors (loads with weights_only=True)."""
+    r = run.result
+    return {
+        "task": TASK,
+        "config": seed_config(cfg, run.seed).to_dict(),
+        "model_spec": run.net.spec(),
+        "model": r.best_state,
+        "optimizer": {},
+        "encoder": p.encoder.to_dict(),
+        "epoch": r.best_epoch,
+        "step": r.steps,
+        "metrics": r.history[r.best_epoch - 1],
+    }
+
+
+def _last_checkpoint(runs: list[SeedRun], cfg: ClassifyConfig, p: Prepared) -> dict[str, Any]:
+    """`last.pt`: the last seed's last parameters, optimizer and fit record, and the
+    records of the seeds before it (what a resume continues from)."""
+    last, r = runs[-1], runs[-1].result
+    return {
+        **_best_checkpoint(last, cfg, p),
+        "model": r.last_state,
+        "optimizer": r.optimizer,
+        "generator": r.generator,
+        "epoch": len(r.history),
+        "metrics": r.history[-1],
+        "fit": _record(last),
+        "seeds_done": [_record(run) for run in runs[:-1]],
+    }
+
+
+def _resumed(run_dir: str, cfg: ClassifyConfig, p: Prepared) -> tuple[list[SeedRun], FitResult]:
+    """The finished seeds of the run in `run_dir` and the last seed's fit to continue."""
+    ckpt = load_checkpoint(run_dir, prefer="last")
+    if ckpt.get("task") != TASK or "fit" not in ckpt:
+        raise CheckpointError(
+            f"{run_dir} holds no classification run to resume; give a run folder written by "
+            "rnnkit classify"
+        )
+    done = [_from_record(rec, cfg, p) for rec in ckpt["seeds_done"]]
+    return done, _fit_result(ckpt["fit"], ckpt)
+
+
+# ------------------------------------------------------------------ the run folder
 def predictions_csv(
     ids: list[str], y: np.ndarray | None, probs: np.ndarray, names: list[str]
 ) -> str:
@@ -258,16 +358,16 @@ def _summary(
 def _write_run(
     folder: RunFolder,
     runs: list[SeedRun],
-    s: ClassifySettings,
+    cfg: ClassifyConfig,
     p: Prepared,
     results: dict[str, Any],
 ) -> SeedRun:
-    """Write the kept seed's checkpoints, `metrics.json`, `predictions.csv` and the figures."""
+    """Write both checkpoints, `metrics.json`, `predictions.csv` and the figures."""
     from rnnkit.plots import plot_classify_curves, plot_confusion
 
     kept = max(runs, key=_best_val)
-    folder.save_checkpoint("last.pt", _checkpoint(kept, s, p, best=False))
-    folder.save_checkpoint("best.pt", _checkpoint(kept, s, p, best=True))
+    folder.save_checkpoint("last.pt", _last_checkpoint(runs, cfg, p))
+    folder.save_checkpoint("best.pt", _best_checkpoint(kept, cfg, p))
     write_atomic(folder.path / "metrics.json", json.dumps(results, indent=2) + "\n")
     names = p.encoder.label_names
     csv_text = predictions_csv(p.split.test.ids, p.split.test.y, kept.probs, names)
@@ -280,63 +380,91 @@ def _write_run(
     return kept
 
 
+def _seed_line(run: SeedRun, p: Prepared) -> str:
+    sc = _seed_scores(run, p.split.test.y, len(p.encoder.label_names))
+    return (
+        f"seed {run.seed}: test accuracy {sc['accuracy']:.4f}, macro F1 {sc['macro_f1']:.4f}"
+        f" | {sc['epochs']} epochs in {sc['fit_s']:.1f} s, best {sc['best_epoch']}"
+        f" | stopped: {run.result.stop_reason}"
+    )
+
+
+def _fit_seeds(
+    cfg: ClassifyConfig,
+    p: Prepared,
+    folder: RunFolder,
+    echo: Callable[[str], None],
+    resume: tuple[list[SeedRun], FitResult] | None,
+) -> tuple[list[SeedRun], bool]:
+    """Fit each seed not finished yet (continuing a resumed one), keeping `metrics.jsonl`
+    and `last.pt` after each; returns the runs and whether a Ctrl-C ended them."""
+    runs, start = resume if resume else ([], None)
+    device = resolve_device(cfg.train.device)
+    with Interrupt() as interrupt, threads_kept(), global_rng_kept(device):
+        set_threads(cfg.train.threads)
+        for seed in range(cfg.train.seed + len(runs), cfg.train.seed + cfg.train.seeds):
+            run = _fit_seed(seed_config(cfg, seed), p, device, interrupt, start)
+            runs.append(run)
+            start = None
+            rows = [{"seed": r.seed, **row} for r in runs for row in r.result.history]
+            folder.keep_metrics(rows)
+            folder.save_checkpoint("last.pt", _last_checkpoint(runs, cfg, p))
+            echo(_seed_line(run, p))
+            if interrupt.hit:
+                break
+    return runs, interrupt.hit
+
+
 def run_classify(
-    source: str,
-    settings: ClassifySettings | None = None,
+    source: str | None = None,
+    config: ClassifyConfig | None = None,
     *,
     out: str | None = None,
     echo: Callable[[str], None] = print,
+    resume: str | None = None,
 ) -> dict[str, Any]:
-    """Train and score a sequence classifier on `source`; write the run folder.
+    """Train and score a sequence classifier; write the run folder.
 
     Args:
         source: a `.ts` file (or a folder with one `*_TRAIN.ts`), a CSV/TSV table or a
-            named dataset (`digits`, `first-names`); see `rnnkit.classify.data`.
-        settings: the run's settings (default `ClassifySettings()`); copied, never changed.
-            Each of `seeds` seeds (`seed`, `seed + 1`, ...) gets a full `time_budget` on the
-            same split.
-        out: the run folder (default `runs/classify-<name>-<timestamp>`).
+            named dataset (`digits`, `first-names`; see `rnnkit.classify.data`); None keeps
+            `config.data.source`.
+        config: the run's config (default `ClassifyConfig()`, recipe `auto`); copied, never
+            changed. Each of `train.seeds` seeds (`seed`, `seed + 1`, ...) gets a full
+            `train.time_budget` on the same split.
+        out: the run folder (default `runs/classify-<name>-<timestamp>`; with `resume`, the
+            resumed folder).
         echo: where the recipe line, a line per seed, the references' line and the summary go.
+        resume: a run folder to continue (its `last.pt`; `config` should be its saved config,
+            `rnnkit.config.resume_classify`).
 
     Returns:
-        The `metrics.json` content plus `run_dir` and `summary` (the last printed line).
+        The `metrics.json` content plus `run_dir`, `summary` (the last printed line) and
+        `interrupted`.
     """
-    s = (settings or ClassifySettings()).check()
-    p = prepare(source, s)
-    s = apply_recipe(s, DataStats.of(p.split.train, p.encoder.input_size)).check()
-    run_dir = _run_dir(out, p.split.name)
+    cfg = copy.deepcopy(config or ClassifyConfig())
+    if source:
+        cfg.data.source = source
+    check_limits(cfg)
+    p = prepare(cfg)
+    cfg = apply_recipe(cfg, DataStats.of(p.split.train, p.encoder.input_size))
+    previous = _resumed(resume, cfg, p) if resume else None
+    run_dir = Path(resume) if resume else _run_dir(out, p.split.name)
     folder = RunFolder(run_dir, DistContext(), echo)
-    folder.write_config(_config_json(s, source, p))
+    folder.write_config(_config_json(cfg, p))
     echo(f"run folder: {run_dir}")
-    if s.recipe_note:
-        echo(s.recipe_note)
-    device = resolve_device(s.device)
-    runs: list[SeedRun] = []
-    rows: list[dict[str, Any]] = []
-    with Interrupt() as interrupt, threads_kept(), global_rng_kept(device):
-        set_threads(s.threads)
-        for i in range(s.seeds):
-            run = _fit_seed(s, p, s.seed + i, device, interrupt)
-            runs.append(run)
-            rows += [{"seed": run.seed, **row} for row in run.result.history]
-            folder.keep_metrics(rows)
-            sc = _seed_scores(run, p.split.test.y, len(p.encoder.label_names))
-            echo(
-                f"seed {run.seed}: test accuracy {sc['accuracy']:.4f}, "
-                f"macro F1 {sc['macro_f1']:.4f} | {sc['epochs']} epochs in {sc['fit_s']:.1f} s, "
-                f"best {sc['best_epoch']}"
-                f" | stopped: {run.result.stop_reason}"
-            )
-            if interrupt.hit:
-                break
-    refs = _references(s, p, echo)
+    if cfg.recipe_note:
+        echo(cfg.recipe_note)
+    runs, interrupted = _fit_seeds(cfg, p, folder, echo, previous)
+    refs = _references(cfg, p, echo, interrupted)
     test = _test_metrics(runs, max(runs, key=_best_val), p)
-    results = {"source": source, "name": p.split.name, "seeds": len(runs), "test": test, **refs}
+    name = p.split.name
+    results = {"source": cfg.data.source, "name": name, "seeds": len(runs), "test": test, **refs}
     results["stop_reasons"] = [r.result.stop_reason for r in runs]
-    _write_run(folder, runs, s, p, results)
-    summary = _summary(p.split.name, test, refs, runs, run_dir)
+    _write_run(folder, runs, cfg, p, results)
+    summary = _summary(name, test, refs, runs, run_dir)
     echo(summary)
-    return {**results, "run_dir": str(run_dir), "summary": summary}
+    return {**results, "run_dir": str(run_dir), "summary": summary, "interrupted": interrupted}
 
 
 def load_classifier(

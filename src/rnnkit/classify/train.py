@@ -8,6 +8,8 @@ from the training data; the test part never reaches this module) and keeps the b
 parameters: the highest validation accuracy, ties broken by the lower validation loss.
 It stops at the first of: the time budget, `max_epochs`, `patience` epochs without a lower
 validation loss, or a Ctrl-C (`interrupt.hit`); `FitResult.stop_reason` says which.
+Given the `FitResult` of a stopped fit (`start`), `fit` continues it: the same optimizer
+state, shuffling generator, clock, best parameters and patience count.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from rnnkit.classify.model import SequenceClassifierNet, pad_batch
-from rnnkit.classify.settings import ClassifySettings
+from rnnkit.config.tables import ClassifyTrainConfig
 from rnnkit.errors import NumericalError
 from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor, set_lr
 
@@ -78,6 +80,22 @@ class FitResult:
     elapsed_s: float
     stop_reason: str
     optimizer: dict[str, Any] = field(default_factory=dict)
+    generator: Tensor | None = None  # the shuffling generator's state after the last epoch
+
+    def best_key(self) -> tuple[float, float]:
+        """The best epoch's selection key: (validation accuracy, minus validation loss)."""
+        if not self.history:
+            return (-math.inf, -math.inf)
+        row = self.history[self.best_epoch - 1]
+        return (row["val_accuracy"], -row["val_loss"])
+
+    def stale(self) -> tuple[float, int]:
+        """The lowest validation loss so far and the epochs since it."""
+        losses = [row["val_loss"] for row in self.history]
+        if not losses:
+            return math.inf, 0
+        lowest = min(losses)
+        return lowest, len(losses) - 1 - losses.index(lowest)
 
 
 def class_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray | None:
@@ -144,7 +162,7 @@ def _train_epoch(
     opt: torch.optim.Optimizer,
     part: Part,
     order: Tensor,
-    s: ClassifySettings,
+    s: ClassifyTrainConfig,
     weight: Tensor | None,
     clock: _Clock,
     stop: Callable[[], bool],
@@ -176,14 +194,42 @@ def _train_epoch(
     return mean
 
 
+def _why_stopped(s: ClassifyTrainConfig, epoch: int, stale: int, clock: _Clock, fresh: bool) -> str:
+    """Why the fit stops before epoch `epoch + 1` ("" = it goes on; a fresh fit always
+    runs one epoch)."""
+    if fresh and epoch == 0:
+        return ""
+    if clock.out_of_time():
+        return "time budget"
+    if s.patience and stale >= s.patience:
+        return f"patience ({s.patience} epochs without a lower validation loss)"
+    if s.max_epochs > 0 and epoch >= s.max_epochs:
+        return "max epochs"
+    return ""
+
+
+def _start(
+    model: SequenceClassifierNet, opt: torch.optim.Optimizer, start: FitResult | None
+) -> tuple[list[dict[str, float]], dict[str, Tensor], int]:
+    """The history, best parameters and best epoch to go on from: `start`'s (its last
+    parameters and optimizer state loaded into `model` and `opt`), or a fresh fit's."""
+    if start is None:
+        return [], copy.deepcopy(model.state_dict()), 0
+    model.load_state_dict(start.last_state)
+    if start.optimizer:
+        opt.load_state_dict(start.optimizer)
+    return list(start.history), copy.deepcopy(start.best_state), start.best_epoch
+
+
 def fit(
     model: SequenceClassifierNet,
     train: Part,
     val: Part,
-    s: ClassifySettings,
+    s: ClassifyTrainConfig,
     weight: Tensor | None = None,
     stop: Callable[[], bool] = lambda: False,
     on_epoch: Callable[[dict[str, float]], None] = lambda row: None,
+    start: FitResult | None = None,
 ) -> FitResult:
     """Train `model` on `train`, select on `val` (see the module docstring).
 
@@ -195,17 +241,23 @@ def fit(
         weight: class weights `(K,)` for the loss, or None.
         stop: polled after every step (Ctrl-C); true ends the fit as "interrupted".
         on_epoch: called with each epoch's history row.
+        start: a stopped fit of the same model to continue (resume), or None.
     """
     gen = torch.Generator().manual_seed(s.seed)
     opt = build_optimizer(model.parameters(), s.optimizer, s.lr, s.weight_decay)
     per_epoch = -(-len(train) // s.batch_size)
     clock = _Clock(s.time_budget, s.max_epochs * per_epoch)
-    history: list[dict[str, float]] = []
-    best_key, best_epoch = (-math.inf, math.inf), 0
-    best_state = copy.deepcopy(model.state_dict())
-    lowest, stale, epoch, reason = math.inf, 0, 0, "max epochs"
+    history, best_state, best_epoch = _start(model, opt, start)
+    best_key = start.best_key() if start else (-math.inf, math.inf)
+    lowest, stale = start.stale() if start else (math.inf, 0)
+    if start is not None:
+        clock.start -= start.elapsed_s
+        clock.step = start.steps
+        if start.generator is not None:
+            gen.set_state(start.generator)
+    epoch = len(history)
     model.train()
-    while s.max_epochs <= 0 or epoch < s.max_epochs:
+    while not (reason := _why_stopped(s, epoch, stale, clock, start is None)):
         epoch += 1
         order = torch.randperm(len(train), generator=gen).to(train.y.device)
         train_loss = _train_epoch(model, opt, train, order, s, weight, clock, stop)
@@ -229,13 +281,7 @@ def fit(
         lowest = min(lowest, val_loss)
         if stop():
             reason = "interrupted"
-        elif clock.out_of_time():
-            reason = "time budget"
-        elif s.patience and stale >= s.patience:
-            reason = f"patience ({s.patience} epochs without a lower validation loss)"
-        else:
-            continue
-        break
+            break
     return FitResult(
         history=history,
         best_state=best_state,
@@ -245,4 +291,5 @@ def fit(
         elapsed_s=clock.elapsed,
         stop_reason=reason,
         optimizer=opt.state_dict(),
+        generator=gen.get_state(),
     )

@@ -1,10 +1,11 @@
 """Configuration: typed tables, the preset catalogue and the layered resolution.
 
 * `rnnkit.config.fields`: `Bound`, `Table`, coercion, and every closed choice (`Literal`);
-* `rnnkit.config.tables`: the tables of each task (`RunConfig`, `ForecastConfig`);
+* `rnnkit.config.tables`: the tables of each task (`RunConfig`, `ForecastConfig`,
+  `ClassifyConfig`);
 * `rnnkit.config.presets`: the shipped TOML presets and TOML files;
 * `rnnkit.config.resolve`: the layers (preset -> --config -> SOURCE -> flags -> --set),
-  `resolve`, `resolve_forecast`, `resume_config`;
+  `resolve`, `resolve_forecast`, `resolve_classify`, `resume_config`, `resume_classify`;
 * `rnnkit.config.reference`: the reference page `docs/config.md`, from the fields.
 
 Every assignment, from a preset, a config file, `--set`, a flag or Python, is converted to
@@ -71,7 +72,9 @@ from rnnkit.config.resolve import (
     load_preset,
     recipe_applies,
     resolve,
+    resolve_classify,
     resolve_forecast,
+    resume_classify,
     resume_config,
     set_key,
     starting_preset,
@@ -80,6 +83,10 @@ from rnnkit.config.resolve import (
 )
 from rnnkit.config.tables import (
     LEGACY_WORD_REGEX,
+    ClassifyConfig,
+    ClassifyDataConfig,
+    ClassifyModelConfig,
+    ClassifyTrainConfig,
     CoreConfig,
     DataConfig,
     ForecastConfig,
@@ -101,6 +108,10 @@ __all__ = [
     "MAX_WIDTH",
     "WORD_PRESET",
     "Bound",
+    "ClassifyConfig",
+    "ClassifyDataConfig",
+    "ClassifyModelConfig",
+    "ClassifyTrainConfig",
     "CoreConfig",
     "DataConfig",
     "Device",
@@ -154,7 +165,9 @@ __all__ = [
     "preset_task",
     "recipe_applies",
     "resolve",
+    "resolve_classify",
     "resolve_forecast",
+    "resume_classify",
     "resume_config",
     "set_key",
     "shown",

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal, get_args, get_origin, get_type_hints
 from rnnkit.errors import ConfigError
 
 # ------------------------------------------------------------------ the closed choices
-Task = Literal["lm", "forecast"]
+Task = Literal["lm", "forecast", "classify"]
 Level = Literal["char", "word"]
 Normalize = Literal["none", "d2l", "newlines"]
 Sampling = Literal["sequential", "random"]
@@ -48,6 +48,9 @@ LogTransform = Literal["auto", "yes", "no"]
 Likelihood = Literal["gaussian", "mse"]
 Fill = Literal["none", "linear", "ffill", "zero", "drop"]
 References = Literal["all", "ets", "arima", "none"]
+Pooling = Literal["last", "mean", "max"]
+ClassWeights = Literal["auto", "balanced", "none"]
+ClassReferences = Literal["auto", "none"]
 # "Chosen automatically" (`auto`: made when the run starts, from the data) or not (`fixed`:
 # as given, or already chosen and recorded with its reason).
 Recipe = Literal["auto", "fixed"]

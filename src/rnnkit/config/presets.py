@@ -25,7 +25,7 @@ from rnnkit.storage import storage_errors
 DEFAULT_PRESET = "default"
 WORD_PRESET = "words"
 
-_TASK_NAMES = {"lm": "language-model", "forecast": "forecasting"}
+_TASK_NAMES = {"lm": "language-model", "forecast": "forecasting", "classify": "classification"}
 
 
 def _preset_text(name: str) -> str:
@@ -70,7 +70,7 @@ def check_task(found: str, wanted: Task, what: str) -> None:
     if found not in _TASK_NAMES:
         raise ConfigError(f"{what} has task = {found!r}; choose one of {', '.join(_TASK_NAMES)}")
     if found != wanted:
-        command = "rnnkit forecast" if found == "forecast" else "rnnkit train"
+        command = "rnnkit train" if found == "lm" else f"rnnkit {found}"
         raise ConfigError(
             f"{what} is a {_TASK_NAMES[found]} config, not a {_TASK_NAMES[wanted]} one; "
             f"use it with {command}"

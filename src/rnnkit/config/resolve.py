@@ -38,7 +38,7 @@ from rnnkit.config.presets import (
     preset_raw,
     source_preset,
 )
-from rnnkit.config.tables import C, ForecastConfig, RunConfig, _Config
+from rnnkit.config.tables import C, ClassifyConfig, ForecastConfig, RunConfig, _Config
 from rnnkit.errors import CheckpointError, ConfigError
 
 LayerKind = Literal["preset", "config", "source", "flags", "set"]
@@ -290,6 +290,39 @@ def forecast_config(source: str = "", **tables: dict[str, Any]) -> ForecastConfi
     """
     cfg = resolve_forecast(source or None)
     return update(cfg, {k: v for k, v in tables.items() if v})
+
+
+# ------------------------------------------------------------------ classification
+def resolve_classify(
+    source: str | None = None,
+    preset: str | None = None,
+    config_file: str | None = None,
+    overrides: list[str] | None = None,
+    flags: Layer | None = None,
+) -> ClassifyConfig:
+    """A classification's configuration: the defaults, `preset`, `config_file`, SOURCE,
+    `flags`, `--set`. `recipe` stays `auto` (the default) unless a layer fixes it; the keys
+    of the flag and `--set` layers are `pinned`, the recipe leaves them as given."""
+    user = user_layers(ClassifyConfig, config_file, source, flags, overrides)
+    layers = [preset_layer(preset, "classify")] if preset else []
+    cfg = build(ClassifyConfig, [*layers, *user])
+    if cfg.recipe == "auto":
+        cfg.pinned = pinned_keys(cfg, user)
+    return cfg
+
+
+def resume_classify(run_dir: str | Path, overrides: Sequence[Layer] = ()) -> ClassifyConfig:
+    """The config a resumed classification continues with: the one saved in `run_dir`'s
+    `last.pt` (the recipe's choice and note as made), then `overrides` (no preset)."""
+    from rnnkit.checkpoint import load_checkpoint  # torch, only when resuming
+
+    if any(layer.kind == "preset" for layer in overrides):
+        raise ConfigError("a resumed run keeps its own config; leave out the preset")
+    ckpt = load_checkpoint(run_dir, prefer="last")
+    if ckpt.get("task") != "classify":
+        task = ckpt.get("task", "lm")
+        raise CheckpointError(f"{run_dir} is a {task!r} checkpoint, not a classifier")
+    return apply_layers(ClassifyConfig.from_dict(ckpt["config"]), overrides)
 
 
 def apply_overrides(cfg: C, assignments: list[str]) -> C:

@@ -2,7 +2,8 @@
 
 A language-model run (`RunConfig`) has the tables `data`, `model`, `train` and `generate`;
 a forecast (`ForecastConfig`) has `series`, `model` (its own `ForecastModelConfig`) and
-`train` (its own `ForecastTrainConfig`: only the keys a forecast reads). A value of 0 means
+`train` (its own `ForecastTrainConfig`: only the keys a forecast reads); a classification
+(`ClassifyConfig`) has its own `data`, `model` and `train` tables. A value of 0 means
 "off" for the optional numeric keys (`max_tokens`, `epochs`, `max_steps`, `time_budget`,
 `patience`, `top_k`, `embedding_dim` = same as `hidden_size`), because TOML has no null.
 
@@ -11,8 +12,8 @@ the keys left to the task's automatic choices are to be chosen when the run star
 `fixed` once chosen (or when nothing is left to choose); `recipe_note` is the one line that
 says what was chosen and why, written to `config.json` and every checkpoint, and kept by
 `--resume`. Which keys are left to the choice is the task's own: the keys a user did not
-pin for a language model (`pinned`: those set by flags and `--set`), the keys at `auto` /
-0 for a forecast.
+pin for a language model or a classification (`pinned`: those set by flags and `--set`),
+the keys at `auto` / 0 for a forecast.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from rnnkit.config.fields import (
     MAX_SEED,
     MAX_THREADS,
     MAX_WIDTH,
+    ClassReferences,
+    ClassWeights,
     Device,
     EncodingErrors,
     Fill,
@@ -40,6 +43,7 @@ from rnnkit.config.fields import (
     Normalize,
     OptimizerName,
     Output,
+    Pooling,
     Precision,
     Recipe,
     References,
@@ -428,3 +432,89 @@ class ForecastConfig(_Config):
             train["threads"] = train.get("threads") or 1
             raw = {**raw, "train": train}
         return super().from_dict(raw)
+
+
+# ------------------------------------------------------------------ classification
+@dataclass
+class ClassifyDataConfig(Table):
+    """What to classify: `source` (a `.ts` file, a CSV/TSV table or `digits` /
+    `first-names`), its test part and how the validation part is carved.
+
+    `test = ""` takes the `NAME_TEST.ts` beside a `NAME_TRAIN.ts`, a named dataset's own
+    split, or a stratified 80/20 split of a table (seeded by `train.seed`). `val_fraction`
+    of the training part (stratified) selects the epoch; the test part only scores.
+    `references` fits the classical references beside the network (`rnnkit.classify.
+    references`: majority, TF-IDF + logistic regression, MiniRocket or its fallback).
+    """
+
+    NAME: ClassVar[str] = "data"
+    source: str = key("", "a .ts file, a CSV/TSV table, digits or first-names")
+    test: str = key("", "a test file ('' = the paired _TEST.ts, the dataset's own, or 80/20)")
+    label_col: str = key("", "the label column ('' = label, class or target; column 0)")
+    level: Level = key("char", "text tokens: char or word")
+    val_fraction: float = key(
+        0.2, "stratified validation part of the training part", low=0.01, high=0.5
+    )
+    references: ClassReferences = key("auto", "classical references scored beside: auto or none")
+
+
+@dataclass
+class ClassifyModelConfig(Table):
+    """The classifier (`rnnkit.classify.model.SequenceClassifierNet`): a torch core over
+    an embedding (text) or standardised channels (series, read `patch` steps at a time),
+    pooled over time, then a linear layer. The automatic recipe chooses the keys not pinned
+    (`rnnkit.classify.recipe`); the defaults are its usual choice."""
+
+    NAME: ClassVar[str] = "model"
+    kind: Kind = key("gru", "rnn, gru or lstm")
+    hidden_size: int = key(64, "hidden units per layer and direction", low=1, high=MAX_WIDTH)
+    num_layers: int = key(1, "stacked recurrent layers", low=1, high=MAX_LAYERS)
+    bidirectional: bool = key(True, "read each sequence both ways")
+    pooling: Pooling = key("mean", "over time: last, mean or max")
+    dropout: float = key(0.1, "dropout probability", **_fraction())
+    embed_size: int = key(32, "token embedding size (text)", low=1, high=MAX_WIDTH)
+    patch: int = key(1, "series steps read as one input (numeric)", low=1, high=4096)
+
+
+@dataclass
+class ClassifyTrainConfig(Table):
+    """The optimisation of a classifier: each of `seeds` seeds gets the whole
+    `time_budget` on the same split; a fit stops at the budget, `max_epochs` or `patience`
+    epochs without a lower validation loss (0 turns each off; one must be on). Small
+    recurrent models run fastest on one thread."""
+
+    NAME: ClassVar[str] = "train"
+    time_budget: float = key(120.0, "seconds of training per seed", low=0, hint=_SECONDS)
+    max_epochs: int = key(0, "passes over the training part", low=0, hint="0 = no limit")
+    batch_size: int = key(32, "sequences per batch", low=1, high=65_536)
+    optimizer: OptimizerName = key("adamw", "sgd, adam or adamw")
+    lr: float = key(3e-3, "learning rate", low=0, low_open=True, high=10)
+    weight_decay: float = key(1e-4, "weight decay", low=0)
+    clip: float = key(1.0, "clip gradients to this global norm", low=0, hint="0 = off")
+    warmup_steps: int = key(20, "steps of linear warm-up", low=0)
+    patience: int = key(30, "early stopping after N epochs without gain", low=0, hint="0 = off")
+    class_weights: ClassWeights = key("auto", "loss weights: auto (when imbalanced), balanced")
+    seed: int = key(0, "random seed (of the split and the first fit)", low=0, high=MAX_SEED)
+    seeds: int = key(1, "fits with seeds seed, seed + 1, ... (median reported)", low=1, high=1000)
+    threads: int = key(1, "torch threads", low=0, high=MAX_THREADS, hint=_TORCH_THREADS)
+    device: Device = key("auto", "auto, cpu or cuda")
+
+
+@dataclass
+class ClassifyConfig(_Config):
+    """A classification run: the `data`, `model` and `train` tables.
+
+    `recipe = "auto"`: the automatic recipe (`rnnkit.classify.recipe`) chooses the model
+    and optimisation keys not in `pinned` (those given by flags and `--set`) from the
+    training part and the budget when the run starts; it then becomes `fixed`, and
+    `recipe_note` the line that says what and why.
+    """
+
+    TASK: ClassVar[Task] = "classify"
+    data: ClassifyDataConfig = field(default_factory=ClassifyDataConfig)
+    model: ClassifyModelConfig = field(default_factory=ClassifyModelConfig)
+    train: ClassifyTrainConfig = field(default_factory=ClassifyTrainConfig)
+    preset: str = ""
+    recipe: Recipe = "auto"
+    recipe_note: str = ""
+    pinned: list[str] = field(default_factory=list)
