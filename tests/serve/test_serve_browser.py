@@ -137,7 +137,7 @@ def test_text_appears_step_by_step_and_stop_ends_it(
     monkeypatch: pytest.MonkeyPatch,
     start_server: Callable[[Any], str],
 ) -> None:
-    real = rnnkit.stream
+    real = rnnkit.LoadedLM.stream  # the playground calls its model's stream
 
     def slow(*args: Any, **kwargs: Any) -> Iterator[list[str]]:
         inner = real(*args, **kwargs)
@@ -149,7 +149,7 @@ def test_text_appears_step_by_step_and_stop_ends_it(
 
         return steps()
 
-    monkeypatch.setattr(rnnkit, "stream", slow)
+    monkeypatch.setattr(rnnkit.LoadedLM, "stream", slow)
     url = start_server(create_app(en_run))
     page.goto(url)
     page.wait_for_selector("#facts dt")
