@@ -142,6 +142,7 @@ def _old_forecast_config(source: str) -> dict:
     """What the old engine resolved for `source` (generic tables, then the source's)."""
     cfg = ForecastConfig().to_dict()
     cfg.pop("preset")
+    cfg.pop("pinned")
     # The forecast's own train table drops the keys it never read; threads = 0 meant one.
     old_train = RunConfig().to_dict()["train"] | {"threads": 1}
     cfg["train"] = {k: v for k, v in old_train.items() if k not in LEGACY_FORECAST_TRAIN_KEYS}
@@ -159,7 +160,12 @@ def _old_forecast_config(source: str) -> dict:
 def test_forecast_defaults_and_presets_reproduce_the_old_tables(source: str) -> None:
     cfg = resolve_forecast(source or None).to_dict()
     cfg.pop("preset")
+    pinned = cfg.pop("pinned")  # new: the keys the preset gives, the unset ones left out
     assert cfg == _old_forecast_config(source)
+    preset = OLD_SOURCE_DEFAULTS.get(source, {}).get("series", {})
+    assert {"series.lookback", "series.horizon"} & set(pinned) == {
+        f"series.{k}" for k in ("lookback", "horizon") if preset.get(k)
+    }
     if source in OLD_SOURCE_DEFAULTS:
         assert preset_task(f"forecast-{source}") == "forecast"
 

@@ -19,6 +19,7 @@ from rnnkit.config import (
     TrainConfig,
     recipe_applies,
     resolve,
+    resolve_classify,
     resolve_forecast,
     resume_config,
     starting_preset,
@@ -47,6 +48,24 @@ def test_pinned_is_the_keys_of_the_flag_and_set_layers() -> None:
     assert cfg.pinned == ["data.batch_size", "model.dropout", "train.lr"]
     # a preset or a config file: no recipe, nothing pinned
     assert resolve("x.txt", "default", flags=flags).pinned == []
+
+
+def test_one_convention_chooses_the_unpinned_keys_of_every_task(tmp_path: Path) -> None:
+    file = tmp_path / "c.toml"
+    file.write_text('task = "classify"\n[model]\nhidden_size = 48\n', encoding="utf-8")
+    flags = Layer("flags", {"train.lr": "0.01"})
+    classify = resolve_classify("x.csv", config_file=str(file), flags=flags)
+    assert classify.pinned == ["model.hidden_size", "train.lr"]  # the config file pins too
+    assert not classify.chooses("model.hidden_size") and classify.chooses("model.pooling")
+    lm = resolve("x.txt", flags=flags)
+    assert not lm.chooses("train.lr") and lm.chooses("model.hidden_size")
+    # a forecast key given its "not set" marker asks for the choice; a value pins it
+    forecast = resolve_forecast("x.csv", flags=Layer("flags", {"series.season": "0"}))
+    assert forecast.pinned == [] and forecast.chooses("series.season")
+    forecast = resolve_forecast("x.csv", overrides=["series.season=12", "series.log=auto"])
+    assert forecast.pinned == ["series.season"] and forecast.chooses("series.log")
+    # fixed: nothing is chosen; a saved forecast config from before `pinned` still loads
+    assert not ForecastConfig.from_dict({"series": {"season": 4}}).chooses("series.lookback")
 
 
 def test_the_words_switch_and_the_recipe_rule_are_named_steps() -> None:

@@ -528,7 +528,7 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
         "into the run folder. With --checkpoint RUN, label NEW_DATA instead (a CSV of "
         "predictions, with the accuracy when it has labels). Config layers, later wins: the "
         "defaults, --config, DATA, the flags below, then --set; the automatic recipe chooses "
-        "the model and optimisation keys the flags and --set leave unpinned.",
+        "the model and optimisation keys that --config, the flags and --set do not give.",
     )
     p.add_argument(
         "source",

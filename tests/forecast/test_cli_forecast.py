@@ -133,8 +133,11 @@ def test_print_config_layers_flags_then_set(capsys: pytest.CaptureFixture) -> No
     cfg = _printed_config(capsys, "sunspots", "--set", "series.horizon=30")
     assert cfg["preset"] == "forecast-sunspots" and cfg["series"]["source"] == "sunspots"
     assert (cfg["series"]["lookback"], cfg["series"]["horizon"]) == (20, 30)
-    assert set(cfg) == {"series", "model", "train", "preset", "recipe", "recipe_note"}
+    assert set(cfg) == {"series", "model", "train", "preset", "recipe", "recipe_note", "pinned"}
     assert (cfg["recipe"], cfg["recipe_note"]) == ("auto", "")  # chosen when the run starts
+    # the preset's keys and --set's are pinned; the preset's unset season is left to choose
+    keys = ["horizon", "log", "lookback", "method", "transform"]
+    assert cfg["pinned"] == [f"series.{k}" for k in keys]
     assert set(cfg["model"]) == {"kind", "impl", "hidden_size", "num_layers", "dropout"}
     # the same order as rnnkit train: the flags, then --set (which wins)
     cfg = _printed_config(

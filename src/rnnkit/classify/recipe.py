@@ -144,16 +144,16 @@ def choose(stats: DataStats, budget: float) -> Recipe:
 
 
 def apply_recipe(cfg: ClassifyConfig, stats: DataStats) -> ClassifyConfig:
-    """A copy of `cfg` with the recipe's values for the keys not in `cfg.pinned`, `recipe`
+    """A copy of `cfg` with the recipe's values for the keys `cfg.chooses`, `recipe`
     "fixed" and the recipe's line in `recipe_note`; a `fixed` config is returned as it is."""
     if cfg.recipe != "auto":
         return cfg
     out = copy.deepcopy(cfg)
     recipe = choose(stats, cfg.train.time_budget)
     for name, value in recipe.values.items():
-        if name in RECIPE_KEYS and name not in cfg.pinned:
+        if name in RECIPE_KEYS and cfg.chooses(name):
             set_key(out, name, value)
-    kept = [k for k in recipe.values if k in cfg.pinned]
+    kept = [k for k in recipe.values if not cfg.chooses(k)]
     out.recipe = "fixed"
     out.recipe_note = recipe.line + (f"; kept as given: {', '.join(kept)}" if kept else "")
     return out

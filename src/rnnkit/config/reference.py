@@ -47,14 +47,17 @@ layers make the level `word`. A number outside its range, an unknown key or an u
 is an error naming the key (or the flag) and what it must be. A value of 0 means "off" for the
 optional numeric keys, as TOML has no null.
 
-**Chosen automatically.** Each config has `recipe`: `auto` when some keys are to be chosen from
-the data when the run starts, `fixed` once chosen (or when nothing is left to choose), and
-`recipe_note`, the one line that says what was chosen and why; both are written to
-`config.json` and every checkpoint and kept by `--resume`. A language model leaves to its
-recipe the keys its flags and `--set` do not pin (`pinned`), when neither `--preset` nor
-`--config` is given at character level; a forecast leaves the keys set to `auto` or 0; a
-classification leaves the model and optimisation keys its flags and `--set` do not pin
-(a config file sets `recipe = "fixed"` to keep its own values).
+**Chosen automatically.** One convention for every task: a key is chosen from the data when
+the run starts if the config's `recipe` is `auto` and the key is not in `pinned`. `pinned` is
+the keys the user's layers give (the preset, `--config`, flags, `--set`), except a key set to
+its "not set" marker (a forecast's `auto` or 0), which asks for the choice. Once the task's
+recipe has chosen, `recipe` is `fixed` and `recipe_note` the one line that says what was
+chosen and why; all three are written to `config.json` and every checkpoint and kept by
+`--resume`. A language model's recipe applies at character level when neither `--preset`
+nor `--config` is given (else `recipe` is `fixed`); a forecast's chooses its unset keys
+(season, horizon, lookback, log, transform, method: they have no default, so they are
+chosen whatever `recipe` says); a classification's the model and optimisation keys
+(`--set recipe=fixed` keeps its defaults).
 """
 
 
@@ -101,7 +104,7 @@ TOP_LEVEL = {
     "preset": 'the preset the run started from (`""`: none)',
     "recipe": "`auto` or `fixed`: whether keys are left to the automatic choices",
     "recipe_note": "what the automatic choices chose and why (one line)",
-    "pinned": "the keys given by flags and `--set`, which the recipe keeps",
+    "pinned": "the keys the user's layers give (preset, `--config`, flags, `--set`): kept",
 }
 
 

@@ -6,8 +6,9 @@ Every command resolves the same way, later layers winning::
 
 Each `Layer` is a plain mapping of `table.key` to a value (plus, from a preset or a saved
 config, the top-level `preset`, `task`, `recipe`, `recipe_note` and `pinned`). The keys a
-user pinned are the keys of the flag and `--set` layers (`pinned_keys`). A language-model
-run adds two named steps:
+user pinned are the keys of the layers they chose (`pinned_keys`: preset, `--config`,
+flags, `--set`; a key given its `UNSET` value asks for the choice instead); the automatic
+recipe chooses the others (`_Config.chooses`). A language-model run adds two named steps:
 
 * `starting_preset`, the words switch: without `--preset`, a run starts from the
   `default` preset, or from `words` when the layers above make its level `word` (or its
@@ -45,7 +46,7 @@ LayerKind = Literal["preset", "config", "source", "flags", "set"]
 # The order of the layers, the same for every command: later wins.
 LAYER_ORDER: tuple[LayerKind, ...] = ("preset", "config", "source", "flags", "set")
 # The layers whose keys a user pinned (the automatic choices never change them).
-PINNING: tuple[LayerKind, ...] = ("flags", "set")
+PINNING: tuple[LayerKind, ...] = ("preset", "config", "flags", "set")
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def _apply_top(cfg: _Config, name: str, value: Any) -> None:
         check_task(str(value), cfg.TASK, "this config")
     elif name in ("preset", "recipe_note") or (name in cfg.NOT_TABLES and hasattr(cfg, name)):
         if name == "pinned":
-            cfg.pinned = [str(v) for v in value]  # type: ignore[attr-defined]
+            cfg.pinned = [str(v) for v in value]
         else:
             setattr(cfg, name, coerce(name, value, Recipe) if name == "recipe" else str(value))
     elif name not in cfg.tables():
@@ -182,11 +183,19 @@ def build(cls: type[C], layers: Sequence[Layer]) -> C:
 
 
 def pinned_keys(cfg: _Config, layers: Sequence[Layer]) -> list[str]:
-    """The `table.key` names the flag and `--set` layers give, table by table (in the
-    config's order), each table's keys sorted."""
+    """The `table.key` names the `PINNING` layers of `layers` give, table by table (in the
+    config's order), each table's keys sorted; a key whose resolved value is its `UNSET`
+    marker (`--season 0`) is left to the choice."""
     given = {k for layer in layers if layer.kind in PINNING for k in layer.values if "." in k}
+    given = {k for k in given if k not in cfg.UNSET or _value(cfg, k) != cfg.UNSET[k]}
     order = {name: i for i, name in enumerate(cfg.tables())}
     return sorted(given, key=lambda k: (order.get(k.partition(".")[0], len(order)), k))
+
+
+def _value(cfg: _Config, key: str) -> Any:
+    """The value of `table.key` in `cfg`."""
+    table, _, name = key.partition(".")
+    return getattr(getattr(cfg, table), name)
 
 
 # ------------------------------------------------------------------ language models
@@ -275,21 +284,25 @@ def resolve_forecast(
 ) -> ForecastConfig:
     """A forecast's configuration: generic defaults, preset, config file, SOURCE, `flags`,
     `--set`. Without `preset` or `config_file`, a built-in SOURCE brings its own preset
-    (`preset = ""`: none)."""
+    (`preset = ""`: none). `pinned`: the keys of the preset and the user's layers."""
     if preset is None and config_file is None and source:
         preset = source_preset(source)
     layers = [preset_layer(preset, "forecast")] if preset else []
     layers += user_layers(ForecastConfig, config_file, source, flags, overrides)
-    return build(ForecastConfig, layers)
+    cfg = build(ForecastConfig, layers)
+    if cfg.recipe == "auto":
+        cfg.pinned = pinned_keys(cfg, layers)
+    return cfg
 
 
 def forecast_config(source: str = "", **tables: dict[str, Any]) -> ForecastConfig:
-    """A forecast config for Python callers: `resolve_forecast(source)`, then `tables`.
+    """A forecast config for Python callers: `resolve_forecast(source)` with `tables` as
+    its flag layer (so they are pinned).
 
     Example: `forecast_config("sunspots", model={"kind": "gru"}, series={"horizon": 10})`.
     """
-    cfg = resolve_forecast(source or None)
-    return update(cfg, {k: v for k, v in tables.items() if v})
+    given = Layer("flags", flatten({k: v for k, v in tables.items() if v}))
+    return resolve_forecast(source or None, flags=given)
 
 
 # ------------------------------------------------------------------ classification
@@ -302,12 +315,12 @@ def resolve_classify(
 ) -> ClassifyConfig:
     """A classification's configuration: the defaults, `preset`, `config_file`, SOURCE,
     `flags`, `--set`. `recipe` stays `auto` (the default) unless a layer fixes it; the keys
-    of the flag and `--set` layers are `pinned`, the recipe leaves them as given."""
-    user = user_layers(ClassifyConfig, config_file, source, flags, overrides)
+    of the preset and the user's layers are `pinned`, the recipe leaves them as given."""
     layers = [preset_layer(preset, "classify")] if preset else []
-    cfg = build(ClassifyConfig, [*layers, *user])
+    layers += user_layers(ClassifyConfig, config_file, source, flags, overrides)
+    cfg = build(ClassifyConfig, layers)
     if cfg.recipe == "auto":
-        cfg.pinned = pinned_keys(cfg, user)
+        cfg.pinned = pinned_keys(cfg, layers)
     return cfg
 
 

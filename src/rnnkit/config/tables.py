@@ -7,13 +7,15 @@ a forecast (`ForecastConfig`) has `series`, `model` (its own `ForecastModelConfi
 "off" for the optional numeric keys (`max_tokens`, `epochs`, `max_steps`, `time_budget`,
 `patience`, `top_k`, `embedding_dim` = same as `hidden_size`), because TOML has no null.
 
-"Chosen automatically", one convention for every task: a config's `recipe` is `auto` when
-the keys left to the task's automatic choices are to be chosen when the run starts, and
-`fixed` once chosen (or when nothing is left to choose); `recipe_note` is the one line that
-says what was chosen and why, written to `config.json` and every checkpoint, and kept by
-`--resume`. Which keys are left to the choice is the task's own: the keys a user did not
-pin for a language model or a classification (`pinned`: those set by flags and `--set`),
-the keys at `auto` / 0 for a forecast.
+"Chosen automatically", one convention for every task (`_Config.chooses`): a key is
+chosen for the user when the config's `recipe` is `auto` and the key is not in `pinned`.
+`pinned` is filled at resolution: the keys the user's layers give (a preset, `--config`,
+flags, `--set`; `rnnkit.config.resolve.pinned_keys`), except a key given its `UNSET`
+value, which asks for the choice. `recipe` becomes `fixed` once the task's recipe has
+chosen, and `recipe_note` is the one line that says what was chosen and why; all three are
+written to `config.json` and every checkpoint and kept by `--resume`. A forecast's chosen
+keys have no usable default (a season or a horizon depends on the series), so their table
+value is an `UNSET` marker (`auto`, 0) that the recipe always replaces.
 """
 
 from __future__ import annotations
@@ -323,9 +325,17 @@ class _Config:
     TASK: ClassVar[Task] = "lm"
     SOURCE_TABLE: ClassVar[str] = "data"  # the table whose `source` the SOURCE argument sets
     NOT_TABLES: ClassVar[tuple[str, ...]] = ("preset", "recipe", "recipe_note", "pinned")
+    # The values that mark a key as not set, to be chosen (`table.key` -> value).
+    UNSET: ClassVar[dict[str, object]] = {}
     preset: str
     recipe: Recipe
     recipe_note: str
+    pinned: list[str]
+
+    def chooses(self, key: str) -> bool:
+        """Whether the automatic recipe chooses `key` (`table.key`): `recipe` is `auto`
+        and the user did not pin it."""
+        return self.recipe == "auto" and key not in self.pinned
 
     @classmethod
     def tables(cls) -> tuple[str, ...]:
@@ -366,7 +376,7 @@ class RunConfig(_Config):
     """A language-model run: the four tables plus the preset it started from.
 
     `recipe = "auto"`: the automatic recipe (`rnnkit.lm.recipe`) chooses the keys not in
-    `pinned` (those given by flags and `--set`) when the run starts; it then becomes
+    `pinned` (those the user's flags and `--set` give) when the run starts; it then becomes
     `fixed`, and `recipe_note` the line that says what and why ("" = no recipe).
     """
 
@@ -406,18 +416,27 @@ class ForecastConfig(_Config):
 
     The defaults are the generic ones `rnnkit forecast FILE` uses for a series it knows
     nothing about; the built-in sources have presets named `forecast-<source>`. `recipe`
-    is `auto` while keys are left at `auto` / 0 (`rnnkit.forecast.auto` chooses them from
-    the series when the run starts); `recipe_note` is the line that says what it chose.
+    is `auto` until `rnnkit.forecast.auto` has chosen the `UNSET` keys that are not pinned
+    (from the series, when the run starts); `recipe_note` is the line that says what.
     """
 
     TASK: ClassVar[Task] = "forecast"
     SOURCE_TABLE: ClassVar[str] = "series"
+    UNSET: ClassVar[dict[str, object]] = {
+        "series.season": 0,
+        "series.horizon": 0,
+        "series.lookback": 0,
+        "series.log": "auto",
+        "series.transform": "auto",
+        "series.method": "auto",
+    }
     series: SeriesConfig = field(default_factory=SeriesConfig)
     model: ForecastModelConfig = field(default_factory=ForecastModelConfig)
     train: ForecastTrainConfig = field(default_factory=ForecastTrainConfig)
     preset: str = ""
     recipe: Recipe = "auto"
     recipe_note: str = ""
+    pinned: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ForecastConfig:
@@ -505,7 +524,7 @@ class ClassifyConfig(_Config):
     """A classification run: the `data`, `model` and `train` tables.
 
     `recipe = "auto"`: the automatic recipe (`rnnkit.classify.recipe`) chooses the model
-    and optimisation keys not in `pinned` (those given by flags and `--set`) from the
+    and optimisation keys not in `pinned` (those the user's layers give) from the
     training part and the budget when the run starts; it then becomes `fixed`, and
     `recipe_note` the line that says what and why.
     """

@@ -135,20 +135,20 @@ def choose(
 
 
 def apply_recipe(cfg: RunConfig, corpus: Corpus) -> str:
-    """Choose the recipe for `corpus` and set every key of it that `cfg.pinned` does not
-    name; `cfg.recipe` becomes `fixed` and `cfg.recipe_note` the line that says what was
-    chosen, which is returned."""
-    cfg.recipe = "fixed"
+    """Choose the recipe for `corpus` and set every key of it that `cfg.chooses` (those
+    `cfg.pinned` does not name); `cfg.recipe` becomes `fixed` and `cfg.recipe_note` the
+    line that says what was chosen, which is returned."""
     if cfg.data.level != "char":
-        cfg.recipe_note = "word level: the words preset's settings"
+        cfg.recipe, cfg.recipe_note = "fixed", "word level: the words preset's settings"
         return cfg.recipe_note
-    m, pinned = cfg.model, cfg.pinned
-    hidden = m.hidden_size if "model.hidden_size" in pinned else HIDDEN
-    layers = m.num_layers if "model.num_layers" in pinned else 1
+    m = cfg.model
+    hidden = HIDDEN if cfg.chooses("model.hidden_size") else m.hidden_size
+    layers = 1 if cfg.chooses("model.num_layers") else m.num_layers
     recipe = choose(len(corpus.train), len(corpus.vocab), cfg.train.time_budget, hidden, layers)
-    kept = [key for key in recipe.values if key in cfg.pinned]
+    kept = [key for key in recipe.values if not cfg.chooses(key)]
     for key, value in recipe.values.items():
-        if key not in cfg.pinned:
+        if cfg.chooses(key):
             set_key(cfg, key, value)
+    cfg.recipe = "fixed"
     cfg.recipe_note = recipe.why + (f"; kept yours: {', '.join(kept)}" if kept else "")
     return cfg.recipe_note
