@@ -489,9 +489,9 @@ class ClassifyModelConfig(Table):
     hidden_size: int = key(64, "hidden units per layer and direction", low=1, high=MAX_WIDTH)
     num_layers: int = key(1, "stacked recurrent layers", low=1, high=MAX_LAYERS)
     bidirectional: bool = key(True, "read each sequence both ways")
-    pooling: Pooling = key("mean", "over time: last, mean or max")
+    pooling: Pooling = key("max", "over time: last, mean or max")
     dropout: float = key(0.1, "dropout probability", **_fraction())
-    embed_size: int = key(32, "token embedding size (text)", low=1, high=MAX_WIDTH)
+    embed_size: int = key(64, "token embedding size (text)", low=1, high=MAX_WIDTH)
     patch: int = key(1, "series steps read as one input (numeric)", low=1, high=4096)
 
 
