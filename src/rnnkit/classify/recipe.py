@@ -9,9 +9,11 @@ one-line reason in `recipe_note`. The rule:
 1. **Input.** Text reads its tokens through a 64-wide embedding; numeric
    series longer than `MAX_STEPS` steps are read in patches of `ceil(median / MAX_STEPS)`
    steps, so the core runs at most about `MAX_STEPS` steps (a 150-step series: 38).
-2. **Core.** A bidirectional GRU, one layer, pooled by `max` over time (a feature found
-   anywhere in the sequence counts; on cross-validation inside the training files it beat
-   `mean` on digits, GunPoint and JapaneseVowels, tied on BasicMotions and ItalyPowerDemand);
+2. **Core.** A bidirectional GRU, one layer, pooled over time by `max` when each step is a
+   vector (tokens, several channels, or patches: a feature found anywhere counts), by
+   `mean` when each step is one number (cross-validation inside the training files:
+   `max` won on digits, GunPoint and JapaneseVowels, tied on BasicMotions, and lost on
+   the 24 single values of ItalyPowerDemand);
    64 wide below `WIDE_FROM` training sequences, else 128; halved (down to 32) while the
    budget would give it fewer than `MIN_EPOCHS` epochs, the speed estimated from its
    multiply-adds at `MACS_PER_SECOND`.
@@ -123,7 +125,7 @@ def choose(stats: DataStats, budget: float) -> Recipe:
         "model.hidden_size": hidden,
         "model.num_layers": 1,
         "model.bidirectional": True,
-        "model.pooling": "max",
+        "model.pooling": "max" if text or stats.inputs * patch > 1 else "mean",
         "model.dropout": 0.2 if stats.n < WIDE_FROM else 0.1,
         "model.embed_size": embed,
         "model.patch": patch,

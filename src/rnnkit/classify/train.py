@@ -6,10 +6,14 @@ the time budget (`lr_factor`'s `time_fraction`), gradient clipping and, for imba
 labels, class weights in the loss. After every epoch it scores the validation part (carved
 from the training data; the test part never reaches this module) and keeps the best
 parameters: the highest validation accuracy, ties broken by the lower validation loss.
-It stops at the first of: the time budget, `max_epochs`, `patience` epochs without a lower
-validation loss, or a Ctrl-C (`interrupt.hit`); `FitResult.stop_reason` says which.
-Given the `FitResult` of a stopped fit (`start`), `fit` continues it: the same optimizer
-state, shuffling generator, clock, best parameters and patience count.
+It stops at the first of: the time budget, `max_epochs`, a plateau, or a Ctrl-C
+(`interrupt.hit`); `FitResult.stop_reason` says which. A plateau is `patience` epochs
+without a lower validation loss; the fit then anneals, its learning rate falling linearly to
+0 over `patience` more epochs (still selecting), and stops: a run that plateaus early in a
+long budget would otherwise stop at its peak learning rate, never annealed (the cosine
+schedule follows the budget). Given the `FitResult` of a stopped fit (`start`), `fit`
+continues it: the same optimizer state, shuffling generator, clock, best parameters,
+patience count and annealing.
 """
 
 from __future__ import annotations
@@ -89,13 +93,16 @@ class FitResult:
         row = self.history[self.best_epoch - 1]
         return (row["val_accuracy"], -row["val_loss"])
 
-    def stale(self) -> tuple[float, int]:
-        """The lowest validation loss so far and the epochs since it."""
-        losses = [row["val_loss"] for row in self.history]
-        if not losses:
-            return math.inf, 0
-        lowest = min(losses)
-        return lowest, len(losses) - 1 - losses.index(lowest)
+    def plateau(self, patience: int) -> tuple[float, int, int | None]:
+        """The lowest validation loss so far, the epochs since it, and the step after the
+        first epoch that ended `patience` epochs without a lower one (None: none did)."""
+        lowest, stale, at = math.inf, 0, None
+        for row in self.history:
+            stale = 0 if row["val_loss"] < lowest else stale + 1
+            lowest = min(lowest, row["val_loss"])
+            if at is None and patience and stale >= patience:
+                at = int(row["step"])
+        return lowest, stale, at
 
 
 def class_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray | None:
@@ -139,6 +146,8 @@ class _Clock:
 
     budget: float
     total_steps: int
+    anneal_steps: int = 0  # steps of the annealing after a plateau
+    anneal_at: int | None = None  # the step the annealing started at (None: no plateau yet)
     start: float = field(default_factory=time.perf_counter)
     step: int = 0
 
@@ -150,8 +159,16 @@ class _Clock:
         return self.elapsed / self.budget if self.budget > 0 else 0.0
 
     def lr_factor(self, warmup_steps: int) -> float:
-        """The cosine schedule's factor now, by steps or time, whichever is further along."""
-        return lr_factor("cosine", self.step, self.total_steps, warmup_steps, self.fraction())
+        """The cosine schedule's factor now, by steps or time, whichever is further along,
+        times the annealing's linear fall after a plateau."""
+        factor = lr_factor("cosine", self.step, self.total_steps, warmup_steps, self.fraction())
+        if self.anneal_at is None:
+            return factor
+        return factor * max(0.0, 1.0 - (self.step - self.anneal_at) / max(self.anneal_steps, 1))
+
+    def annealed(self) -> bool:
+        """Whether the annealing after a plateau has run its course."""
+        return self.anneal_at is not None and self.step >= self.anneal_at + self.anneal_steps
 
     def out_of_time(self) -> bool:
         return self.budget > 0 and self.elapsed >= self.budget
@@ -173,10 +190,7 @@ def _train_epoch(
     for start in range(0, len(order), s.batch_size):
         x, lengths, y = part.batch(order[start : start + s.batch_size])
         loss = F.cross_entropy(model(x, lengths), y, weight=weight)
-        factor = lr_factor(
-            "cosine", clock.step, clock.total_steps, s.warmup_steps, clock.fraction()
-        )
-        set_lr(opt, s.lr, factor)
+        set_lr(opt, s.lr, clock.lr_factor(s.warmup_steps))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         clip_gradients(model.parameters(), s.clip)
@@ -184,7 +198,7 @@ def _train_epoch(
         total += loss.detach() * len(y)
         count += len(y)
         clock.step += 1
-        if clock.out_of_time() or stop():
+        if clock.out_of_time() or clock.annealed() or stop():
             break
     mean = float(total) / max(count, 1)
     if not math.isfinite(mean):
@@ -194,15 +208,15 @@ def _train_epoch(
     return mean
 
 
-def _why_stopped(s: ClassifyTrainConfig, epoch: int, stale: int, clock: _Clock, fresh: bool) -> str:
+def _why_stopped(s: ClassifyTrainConfig, epoch: int, clock: _Clock, fresh: bool) -> str:
     """Why the fit stops before epoch `epoch + 1` ("" = it goes on; a fresh fit always
     runs one epoch)."""
     if fresh and epoch == 0:
         return ""
     if clock.out_of_time():
         return "time budget"
-    if s.patience and stale >= s.patience:
-        return f"patience ({s.patience} epochs without a lower validation loss)"
+    if clock.annealed():
+        return f"plateau ({s.patience} epochs without a lower validation loss, then annealed)"
     if s.max_epochs > 0 and epoch >= s.max_epochs:
         return "max epochs"
     return ""
@@ -246,10 +260,10 @@ def fit(
     gen = torch.Generator().manual_seed(s.seed)
     opt = build_optimizer(model.parameters(), s.optimizer, s.lr, s.weight_decay)
     per_epoch = -(-len(train) // s.batch_size)
-    clock = _Clock(s.time_budget, s.max_epochs * per_epoch)
+    clock = _Clock(s.time_budget, s.max_epochs * per_epoch, s.patience * per_epoch)
     history, best_state, best_epoch = _start(model, opt, start)
     best_key = start.best_key() if start else (-math.inf, math.inf)
-    lowest, stale = start.stale() if start else (math.inf, 0)
+    lowest, stale, clock.anneal_at = start.plateau(s.patience) if start else (math.inf, 0, None)
     if start is not None:
         clock.start -= start.elapsed_s
         clock.step = start.steps
@@ -257,7 +271,7 @@ def fit(
             gen.set_state(start.generator)
     epoch = len(history)
     model.train()
-    while not (reason := _why_stopped(s, epoch, stale, clock, start is None)):
+    while not (reason := _why_stopped(s, epoch, clock, start is None)):
         epoch += 1
         order = torch.randperm(len(train), generator=gen).to(train.y.device)
         train_loss = _train_epoch(model, opt, train, order, s, weight, clock, stop)
@@ -279,6 +293,8 @@ def fit(
             best_state = copy.deepcopy(model.state_dict())
         stale = 0 if val_loss < lowest else stale + 1
         lowest = min(lowest, val_loss)
+        if clock.anneal_at is None and s.patience and stale >= s.patience:
+            clock.anneal_at = clock.step  # a plateau: anneal, then stop
         if stop():
             reason = "interrupted"
             break
