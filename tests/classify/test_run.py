@@ -15,8 +15,10 @@ from conftest import tiny_config
 from rnnkit.classify import references
 from rnnkit.classify.data import load_split
 from rnnkit.classify.encoding import InputEncoder
+from rnnkit.classify.model import SequenceClassifierNet
 from rnnkit.classify.recipe import DataStats, apply_recipe, choose
 from rnnkit.classify.run import load_classifier, predict_with, run_classify
+from rnnkit.classify.train import Part, fit
 from rnnkit.config import ClassifyConfig, update
 from rnnkit.errors import ConfigError
 
@@ -99,6 +101,10 @@ def test_the_recipe_is_pure_and_keeps_pinned_keys(ts_pair: Path) -> None:
     assert choose(stats, 30.0) == choose(stats, 30.0)
     long = DataStats(50, "numeric", 150.0, 150, 1, 2)
     assert choose(long, 120.0).values["model.patch"] == 4
+    # max pooling when each step is a vector (patches, channels, tokens); mean for one number
+    assert choose(long, 120.0).values["model.pooling"] == "max"
+    assert choose(DataStats(50, "numeric", 24.0, 24, 1, 2), 120.0).values["model.pooling"] == "mean"
+    assert choose(DataStats(50, "text", 6.0, 9, 30, 2), 60.0).values["model.pooling"] == "max"
     given = update(ClassifyConfig(), {"model": {"hidden_size": 7}, "pinned": ["model.hidden_size"]})
     chosen = apply_recipe(given, stats)
     assert chosen.model.hidden_size == 7
@@ -106,6 +112,24 @@ def test_the_recipe_is_pure_and_keeps_pinned_keys(ts_pair: Path) -> None:
     assert chosen.recipe_note.startswith("recipe: 24 series")
     assert chosen.recipe == "fixed" and given.recipe == "auto"
     assert apply_recipe(chosen, stats) is chosen
+
+
+def test_a_plateau_anneals_the_learning_rate_to_zero_then_stops() -> None:
+    torch.manual_seed(0)
+    x = [np.random.default_rng(i).normal(size=(6, 1)).astype(np.float32) for i in range(32)]
+    y = np.arange(32) % 2  # noise: the validation loss soon stops falling
+    train = Part.of(x[:16], y[:16], torch.device("cpu"))
+    val = Part.of(x[16:], y[16:], torch.device("cpu"))
+    net = SequenceClassifierNet(1, 2, tokens=False, hidden_size=8)
+    s = ClassifyConfig().train
+    s.time_budget, s.max_epochs, s.patience, s.batch_size, s.warmup_steps = 0, 500, 3, 8, 0
+    result = fit(net, train, val, s)
+    assert result.stop_reason.startswith("plateau (3 epochs without a lower validation loss")
+    lr = [row["lr"] for row in result.history]
+    assert len(lr) < 500 and lr[-1] < 0.2 * s.lr and lr[-1] < lr[-4]
+    losses = [row["val_loss"] for row in result.history]
+    first = next(i for i in range(len(losses)) if i - int(np.argmin(losses[: i + 1])) >= 3)
+    assert len(lr) - 1 - first == 3  # annealed over `patience` more epochs (2 steps each)
 
 
 def test_config_tables_refuse_bad_values_in_one_line() -> None:
