@@ -82,6 +82,11 @@ def test_forecast_csv_run_folder(
         ("t,v\n1,1\n2,2\n", ["--target", "w"], "column 'w' is not in"),
         ("t,v,s\n1,1,a\n2,2,b\n", ["--target", "v", "s"], "column 's' is not numeric"),
         ("t,v\n" + "".join(f"{i},{i}\n" for i in range(10)), [], "needs at least"),
+        (  # a horizon longer than the series: one line, not a reshape traceback
+            "t,v\n" + "".join(f"{i},{i % 7}\n" for i in range(300)),
+            ["--set", "series.horizon=100000"],  # --set wins over FAST's --horizon
+            "has 0 points of history",
+        ),
     ],
 )
 def test_bad_input_one_line_exit_2(

@@ -468,6 +468,8 @@ def infer_season(values: np.ndarray, max_lag: int = 0) -> int:
     Shape:
         values: (N,) or (N, C); the first column is used.
     """
+    if len(values) < 9:  # too short to show a season (and an empty one has no column)
+        return 1
     x = np.asarray(values, dtype=np.float64).reshape(len(values), -1)[:, 0]
     x = np.diff(x)
     x = x - x.mean()
