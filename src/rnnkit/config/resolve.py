@@ -187,15 +187,9 @@ def pinned_keys(cfg: _Config, layers: Sequence[Layer]) -> list[str]:
     config's order), each table's keys sorted; a key whose resolved value is its `UNSET`
     marker (`--season 0`) is left to the choice."""
     given = {k for layer in layers if layer.kind in PINNING for k in layer.values if "." in k}
-    given = {k for k in given if k not in cfg.UNSET or _value(cfg, k) != cfg.UNSET[k]}
+    given = {k for k in given if not cfg.is_unset(k)}
     order = {name: i for i, name in enumerate(cfg.tables())}
     return sorted(given, key=lambda k: (order.get(k.partition(".")[0], len(order)), k))
-
-
-def _value(cfg: _Config, key: str) -> Any:
-    """The value of `table.key` in `cfg`."""
-    table, _, name = key.partition(".")
-    return getattr(getattr(cfg, table), name)
 
 
 # ------------------------------------------------------------------ language models
@@ -263,15 +257,25 @@ def resume_config(run_dir: str | Path, overrides: Sequence[Layer] = ()) -> RunCo
     """The config a resumed run continues with: the one saved in `run_dir` (its `last.pt`,
     the recipe's choice and note as made), then `overrides` (config file, SOURCE, flags,
     `--set` layers; a preset layer is refused: a resumed run keeps its own)."""
+    return _resumed(RunConfig, run_dir, overrides, "a language model")
+
+
+def _resumed(cls: type[C], run_dir: str | Path, overrides: Sequence[Layer], what: str) -> C:
+    """The `cls` config saved in `run_dir`'s `last.pt`, then `overrides` (no preset).
+
+    Raises:
+        ConfigError: a preset layer among `overrides`.
+        CheckpointError: the checkpoint is another task's (`what` names the wanted one).
+    """
     from rnnkit.checkpoint import load_checkpoint  # torch, only when resuming
 
     if any(layer.kind == "preset" for layer in overrides):
         raise ConfigError("a resumed run keeps its own config; leave out the preset")
     ckpt = load_checkpoint(run_dir, prefer="last")
-    if ckpt.get("task", "lm") != "lm":
-        task = ckpt.get("task")
-        raise CheckpointError(f"{run_dir} is a {task!r} checkpoint, not a language model")
-    return apply_layers(RunConfig.from_dict(ckpt["config"]), overrides)
+    found = ckpt.get("task", "lm")
+    if found != cls.TASK:
+        raise CheckpointError(f"{run_dir} is a {found!r} checkpoint, not {what}")
+    return apply_layers(cls.from_dict(ckpt["config"]), overrides)
 
 
 # ------------------------------------------------------------------ forecasts
@@ -327,15 +331,7 @@ def resolve_classify(
 def resume_classify(run_dir: str | Path, overrides: Sequence[Layer] = ()) -> ClassifyConfig:
     """The config a resumed classification continues with: the one saved in `run_dir`'s
     `last.pt` (the recipe's choice and note as made), then `overrides` (no preset)."""
-    from rnnkit.checkpoint import load_checkpoint  # torch, only when resuming
-
-    if any(layer.kind == "preset" for layer in overrides):
-        raise ConfigError("a resumed run keeps its own config; leave out the preset")
-    ckpt = load_checkpoint(run_dir, prefer="last")
-    if ckpt.get("task") != "classify":
-        task = ckpt.get("task", "lm")
-        raise CheckpointError(f"{run_dir} is a {task!r} checkpoint, not a classifier")
-    return apply_layers(ClassifyConfig.from_dict(ckpt["config"]), overrides)
+    return _resumed(ClassifyConfig, run_dir, overrides, "a classifier")
 
 
 def apply_overrides(cfg: C, assignments: list[str]) -> C:

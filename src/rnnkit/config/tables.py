@@ -332,6 +332,11 @@ class _Config:
     recipe_note: str
     pinned: list[str]
 
+    def is_unset(self, key: str) -> bool:
+        """Whether `key` (`table.key`) holds its `UNSET` marker (it asks for a choice)."""
+        table, _, name = key.partition(".")
+        return key in self.UNSET and getattr(getattr(self, table), name) == self.UNSET[key]
+
     def chooses(self, key: str) -> bool:
         """Whether the automatic recipe chooses `key` (`table.key`): `recipe` is `auto`
         and the user did not pin it."""

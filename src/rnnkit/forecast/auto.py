@@ -182,12 +182,6 @@ def min_history(season: int) -> int:
     return max(2 * season, 10)
 
 
-def _unset(cfg: ForecastConfig, key: str) -> bool:
-    """Whether `key` (`series.<name>`) holds its `UNSET` marker: it has no default, so it
-    is chosen (never pinned: `rnnkit.config.resolve.pinned_keys`)."""
-    return bool(getattr(cfg.series, key.partition(".")[2]) == cfg.UNSET[key])
-
-
 def configure(cfg: ForecastConfig, series: Series, hold_out: int = 0) -> AutoChoice:
     """Fill the `UNSET` keys of a copy of `cfg` (the convention of `_Config.chooses`)
     from `series` minus its last `hold_out` points (the test part, never looked at).
@@ -198,11 +192,11 @@ def configure(cfg: ForecastConfig, series: Series, hold_out: int = 0) -> AutoCho
     cfg = copy.deepcopy(cfg)
     s, out = cfg.series, AutoChoice(cfg)
     values = np.asarray(series.target[:, 0], dtype=np.float64)
-    if _unset(cfg, "series.season"):
+    if cfg.is_unset("series.season"):
         s.season, why = _season(series, values[: len(values) - (hold_out or s.horizon)])
         out.reasons.append(why)
     m = max(s.season, 1)
-    if _unset(cfg, "series.horizon"):
+    if cfg.is_unset("series.horizon"):
         s.horizon = max(1, min(m if m > 1 else len(values) // 10, 100))
     history = values[: len(values) - hold_out] if hold_out else values
     if len(history) < min_history(m):
@@ -213,22 +207,22 @@ def configure(cfg: ForecastConfig, series: Series, hold_out: int = 0) -> AutoCho
             f"{what} needs at least {min_history(m)}{held}: use a longer series or a "
             "smaller series.horizon"
         )
-    if _unset(cfg, "series.log"):
+    if cfg.is_unset("series.log"):
         mult, r = _multiplicative(history, m)
         s.log = "yes" if mult else "no"
         if mult:
             out.reasons.append(f"log (seasonal swing grows with the level, r = {r:.2f})")
-    if _unset(cfg, "series.transform"):
+    if cfg.is_unset("series.transform"):
         r2 = trend_r2(np.log(history) if s.log == "yes" else history, m)
         s.transform = "diff" if r2 >= TREND_R2 else "none"
         out.reasons.append(f"transform {s.transform} (a line explains {r2:.0%})")
     n_fit = len(history) - (s.val_size or min(s.horizon, max(1, len(history) // 5)))
-    if _unset(cfg, "series.lookback"):
+    if cfg.is_unset("series.lookback"):
         s.lookback = max(2, min(max(m, s.horizon, 8), (n_fit - 1) // 2))
         out.reasons.append(f"lookback {s.lookback}")
     if not cfg.preset:  # a preset keeps its own training length
         _cap_steps(cfg, n_fit - s.lookback)
-    if _unset(cfg, "series.method"):
+    if cfg.is_unset("series.method"):
         out.candidates = candidates(cfg, series, n_fit)
         out.reasons.append("method: best on the validation tail of " + ", ".join(out.candidates))
     if cfg.recipe == "auto":
