@@ -24,11 +24,14 @@ torch's to rounding (float64 ~1e-15; float32 ~1e-6, as far from float64 as torch
 
 The buffers follow the caller's layout, batch-first or time-major, so nothing is
 transposed; a step is a (B, H) slice with a row stride, which BLAS takes as it is. The
-reverse direction of a bidirectional core runs on the time-flipped sequence. Dropout
-between layers draws its mask as torch does, so one seed gives the same mask. `bias=False`
-and `proj_size` are refused. Works on any device (nothing in it is CPU-only; on CUDA the
-`index_add_` of token-id gradients is not bitwise deterministic). Importing this module
-registers it as `IMPLS["fused"]`, which `build_rnn(kind, impl="fused")` does on first use.
+reverse direction of a bidirectional core runs on the time-flipped sequence. A packed
+(variable-length) batch runs the same layers on the padded batch, each sequence reversed on
+its own steps for the reverse direction, and takes each final state at the sequence's last
+step (an LSTM layer then returns the cells of every step, whose gradients its backward
+adds). Dropout between layers draws its mask as torch does, so one seed gives the same mask.
+`bias=False` and `proj_size` are refused. Works on any device (nothing in it is CPU-only;
+on CUDA the `index_add_` of token-id gradients is not bitwise deterministic). Importing this
+module registers it as `IMPLS["fused"]`, which `build_rnn(kind, impl="fused")` does on first use.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from rnnkit.nn.recurrent import IMPLS
-from rnnkit.nn.stack import GRUKind, LayerState, LSTMKind, RNNKind, StackBase
+from rnnkit.nn.stack import GRUKind, LayerState, LSTMKind, RNNKind, StackBase, last_steps
 from rnnkit.nn.state import State, map_parts
 
 # ---------------------------------------------------------------------------------------
@@ -374,6 +377,7 @@ class _LSTMLayer(torch.autograd.Function):
         b_hh: Tensor,
         ids: bool,
         tdim: int,
+        all_cells: bool = False,
     ) -> tuple[Tensor, Tensor, Tensor]:
         batch, hidden = x.shape[1 - tdim], w_hh.shape[1]
         # g = tanh(a_g) = 2 sigmoid(2 a_g) - 1: g's rows doubled, one sigmoid for all gates.
@@ -403,8 +407,10 @@ class _LSTMLayer(torch.autograd.Function):
             torch.add(minus_one, u_t, alpha=2.0, out=h).mul_(o)  # h = o tanh(c_t)
             h_prev, k_prev = h, k_t
         ctx.ids, ctx.tdim, ctx.gates, ctx.k, ctx.u = ids, tdim, pre, k, u
+        ctx.all_cells = all_cells
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, out)
-        return out, out.select(tdim, -1).clone(), k.select(tdim, -1) * 0.5
+        cells = k * 0.5 if all_cells else k.select(tdim, -1) * 0.5  # (.., H) or (B, H)
+        return out, out.select(tdim, -1).clone(), cells
 
     @staticmethod
     @once_differentiable
@@ -430,7 +436,10 @@ class _LSTMLayer(torch.autograd.Function):
         dc_dh = torch.addcmul(u, u, u, value=-1.0).mul_(o).mul_(4.0)  # (.., H): o tanh'(c)
 
         dh_t = torch.empty_like(grad_hn, memory_format=torch.contiguous_format)  # (B, H)
-        dc = grad_cn.clone(memory_format=torch.contiguous_format)  # (B, H): dL/dc_t, carried
+        # dL/dc_t, carried back; with all cells returned, each step adds its own gradient.
+        grad_cells = grad_cn.unbind(tdim) if ctx.all_cells else None
+        start = grad_cn.select(tdim, -1) if grad_cells is not None else grad_cn
+        dc = start.clone(memory_format=torch.contiguous_format)  # (B, H)
         dc_wide = dc.unsqueeze(1)  # (B, 1, H)
         dgates = torch.empty_like(pre)  # (.., 4H)
         dg_view = dgates.unflatten(-1, (4, hidden))  # (.., 4, H)
@@ -445,6 +454,8 @@ class _LSTMLayer(torch.autograd.Function):
                 torch.add(g_steps[t], grad_hn, out=dh_t)
             else:  # dL/dh_t = from above + via the gates of step t+1
                 torch.addmm(g_steps[t], dg_steps[t + 1], w_hh, out=dh_t)
+                if grad_cells is not None:
+                    dc.add_(grad_cells[t])
             dc.addcmul_(dh_t, dc_dh_steps[t])
             torch.mul(dc_wide, coef_steps[t], out=dg_ifg[t])  # d a_i, d a_f, d a_g
             torch.mul(dh_t, do_steps[t], out=dg_o[t])  # d a_o
@@ -456,7 +467,7 @@ class _LSTMLayer(torch.autograd.Function):
         dx, dw_ih = _input_grads(x, ctx.ids, w_ih, dgates, need[0], need[3])
         dw_hh = _hidden_weight_grad(dgates, out, h0, tdim) if need[4] else None  # (4H, H)
         db = dgates.view(-1, 4 * hidden).sum(0)  # (4H,)
-        return dx, dh0, dc0, dw_ih, dw_hh, db, db.clone(), None, None
+        return dx, dh0, dc0, dw_ih, dw_hh, db, db.clone(), None, None, None
 
 
 # ---------------------------------------------------------------------------------------
@@ -484,10 +495,12 @@ class FusedRecurrent(StackBase):
     _function: type[torch.autograd.Function]
     weight_hh_l0: Tensor  # registered by StackBase.__init__
 
-    def forward(self, input: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
+    def _forward(
+        self, input: Tensor, hx: State | None, lengths: Tensor | None
+    ) -> tuple[Tensor, State]:
         where = input.device.type
         if not torch.is_autocast_enabled(where):
-            return super().forward(input, hx)
+            return super()._forward(input, hx, lengths)
         # Under autocast (train.precision = "bf16") the fused layers keep to the weights'
         # dtype: their hand-written products need one dtype throughout.
         dtype = self.weight_hh_l0.dtype
@@ -495,24 +508,34 @@ class FusedRecurrent(StackBase):
             input = input.to(dtype)
         hx = map_parts(hx, lambda part: part.to(dtype))
         with torch.autocast(where, enabled=False):
-            return super().forward(input, hx)
+            return super()._forward(input, hx, lengths)
 
     def _layer(
-        self, x: Tensor, state: LayerState, index: tuple[int, int], ids: bool
+        self,
+        x: Tensor,
+        state: LayerState,
+        index: tuple[int, int],
+        ids: bool,
+        lengths: Tensor | None,
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
         tdim = 1 if self.batch_first else 0
         if x.shape[tdim] == 1 and not torch.is_grad_enabled():
             # One step without autograd (sampling, token by token): the plain cell update
             # costs less than setting up a fused layer.
-            return self._stepwise(x, state, index, ids, tdim)
+            return self._stepwise(x, state, index, ids, tdim, lengths)
+        weights = self.layer_weights(*index)
+        options = self._options(masked=lengths is not None)
+        if lengths is not None:  # forwards; each final state at the sequence's last step
+            out, *rest = self._function.apply(x, *state, *weights, ids, tdim, *options)
+            finals = [out, *rest[1:]]  # h and, for an LSTM, the cells of every step
+            return out, tuple(last_steps(part, lengths, tdim) for part in finals)
         reverse = index[1] == 1
         seq = x.flip(tdim) if reverse else x
-        weights = self.layer_weights(*index)
-        out, *final = self._function.apply(seq, *state, *weights, ids, tdim, *self._options())
+        out, *final = self._function.apply(seq, *state, *weights, ids, tdim, *options)
         return (out.flip(tdim) if reverse else out), tuple(final)
 
-    def _options(self) -> tuple[bool, ...]:
-        """The arguments of `_function` after `ids, tdim`."""
+    def _options(self, masked: bool) -> tuple[bool, ...]:
+        """The arguments of `_function` after `ids, tdim`; `masked`: variable lengths."""
         return ()
 
     def _check_input(self, x: Tensor, ids: bool) -> Tensor:
@@ -557,7 +580,7 @@ class FusedRNN(RNNKind, FusedRecurrent):
 
     _function = _RNNLayer
 
-    def _options(self) -> tuple[bool, ...]:
+    def _options(self, masked: bool) -> tuple[bool, ...]:
         return (self.nonlinearity == "relu",)
 
 
@@ -584,6 +607,9 @@ class FusedLSTM(LSTMKind, FusedRecurrent):
     """
 
     _function = _LSTMLayer
+
+    def _options(self, masked: bool) -> tuple[bool, ...]:
+        return (masked,)  # all_cells: the final cell of each sequence is taken from them
 
 
 IMPLS["fused"] = {"rnn": FusedRNN, "gru": FusedGRU, "lstm": FusedLSTM}

@@ -111,9 +111,14 @@ class RecurrentStack(StackBase):
     """
 
     def _layer(
-        self, x: Tensor, state: LayerState, index: tuple[int, int], ids: bool
+        self,
+        x: Tensor,
+        state: LayerState,
+        index: tuple[int, int],
+        ids: bool,
+        lengths: Tensor | None,
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
-        return self._stepwise(x, state, index, ids, tdim=1)
+        return self._stepwise(x, state, index, ids, 1, lengths)
 
     def _time_dim(self) -> int:
         return 1

@@ -14,6 +14,14 @@ registered and initialised as `torch.nn` does, so one seed gives the same weight
 `state_dict` moves between them unchanged), `layer_weights`, `extra_repr`, the checks of
 input and initial state, and the layers x directions loop with dropout between layers.
 
+Variable length: a stack also takes a `PackedSequence`, as `torch.nn` does, and returns a
+packed output and each sequence's state at its own last step. Inside, the padded batch
+runs with the lengths: the forward direction carries the state unchanged past a
+sequence's end (`_stepwise`) or takes it at the last real step (`last_steps`); the reverse
+direction runs on each sequence's own steps reversed (`reverse_padded`), so it starts at
+the sequence's last real step. Outputs, states and gradients equal torch's on the same
+packed input (tests/nn/test_packed.py).
+
 Errors follow `torch.nn`: `ValueError` for bad constructor arguments or an input of the
 wrong rank, `RuntimeError` for sizes that do not fit at forward time.
 """
@@ -25,6 +33,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from rnnkit.nn.cells import activation_for, check_sizes, gru_step, lstm_step, rnn_step
 from rnnkit.nn.state import State, from_parts, parts
@@ -54,6 +63,57 @@ def time_major_dropout(x: Tensor, p: float, tdim: int) -> Tensor:
         return F.dropout(x, p, training=True)
     mask = x.new_empty(x.shape[1], x.shape[0], x.shape[2]).bernoulli_(1.0 - p)  # (T, B, F)
     return x * mask.transpose(0, 1) / (1.0 - p)  # (B, T, F)
+
+
+def reverse_padded(x: Tensor, lengths: Tensor, tdim: int) -> Tensor:
+    """Each sequence's first `L_b` steps in reverse order, its padding left where it is.
+
+    Its own inverse. Token ids (no feature dimension) work too.
+
+    Shape:
+        x: (B, T, ...) if tdim == 1 else (T, B, ...). lengths: (B,) on x's device.
+        Returns the shape of x.
+    """
+    steps = x.shape[tdim]
+    t = torch.arange(steps, device=x.device)[None, :]  # (1, T)
+    ends = lengths[:, None]  # (B, 1)
+    index = torch.where(t < ends, ends - 1 - t, t)  # (B, T)
+    if tdim == 0:
+        index = index.t()  # (T, B)
+    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(tdim, index)
+
+
+def _direction_order(x: Tensor, lengths: Tensor | None, direction: int, tdim: int) -> Tensor:
+    """With lengths, the reverse direction's input: each sequence reversed on its own steps
+    (and back again for its output); anything else as it is."""
+    return x if lengths is None or direction == 0 else reverse_padded(x, lengths, tdim)
+
+
+def last_steps(x: Tensor, lengths: Tensor, tdim: int) -> Tensor:
+    """Each sequence's value at its last real step `L_b - 1`.
+
+    Shape:
+        x: (B, T, H) if tdim == 1 else (T, B, H). lengths: (B,) on x's device.
+        Returns (B, H).
+    """
+    rows = torch.arange(x.shape[1 - tdim], device=x.device)  # (B,)
+    return x[rows, lengths - 1] if tdim == 1 else x[lengths - 1, rows]
+
+
+def repack(output: Tensor, like: PackedSequence, batch_first: bool) -> PackedSequence:
+    """A padded output packed as `like` is: the same batch sizes and sorting.
+
+    Shape:
+        output: (B, T, F) if batch_first else (T, B, F), in the caller's batch order.
+        Returns a PackedSequence whose data is (sum L_b, F).
+    """
+    time_major = output.transpose(0, 1) if batch_first else output  # (T, B, F)
+    if like.sorted_indices is not None:
+        time_major = time_major.index_select(1, like.sorted_indices)  # longest first
+    sizes = like.batch_sizes.tolist()
+    data = torch.cat([time_major[t, :size] for t, size in enumerate(sizes)])  # (sum L, F)
+    return PackedSequence(data, like.batch_sizes, like.sorted_indices, like.unsorted_indices)
 
 
 class StackBase(nn.Module):
@@ -173,7 +233,20 @@ class StackBase(nn.Module):
                 extra += f", {name}={value}"
         return extra
 
-    def forward(self, input: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
+    def forward(
+        self, input: Tensor | PackedSequence, hx: State | None = None
+    ) -> tuple[Tensor | PackedSequence, State]:
+        if not isinstance(input, PackedSequence):
+            return self._forward(input, hx, None)
+        padded, lengths = pad_packed_sequence(input, batch_first=self.batch_first)
+        output, state = self._forward(padded, hx, lengths.to(padded.device))
+        return repack(output, input, self.batch_first), state
+
+    def _forward(
+        self, input: Tensor, hx: State | None, lengths: Tensor | None
+    ) -> tuple[Tensor, State]:
+        """`forward` on a tensor; with `lengths` (B,), each sequence stops at its own end
+        (outputs past it are left unspecified)."""
         ids = not input.is_floating_point()
         unbatched = not ids and input.dim() == 2
         if input.dim() != (2 if ids else 3) and not unbatched:
@@ -195,6 +268,8 @@ class StackBase(nn.Module):
             )
         x = self._check_input(x, ids)
         initial = self._initial_state(hx, batch, unbatched)  # parts (D*L, B, H) or None
+        if lengths is not None and bool((lengths == steps).all()):
+            lengths = None  # no padding: the plain path
 
         finals: list[tuple[Tensor, ...]] = []
         layer_input = x
@@ -203,8 +278,10 @@ class StackBase(nn.Module):
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
                 state = tuple(None if part is None else part[k] for part in initial)
-                out, final = self._layer(layer_input, state, (layer, direction), ids and layer == 0)
-                outputs.append(out)  # (.., H) in the layout of x
+                seq = _direction_order(layer_input, lengths, direction, tdim)
+                index = (layer, direction)
+                out, final = self._layer(seq, state, index, ids and layer == 0, lengths)
+                outputs.append(_direction_order(out, lengths, direction, tdim))
                 finals.append(final)
             layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, -1)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
@@ -220,10 +297,19 @@ class StackBase(nn.Module):
         return output, from_parts(final_parts)  # parts (D*L, B, H)
 
     def _layer(
-        self, x: Tensor, state: LayerState, index: tuple[int, int], ids: bool
+        self,
+        x: Tensor,
+        state: LayerState,
+        index: tuple[int, int],
+        ids: bool,
+        lengths: Tensor | None,
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Run layer `index = (layer, direction)` over `x`; the one function an
         implementation overrides.
+
+        Without `lengths`, the reverse direction runs backwards in time. With `lengths`
+        (B,), every direction runs forwards (the caller has reversed each sequence for the
+        reverse one) and the final state is each sequence's at its step `L_b - 1`.
 
         Shape:
             x: (B, T, I) floats or (B, T) ids with time on dimension `_time_dim()`
@@ -234,10 +320,17 @@ class StackBase(nn.Module):
         raise NotImplementedError
 
     def _stepwise(
-        self, x: Tensor, state: LayerState, index: tuple[int, int], ids: bool, tdim: int
+        self,
+        x: Tensor,
+        state: LayerState,
+        index: tuple[int, int],
+        ids: bool,
+        tdim: int,
+        lengths: Tensor | None = None,
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
         """`_layer` by `step` through time: the input projection of all steps at once, then
-        one `step` per time step (backwards for the reverse direction).
+        one `step` per time step (backwards for the reverse direction without `lengths`;
+        with them, a sequence's state stays as it is past its end).
 
         Shape:
             as `_layer`, with time on dimension `tdim`.
@@ -255,8 +348,14 @@ class StackBase(nn.Module):
         parts_t = tuple(zeros if part is None else part for part in state)  # (B, H) each
         steps = gi.shape[tdim]
         hs: list[Tensor] = [gi] * steps  # placeholders, each overwritten below
-        for t in reversed(range(steps)) if index[1] == 1 else range(steps):
-            parts_t = self.step(gi.select(tdim, t), parts_t, w_hh, b_hh)
+        live = None
+        if lengths is not None:
+            live = torch.arange(steps, device=gi.device)[:, None, None] < lengths[:, None]
+        for t in reversed(range(steps)) if index[1] == 1 and live is None else range(steps):
+            new = self.step(gi.select(tdim, t), parts_t, w_hh, b_hh)
+            if live is not None:  # (T, B, 1): past its end a sequence keeps its state
+                new = tuple(torch.where(live[t], n, p) for n, p in zip(new, parts_t, strict=True))
+            parts_t = new
             hs[t] = parts_t[0]
         return torch.stack(hs, tdim), parts_t  # (.., H)
 
