@@ -489,6 +489,7 @@ CLASSIFY_KEYS = (
     "data.val_fraction",
     "data.references",
     "model.kind",
+    "model.impl",
     "model.hidden_size",
     "model.num_layers",
     "model.bidirectional",

@@ -1,7 +1,9 @@
 """SequenceClassifierNet: packing makes a sequence's logits the same alone and in a padded
-batch; the three poolings read only each sequence's own steps."""
+batch, for every core; the four poolings read only each sequence's own steps."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -24,17 +26,32 @@ def _logits(net: SequenceClassifierNet, arrays: list[np.ndarray]) -> torch.Tenso
         return net(torch.as_tensor(x), torch.as_tensor(lengths))
 
 
-@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
-@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
-@pytest.mark.parametrize(("tokens", "patch"), [(True, 1), (False, 1), (False, 4)])
+POOLINGS = ["last", "mean", "max", "attention"]
+
+
+# Every kind, pooling and input for the torch core; the scratch and fused cores on the
+# poolings that read the final states (last) and every step (attention).
+CASES = [
+    (impl, kind, pooling, tokens, patch)
+    for impl in ("torch", "scratch", "fused")
+    for kind in ("rnn", "gru", "lstm")
+    for pooling in (POOLINGS if impl == "torch" else ["last", "attention"])
+    for tokens, patch in (
+        [(True, 1), (False, 1), (False, 4)] if impl == "torch" else [(True, 1), (False, 4)]
+    )
+]
+
+
+@pytest.mark.parametrize(("impl", "kind", "pooling", "tokens", "patch"), CASES)
 def test_alone_equals_inside_a_padded_batch(
-    kind: str, pooling: str, tokens: bool, patch: int
+    impl: str, kind: str, pooling: str, tokens: bool, patch: int
 ) -> None:
     net = SequenceClassifierNet(
         6 if tokens else 2,
         3,
         tokens=tokens,
         kind=kind,
+        impl=impl,
         hidden_size=8,
         num_layers=2,
         bidirectional=True,
@@ -49,9 +66,12 @@ def test_alone_equals_inside_a_padded_batch(
     torch.testing.assert_close(batch, alone, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
-def test_padding_values_are_never_read(pooling: str) -> None:
-    net = SequenceClassifierNet(2, 2, tokens=False, hidden_size=8, pooling=pooling).eval()
+@pytest.mark.parametrize("impl", ["torch", "scratch", "fused"])
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_padding_values_are_never_read(impl: str, pooling: str) -> None:
+    net = SequenceClassifierNet(
+        2, 2, tokens=False, hidden_size=8, pooling=pooling, impl=impl, bidirectional=True
+    ).eval()
     arrays = _inputs(False, (4, 10))
     x, lengths = pad_batch(arrays)
     noisy = x.copy()
@@ -66,11 +86,12 @@ def test_the_poolings_differ_and_unknown_ones_fail() -> None:
     torch.manual_seed(0)
     arrays = _inputs(False)
     outs = []
-    for pooling in ("last", "mean", "max"):
+    for pooling in POOLINGS:
         torch.manual_seed(0)
         net = SequenceClassifierNet(2, 3, tokens=False, hidden_size=8, pooling=pooling).eval()
         outs.append(_logits(net, arrays))
-    assert not torch.allclose(outs[0], outs[1]) and not torch.allclose(outs[1], outs[2])
+    for a, b in itertools.pairwise(outs):
+        assert not torch.allclose(a, b)
     with pytest.raises(ConfigError, match="pooling"):
         SequenceClassifierNet(2, 3, tokens=False, pooling="sum")
 
@@ -81,3 +102,27 @@ def test_spec_rebuilds_the_same_network() -> None:
     twin.load_state_dict(net.state_dict())
     arrays = _inputs(False)
     torch.testing.assert_close(_logits(net.eval(), arrays), _logits(twin.eval(), arrays))
+
+
+@pytest.mark.parametrize("impl", ["scratch", "fused"])
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+@pytest.mark.parametrize("pooling", ["last", "attention"])
+def test_every_core_gives_the_torch_cores_logits_and_gradients(
+    impl: str, kind: str, pooling: str
+) -> None:
+    """The same weights in another core: the same logits and gradients on a padded batch."""
+    spec = {"tokens": False, "kind": kind, "hidden_size": 8, "num_layers": 2}
+    spec |= {"bidirectional": True, "pooling": pooling}
+    torch.manual_seed(0)
+    ref = SequenceClassifierNet(2, 3, impl="torch", **spec)
+    ours = SequenceClassifierNet(2, 3, impl=impl, **spec)
+    ours.load_state_dict(ref.state_dict())
+    x, lengths = pad_batch(_inputs(False))
+    for net in (ref, ours):
+        net(torch.as_tensor(x), torch.as_tensor(lengths)).square().sum().backward()
+    torch.testing.assert_close(
+        _logits(ours.eval(), _inputs(False)), _logits(ref.eval(), _inputs(False))
+    )
+    grads = dict(ref.named_parameters())
+    for name, param in ours.named_parameters():
+        torch.testing.assert_close(param.grad, grads[name].grad, atol=1e-5, rtol=1e-5)

@@ -2,14 +2,16 @@
 pooling over time, dropout and a linear head. It returns logits, never the loss.
 
     tokens (B, T) -> embedding (B, T, E) ─┐
-    values (B, T, C) -> patches (B, T/p, p*C) ┴-> packed -> core (rnn | gru | lstm, torch,
-    optionally bidirectional) -> outputs (B, T', D*H) -> pooling (last | mean | max, over
-    each sequence's own steps) -> dropout -> linear -> logits (B, K)
+    values (B, T, C) -> patches (B, T/p, p*C) ┴-> packed -> core (rnn | gru | lstm; torch,
+    scratch or fused; optionally bidirectional) -> outputs (B, T', D*H) -> pooling (last |
+    mean | max | attention, over each sequence's own steps) -> dropout -> linear -> logits (B, K)
 
-Variable length is done with `pack_padded_sequence`: the core never reads a padded step,
-so a sequence's logits are the same alone and inside a padded batch (padding must be
-zeros for `patch > 1`, which `pad_batch` gives). `last` pools the final state of each
-direction of the top layer (the forward direction's at the sequence's own last step).
+Variable length is done with `pack_padded_sequence`: every core (`torch.nn`'s, the scratch
+and the fused stacks) takes the packed batch and never reads a padded step, so a sequence's
+logits are the same alone and inside a padded batch (padding must be zeros for
+`patch > 1`, which `pad_batch` gives). `last` pools the final state of each direction of the
+top layer (each at the sequence's own ends). `attention` weighs the steps by a softmax of a
+learned score `v . tanh(W h_t + b)` (padding masked out) and sums them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from rnnkit.errors import ConfigError
 from rnnkit.nn.recurrent import build_rnn
 
-POOLINGS = ("last", "mean", "max")
+POOLINGS = ("last", "mean", "max", "attention")
 
 
 def pad_batch(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -49,11 +51,12 @@ class SequenceClassifierNet(nn.Module):
         input_size: the vocabulary's size (tokens) or the channels C (numeric).
         num_classes: K, the head's outputs.
         tokens: whether the input is token ids (an embedding reads them).
-        kind: the core, `rnn`, `gru` or `lstm` (`torch` implementation).
+        kind: the core, `rnn`, `gru` or `lstm`.
+        impl: its implementation, `torch`, `scratch` or `fused` (`rnnkit.nn.build_rnn`).
         hidden_size: H, per direction.
         num_layers: L.
         bidirectional: D = 2 when true.
-        pooling: `last`, `mean` or `max` over each sequence's steps.
+        pooling: `last`, `mean`, `max` or `attention` over each sequence's steps.
         dropout: between layers and before the head.
         embed_size: E, the embedding's width (tokens only).
         patch: numeric only: `patch` consecutive steps read as one input of `patch * C`.
@@ -66,6 +69,7 @@ class SequenceClassifierNet(nn.Module):
         *,
         tokens: bool,
         kind: str = "gru",
+        impl: str = "torch",
         hidden_size: int = 64,
         num_layers: int = 1,
         bidirectional: bool = False,
@@ -84,6 +88,7 @@ class SequenceClassifierNet(nn.Module):
             "num_classes": num_classes,
             "tokens": tokens,
             "kind": kind,
+            "impl": impl,
             "hidden_size": hidden_size,
             "num_layers": num_layers,
             "bidirectional": bidirectional,
@@ -98,7 +103,7 @@ class SequenceClassifierNet(nn.Module):
         core_in = embed_size if tokens else input_size * patch
         self.core = build_rnn(
             kind,  # type: ignore[arg-type]
-            "torch",
+            impl,
             input_size=core_in,
             hidden_size=hidden_size,
             num_layers=num_layers,
@@ -106,7 +111,13 @@ class SequenceClassifierNet(nn.Module):
             bidirectional=bidirectional,
         )
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(self.directions * hidden_size, num_classes)
+        width = self.directions * hidden_size
+        self.attention = None
+        if pooling == "attention":  # a score per step: v . tanh(W h_t + b)
+            self.attention = nn.Sequential(
+                nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1, bias=False)
+            )
+        self.head = nn.Linear(width, num_classes)
 
     def spec(self) -> dict[str, Any]:
         """What rebuilds this network (with its `state_dict`): the constructor's arguments."""
@@ -145,6 +156,9 @@ class SequenceClassifierNet(nn.Module):
             mask = mask.unsqueeze(-1)  # (B, T', 1)
             if self.pooling == "mean":
                 pooled = (seq * mask).sum(1) / steps[:, None].to(seq.dtype)
+            elif self.attention is not None:
+                scores = self.attention(seq).masked_fill(~mask, float("-inf"))  # (B, T', 1)
+                pooled = (scores.softmax(1) * seq).sum(1)  # (B, D*H)
             else:
                 pooled = seq.masked_fill(~mask, float("-inf")).amax(1)
         return self.head(self.dropout(pooled))

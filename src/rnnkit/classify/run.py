@@ -143,6 +143,7 @@ def build_net(m: ClassifyModelConfig, encoder: InputEncoder) -> SequenceClassifi
         len(encoder.label_names),
         tokens=encoder.kind == "text",
         kind=m.kind,
+        impl=m.impl,
         hidden_size=m.hidden_size,
         num_layers=m.num_layers,
         bidirectional=m.bidirectional,

@@ -48,7 +48,7 @@ LogTransform = Literal["auto", "yes", "no"]
 Likelihood = Literal["gaussian", "mse"]
 Fill = Literal["none", "linear", "ffill", "zero", "drop"]
 References = Literal["all", "ets", "arima", "none"]
-Pooling = Literal["last", "mean", "max"]
+Pooling = Literal["last", "mean", "max", "attention"]
 ClassWeights = Literal["auto", "balanced", "none"]
 ClassReferences = Literal["auto", "none"]
 # "Chosen automatically" (`auto`: made when the run starts, from the data) or not (`fixed`:

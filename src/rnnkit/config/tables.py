@@ -484,17 +484,18 @@ class ClassifyDataConfig(Table):
 
 @dataclass
 class ClassifyModelConfig(Table):
-    """The classifier (`rnnkit.classify.model.SequenceClassifierNet`): a torch core over
+    """The classifier (`rnnkit.classify.model.SequenceClassifierNet`): a recurrent core over
     an embedding (text) or standardised channels (series, read `patch` steps at a time),
     pooled over time, then a linear layer. The automatic recipe chooses the keys not pinned
     (`rnnkit.classify.recipe`); the defaults are its usual choice."""
 
     NAME: ClassVar[str] = "model"
     kind: Kind = key("gru", "rnn, gru or lstm")
+    impl: Impl = key("torch", "torch, scratch or fused (all mask padding)")
     hidden_size: int = key(64, "hidden units per layer and direction", low=1, high=MAX_WIDTH)
     num_layers: int = key(1, "stacked recurrent layers", low=1, high=MAX_LAYERS)
     bidirectional: bool = key(True, "read each sequence both ways")
-    pooling: Pooling = key("max", "over time: last, mean or max")
+    pooling: Pooling = key("max", "over time: last, mean, max or attention")
     dropout: float = key(0.1, "dropout probability", **_fraction())
     embed_size: int = key(64, "token embedding size (text)", low=1, high=MAX_WIDTH)
     patch: int = key(1, "series steps read as one input (numeric)", low=1, high=4096)
