@@ -198,6 +198,7 @@ def _seed_scores(run: SeedRun, y: np.ndarray, k: int) -> dict[str, float]:
         "epochs": len(run.result.history),
         "best_epoch": run.result.best_epoch,
         "fit_s": round(run.result.elapsed_s, 2),
+        "tokens_per_s": round(run.result.tokens_per_s(), 1),
     }
 
 
@@ -208,7 +209,10 @@ def _test_metrics(runs: list[SeedRun], kept: SeedRun, p: Prepared) -> dict[str, 
     cm = confusion_matrix(y, kept.probs.argmax(-1), len(names))
     precision, recall, _ = per_class_scores(cm)
     return {
-        **{k: float(np.median([sd[k] for sd in seeds])) for k in ("accuracy", "macro_f1", "loss")},
+        **{
+            k: float(np.median([sd[k] for sd in seeds]))
+            for k in ("accuracy", "macro_f1", "loss", "tokens_per_s")
+        },
         "seeds": seeds,
         "per_class": {
             n: {"precision": float(precision[i]), "recall": float(recall[i])}
@@ -386,6 +390,7 @@ def _seed_line(run: SeedRun, p: Prepared) -> str:
     return (
         f"seed {run.seed}: test accuracy {sc['accuracy']:.4f}, macro F1 {sc['macro_f1']:.4f}"
         f" | {sc['epochs']} epochs in {sc['fit_s']:.1f} s, best {sc['best_epoch']}"
+        f", {sc['tokens_per_s']:,.0f} tokens/s"
         f" | stopped: {run.result.stop_reason}"
     )
 

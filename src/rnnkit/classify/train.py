@@ -74,7 +74,9 @@ class Part:
 @dataclass
 class FitResult:
     """What `fit` returns: one dict per epoch (`epoch`, `step`, `train_loss`, `val_loss`,
-    `val_accuracy`, `lr`, `elapsed_s`), the best and last parameters, and how it ended."""
+    `val_accuracy`, `lr`, `elapsed_s`, and `tokens` and `train_s`: the steps of the
+    sequences trained on and the seconds of the training steps), the best and last
+    parameters, and how it ended."""
 
     history: list[dict[str, float]]
     best_state: dict[str, Tensor]
@@ -103,6 +105,12 @@ class FitResult:
             if at is None and patience and stale >= patience:
                 at = int(row["step"])
         return lowest, stale, at
+
+    def tokens_per_s(self) -> float:
+        """Training speed: sequence steps per second of training steps (0 if not recorded)."""
+        seconds = sum(row.get("train_s", 0.0) for row in self.history)
+        tokens = sum(row.get("tokens", 0) for row in self.history)
+        return tokens / seconds if seconds > 0 else 0.0
 
 
 def class_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray | None:
@@ -183,12 +191,15 @@ def _train_epoch(
     weight: Tensor | None,
     clock: _Clock,
     stop: Callable[[], bool],
-) -> float:
-    """One pass over `part` in `order`; returns the mean training loss. Stops early (between
-    steps) when the budget is spent or `stop()` says so."""
+) -> tuple[float, int]:
+    """One pass over `part` in `order`; returns the mean training loss and the tokens read
+    (the steps of every sequence trained on). Stops early (between steps) when the budget
+    is spent or `stop()` says so."""
     total, count = torch.zeros((), device=part.y.device), 0
+    tokens = torch.zeros((), dtype=torch.int64, device=part.y.device)
     for start in range(0, len(order), s.batch_size):
         x, lengths, y = part.batch(order[start : start + s.batch_size])
+        tokens += lengths.sum()
         loss = F.cross_entropy(model(x, lengths), y, weight=weight)
         set_lr(opt, s.lr, clock.lr_factor(s.warmup_steps))
         opt.zero_grad(set_to_none=True)
@@ -205,7 +216,7 @@ def _train_epoch(
         raise NumericalError(
             f"the training loss became {mean} at step {clock.step}; lower lr or raise clip"
         )
-    return mean
+    return mean, int(tokens)
 
 
 def _why_stopped(s: ClassifyTrainConfig, epoch: int, clock: _Clock, fresh: bool) -> str:
@@ -274,7 +285,9 @@ def fit(
     while not (reason := _why_stopped(s, epoch, clock, start is None)):
         epoch += 1
         order = torch.randperm(len(train), generator=gen).to(train.y.device)
-        train_loss = _train_epoch(model, opt, train, order, s, weight, clock, stop)
+        began = time.perf_counter()
+        train_loss, tokens = _train_epoch(model, opt, train, order, s, weight, clock, stop)
+        train_s = time.perf_counter() - began
         probs, val_loss = evaluate(model, val, weight)
         val_acc = float((probs.argmax(-1) == val.y).float().mean())
         row = {
@@ -285,6 +298,8 @@ def fit(
             "val_accuracy": val_acc,
             "lr": opt.param_groups[0]["lr"],
             "elapsed_s": round(clock.elapsed, 3),
+            "tokens": tokens,
+            "train_s": round(train_s, 4),
         }
         history.append(row)
         on_epoch(row)
