@@ -92,6 +92,8 @@ class Row:
     recipe: str = ""
     wall_s: float = 0.0
     error: str = ""
+    seed_accuracies: list[float] = field(default_factory=list)
+    tokens_per_s: float = 0.0
 
     def ratio(self) -> float:
         """(error + 1/n) / (best reference's error + 1/n); nan without a reference."""
@@ -102,10 +104,11 @@ class Row:
         return (1.0 - self.accuracy + eps) / (1.0 - best + eps)
 
 
-def run_one(entry: Entry, seeds: int, timeout: float, tag: str) -> Row:
-    """Run `rnnkit classify` on one dataset in a subprocess and read its run folder."""
+def run_one(entry: Entry, seeds: int, timeout: float, tag: str, extra: tuple[str, ...] = ()) -> Row:
+    """Run `rnnkit classify` on one dataset in a subprocess and read its run folder
+    (`extra`: more command-line options, after the budget)."""
     out = RUNS_DIR / (f"{entry.name}-{tag}" if tag else entry.name)
-    args = ["classify", data_argument(entry), "--time-budget", f"{entry.budget:g}"]
+    args = ["classify", data_argument(entry), "--time-budget", f"{entry.budget:g}", *extra]
     args += ["--seeds", str(seeds), "--out", str(out)]
     row = Row(entry.name, entry.budget, entry.target, "rnnkit " + shlex.join(args))
     start = time.perf_counter()
@@ -137,6 +140,8 @@ def read_run(row: Row, out: Path) -> Row:
     row.references = {n: float(m["accuracy"]) for n, m in metrics["references"].items()}
     row.skipped = dict(metrics.get("references_skipped", {}))
     row.recipe = str(config.get("recipe_note", ""))
+    row.seed_accuracies = [float(s["accuracy"]) for s in metrics["test"]["seeds"]]
+    row.tokens_per_s = float(metrics["test"].get("tokens_per_s", 0.0))
     return row
 
 
