@@ -101,3 +101,21 @@ def test_full_length_packed_takes_the_plain_path(impl: str) -> None:
     torch.testing.assert_close(pad_packed_sequence(out, batch_first=True)[0], plain)
     torch.testing.assert_close(h, h2)
     torch.testing.assert_close(c, c2)
+
+
+@pytest.mark.parametrize("impl", ["torch", "scratch", "fused"])
+def test_forward_padded_is_the_packed_run_padded_with_zeros(impl: str) -> None:
+    """`forward_padded(x, lengths)` on every core: torch's packed outputs, zeros past each
+    end, and the states at each sequence's own ends."""
+    available_impls()
+    torch.manual_seed(0)
+    ref = nn.GRU(3, 4, 2, batch_first=True, bidirectional=True)
+    core = IMPLS[impl]["gru"](3, 4, 2, batch_first=True, bidirectional=True)
+    core.load_state_dict(ref.state_dict())
+    x = torch.randn(len(LENGTHS), max(LENGTHS), 3)
+    lengths = torch.tensor(LENGTHS)
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    want, h_want = ref(packed)
+    got, h_got = core.forward_padded(x, lengths)
+    torch.testing.assert_close(got, pad_packed_sequence(want, batch_first=True)[0])
+    torch.testing.assert_close(h_got, h_want)

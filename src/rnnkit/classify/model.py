@@ -6,9 +6,9 @@ pooling over time, dropout and a linear head. It returns logits, never the loss.
     scratch or fused; optionally bidirectional) -> outputs (B, T', D*H) -> pooling (last |
     mean | max | attention, over each sequence's own steps) -> dropout -> linear -> logits (B, K)
 
-Variable length is done with `pack_padded_sequence`: every core (`torch.nn`'s, the scratch
-and the fused stacks) takes the packed batch and never reads a padded step, so a sequence's
-logits are the same alone and inside a padded batch (padding must be zeros for
+Variable length is done by the core's `forward_padded(x, lengths)`: `torch.nn`'s cores
+pack the batch, the scratch and fused stacks run it with the lengths; none reads a padded
+step, so a sequence's logits are the same alone and inside a padded batch (padding must be zeros for
 `patch > 1`, which `pad_batch` gives). `last` pools the final state of each direction of the
 top layer (each at the sequence's own ends). `attention` weighs the steps by a softmax of a
 learned score `v . tanh(W h_t + b)` (padding masked out) and sums them.
@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.errors import ConfigError
 from rnnkit.nn.recurrent import build_rnn
@@ -144,14 +143,12 @@ class SequenceClassifierNet(nn.Module):
             lengths: (B,) steps of each sequence (>= 1). Returns logits (B, K).
         """
         inputs, steps = self._inputs(x, lengths)
-        steps_cpu = steps.detach().to("cpu", torch.int64)
-        packed = pack_padded_sequence(inputs, steps_cpu, batch_first=True, enforce_sorted=False)
-        out, state = self.core(packed)
+        # (B, T', D*H), zeros past each end; every core has forward_padded (rnnkit.nn)
+        seq, state = self.core.forward_padded(inputs, steps)  # type: ignore[operator]
         if self.pooling == "last":
             h = state[0] if isinstance(state, tuple) else state  # (D*L, B, H)
             pooled = torch.cat(list(h[-self.directions :]), dim=-1)  # (B, D*H)
         else:
-            seq, _ = pad_packed_sequence(out, batch_first=True)  # (B, T', D*H)
             mask = torch.arange(seq.shape[1], device=seq.device)[None, :] < steps[:, None]
             mask = mask.unsqueeze(-1)  # (B, T', 1)
             if self.pooling == "mean":

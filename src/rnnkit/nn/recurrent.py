@@ -13,6 +13,10 @@ follows one interface (invariant 1 of docs/ARCHITECTURE.md)::
     output: (B, T, D*H)
     state:  h, or (h, c) for an LSTM, each (D*L, B, H)
 
+and, for a padded batch of variable lengths, `core.forward_padded(x, lengths (B,), state)`
+(outputs zero past each end, the state at each sequence's own ends); every core also takes
+a `PackedSequence` as `torch.nn` does.
+
 Token ids in, not one-hot vectors: the `torch` cores build a real one-hot tensor and hand it to
 `torch.nn`, as d2l does; the scratch cores skip the multiplication by a one-hot matrix and
 look up the columns of `W_ih` directly. Both give the same numbers.
@@ -32,7 +36,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.rnn import PackedSequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.config.fields import Kind
 from rnnkit.errors import ConfigError
@@ -68,13 +72,33 @@ class _TokenIdsInput(nn.Module):
     """
 
     input_size: int
+    batch_first: bool
     weight_ih_l0: Tensor
 
     def forward(self, input: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
-        if isinstance(input, PackedSequence):  # packed floats (classification) go to torch
+        if isinstance(input, PackedSequence):  # packed floats go to torch as they are
             return super().forward(input, hx)
         x = one_hot_input(input, self.input_size, self.weight_ih_l0.dtype)  # (B, T, I)
         return super().forward(x, hx)
+
+    def forward_padded(
+        self, input: Tensor, lengths: Tensor, hx: State | None = None
+    ) -> tuple[Tensor, State]:
+        """A padded batch of sequences of `lengths` steps (packed for torch inside): the
+        outputs (zeros past each end) and each sequence's state at its own ends.
+
+        Shape:
+            input: (B, T, I) floats ((T, B, I) without batch_first). lengths: (B,).
+            Returns output (B, T, D*H) and the state, each part (D*L, B, H).
+        """
+        steps = input.shape[int(self.batch_first)]
+        lengths_cpu = lengths.detach().to("cpu", torch.int64)
+        packed = pack_padded_sequence(
+            input, lengths_cpu, batch_first=self.batch_first, enforce_sorted=False
+        )
+        out, state = self.forward(packed, hx)  # type: ignore[arg-type]
+        padded, _ = pad_packed_sequence(out, self.batch_first, total_length=steps)  # type: ignore[arg-type]
+        return padded, state
 
 
 # The mixin's forward takes token ids or floats and an `rnnkit` State where torch's overloads

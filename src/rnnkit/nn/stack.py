@@ -242,6 +242,24 @@ class StackBase(nn.Module):
         output, state = self._forward(padded, hx, lengths.to(padded.device))
         return repack(output, input, self.batch_first), state
 
+    def forward_padded(
+        self, input: Tensor, lengths: Tensor, hx: State | None = None
+    ) -> tuple[Tensor, State]:
+        """A padded batch of sequences of `lengths` steps, without packing: the outputs
+        (zeros past each sequence's end) and each sequence's state at its own ends.
+
+        Shape:
+            input: (B, T, I) floats or (B, T) ids ((T, B, ...) without batch_first).
+            lengths: (B,) in [1, T]. Returns output (B, T, D*H) and the state, each part
+            (D*L, B, H).
+        """
+        tdim = int(self.batch_first)
+        lengths = lengths.to(input.device)
+        output, state = self._forward(input, hx, lengths)
+        live = torch.arange(output.shape[tdim], device=output.device)[None, :] < lengths[:, None]
+        live = live if tdim == 1 else live.t()  # (B, T) or (T, B)
+        return output * live.unsqueeze(-1).to(output.dtype), state
+
     def _forward(
         self, input: Tensor, hx: State | None, lengths: Tensor | None
     ) -> tuple[Tensor, State]:
