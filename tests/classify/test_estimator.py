@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,8 @@ def test_save_and_load_give_the_same_probabilities(
     assert back.hidden_size == 8 and back.max_epochs == 2 and back.pooling is None
     # the saved folder is a CLI run folder: rnnkit classify --checkpoint reads it too
     assert {"best.pt", "config.json", "classes.json"} <= {p.name for p in saved.iterdir()}
+    copied = pickle.loads(pickle.dumps(clf))
+    assert np.array_equal(copied.predict_proba(x), clf.predict_proba(x))
 
 
 def test_a_cli_run_folder_loads_into_the_estimator(text_csv: Path, tmp_path: Path) -> None:
@@ -167,7 +170,8 @@ def test_given_keys_are_pinned_and_the_recipe_chooses_the_rest(
 
 
 def test_every_config_key_a_user_tunes_is_a_parameter() -> None:
-    keys = {f"{t}.{k}" for t, table in ClassifyConfig.table_types().items() for k in table.keys()}
+    tables = ClassifyConfig.table_types().items()
+    keys = {f"{t}.{k}" for t, table in tables for k in table.keys()}  # noqa: SIM118 (a Table)
     assert set(PARAMS.values()) | set(NOT_PARAMS) == keys
     assert set(PARAMS) | {"out", "verbose"} == set(SequenceClassifier().get_params())
 
@@ -181,7 +185,7 @@ def test_params_follow_scikit_learn_conventions() -> None:
     assert repr(clf) == "SequenceClassifier(hidden_size=16, lr=0.01, verbose=True)"
     with pytest.raises(ConfigError, match="no parameter hiden_size"):
         clf.set_params(hiden_size=3)
-    with pytest.raises(ConfigError, match="^hidden_size must be an integer"):
+    with pytest.raises(ConfigError, match=r"^hidden_size must be an integer"):
         SequenceClassifier(hidden_size=-5).config()
     assert rnnkit.SequenceClassifier is SequenceClassifier
 

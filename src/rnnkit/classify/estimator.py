@@ -179,6 +179,11 @@ class SequenceClassifier:
             setattr(self, name, value)
         return self
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickling keeps the fitted network in memory; a copy does not own (or remove) the
+        temporary run folder, so `save` the original to keep its folder."""
+        return {**self.__dict__, "_cleanup": None}
+
     def __repr__(self) -> str:
         params = self.get_params().items()
         given = [f"{k}={v!r}" for k, v in params if v is not None and (k != "verbose" or v)]
