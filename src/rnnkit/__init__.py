@@ -1,7 +1,8 @@
 """rnnkit: recurrent sequence models in PyTorch.
 
 Language models (RNN / GRU / LSTM) on any text, scratch cells identical to `torch.nn`,
-time-series forecasting, and the d2l RNN experiments reproduced with held-out numbers.
+time-series forecasting, sequence classification, and the d2l RNN experiments reproduced
+with held-out numbers.
 
 The public names are imported lazily (PEP 562): `rnnkit --help` does not load torch, and
 `rnnkit.load` does not load the training recipe, the distributed module, matplotlib or the
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from rnnkit.errors import RnnkitError
 
 if TYPE_CHECKING:
+    from rnnkit.classify.estimator import SequenceClassifier
     from rnnkit.config import ForecastConfig, RunConfig, load_preset
     from rnnkit.decode.options import SamplingOptions
     from rnnkit.forecast.forecaster import Forecaster
@@ -50,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "SamplingOptions": "rnnkit.decode.options",
     "Forecaster": "rnnkit.forecast.forecaster",
     "ForecastConfig": "rnnkit.config",
+    "SequenceClassifier": "rnnkit.classify.estimator",
 }
 
 __all__ = [
@@ -61,6 +64,7 @@ __all__ = [
     "RnnkitError",
     "RunConfig",
     "SamplingOptions",
+    "SequenceClassifier",
     "Vocab",
     "__version__",
     "build_rnn",

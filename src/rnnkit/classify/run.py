@@ -18,7 +18,11 @@ part, and write the run folder; `predict_with`: label new data with a saved clas
     <run>/curves.png       loss and validation accuracy per epoch
 
 The kept seed is the one with the best validation score (accuracy, then loss): the test
-part only ever scores. Every file goes through `write_atomic`. A Ctrl-C ends the running
+part only ever scores. A split given in memory (`split=`, as `SequenceClassifier.fit`
+gives) may have an empty test part: the run then fits and selects as always but scores no
+test part and no references, writes no `predictions.csv` or `confusion.png`, its
+`metrics.json` holds `test: null` and the kept seed's `validation` scores, and the lines
+give validation accuracies. Every file goes through `write_atomic`. A Ctrl-C ends the running
 seed after its step, skips the references and writes the folder; `resume` continues the
 interrupted seed from `last.pt` (to its budget), then the seeds not run yet.
 """
@@ -73,6 +77,11 @@ class Prepared:
     encoder: InputEncoder
     arrays: dict[str, list[np.ndarray]]  # "fit", "val", "test", "train" (fit + val)
 
+    @property
+    def has_test(self) -> bool:
+        """Whether the split has a test part to score (a split given in memory may not)."""
+        return len(self.split.test) > 0
+
 
 def check_limits(cfg: ClassifyConfig) -> None:
     """A run needs a limit: `train.time_budget` or `train.max_epochs` above 0."""
@@ -82,13 +91,15 @@ def check_limits(cfg: ClassifyConfig) -> None:
         )
 
 
-def prepare(cfg: ClassifyConfig) -> Prepared:
-    """Read `cfg.data.source`, carve the stratified validation part from the training part
-    (seed `train.seed`), fit the encoder on the training part and encode every part."""
+def prepare(cfg: ClassifyConfig, split: Split | None = None) -> Prepared:
+    """Read `cfg.data.source` (or take `split`, already checked with `check_trainable`),
+    carve the stratified validation part from the training part (seed `train.seed`), fit
+    the encoder on the training part and encode every part."""
     d, seed = cfg.data, cfg.train.seed
-    if not d.source:
-        raise ConfigError("no data to classify; give DATA (a .ts or CSV file, digits, ...)")
-    split = load_split(d.source, d.test, d.label_col, d.level, seed)
+    if split is None:
+        if not d.source:
+            raise ConfigError("no data to classify; give DATA (a .ts or CSV file, digits, ...)")
+        split = load_split(d.source, d.test, d.label_col, d.level, seed)
     fit_idx, val_idx = stratified_split(split.train.y, d.val_fraction, seed)
     if len(val_idx) == 0 or len(fit_idx) == 0:
         raise DataError(
@@ -100,7 +111,7 @@ def prepare(cfg: ClassifyConfig) -> Prepared:
     arrays = {
         "fit": encoder.transform(fit_part),
         "val": encoder.transform(val_part),
-        "test": encoder.transform(split.test),
+        "test": encoder.transform(split.test) if len(split.test) else [],
         "train": encoder.transform(split.train),
     }
     return Prepared(split, fit_part, val_part, encoder, arrays)
@@ -169,7 +180,7 @@ def _fit_seed(
     start: FitResult | None = None,
 ) -> SeedRun:
     """Seed, build, fit on the fit part (select on the validation part; continue `start`
-    when given), then score the best parameters on the test part."""
+    when given), then score the best parameters on the test part (when there is one)."""
     seed_everything(cfg.train.seed)
     net = build_net(cfg.model, p.encoder).to(device)
     mode = cfg.train.class_weights
@@ -180,6 +191,9 @@ def _fit_seed(
     stop = lambda: interrupt.hit  # noqa: E731
     result = fit(net, fit_part, val_part, cfg.train, weight, stop=stop, start=start)
     net.load_state_dict(result.best_state)
+    if not p.has_test:
+        no_probs = np.zeros((0, len(p.encoder.label_names)), dtype=np.float32)
+        return SeedRun(cfg.train.seed, net, result, no_probs, float("nan"))
     probs, test_loss = evaluate(net, Part.of(p.arrays["test"], p.split.test.y, device))
     return SeedRun(cfg.train.seed, net, result, probs.cpu().numpy(), test_loss)
 
@@ -225,9 +239,11 @@ def _test_metrics(runs: list[SeedRun], kept: SeedRun, p: Prepared) -> dict[str, 
 def _references(
     cfg: ClassifyConfig, p: Prepared, echo: Callable[[str], None], interrupted: bool
 ) -> dict[str, Any]:
-    """Fit and score the references (unless `data.references = none` or interrupted)."""
-    if cfg.data.references == "none" or interrupted:
+    """Fit and score the references (unless `data.references = none`, interrupted or
+    without a test part)."""
+    if cfg.data.references == "none" or interrupted or not p.has_test:
         why = "interrupted" if interrupted else "data.references = none"
+        why = why if p.has_test else "no test part"
         return {"references": {}, "references_skipped": {"all": why}}
     skipped: dict[str, str] = {}
     numeric = p.split.train.kind == "numeric"
@@ -346,18 +362,35 @@ def predictions_csv(
     return buffer.getvalue()
 
 
-def _summary(
-    name: str, test: dict[str, Any], refs: dict[str, Any], runs: list[SeedRun], run_dir: Path
-) -> str:
-    """The last printed line: the model's accuracy beside the references', why it stopped."""
-    n = len(runs)
+def _summary(name: str, results: dict[str, Any], runs: list[SeedRun], run_dir: Path) -> str:
+    """The last printed line: the model's accuracy beside the references', why it stopped
+    (without a test part: the kept seed's validation accuracy)."""
+    n, test = len(runs), results["test"]
     reasons = sorted({r.result.stop_reason for r in runs})
-    ref_text = "".join(f" | {k} {m['accuracy']:.4f}" for k, m in refs["references"].items())
+    if test is None:
+        score = f"validation accuracy {results['validation']['accuracy']:.4f} (no test part)"
+    else:
+        refs = results["references"]
+        ref_text = "".join(f" | {k} {m['accuracy']:.4f}" for k, m in refs.items())
+        score = (
+            f"test accuracy {test['accuracy']:.4f}{' (median)' if n > 1 else ''}, "
+            f"macro F1 {test['macro_f1']:.4f}{ref_text}"
+        )
     return (
-        f"classify {name} ({n} seed{'s' if n > 1 else ''}): test accuracy {test['accuracy']:.4f}"
-        f"{' (median)' if n > 1 else ''}, macro F1 {test['macro_f1']:.4f}{ref_text}"
+        f"classify {name} ({n} seed{'s' if n > 1 else ''}): {score}"
         f" | stopped: {'; '.join(reasons)} | {run_dir}"
     )
+
+
+def _validation(run: SeedRun) -> dict[str, Any]:
+    """The kept seed's scores on the validation part (what a run without a test part has)."""
+    row = run.result.history[run.result.best_epoch - 1]
+    return {
+        "seed": run.seed,
+        "accuracy": row["val_accuracy"],
+        "loss": row["val_loss"],
+        "best_epoch": run.result.best_epoch,
+    }
 
 
 def _write_run(
@@ -367,13 +400,17 @@ def _write_run(
     p: Prepared,
     results: dict[str, Any],
 ) -> SeedRun:
-    """Write both checkpoints, `metrics.json`, `predictions.csv` and the figures."""
+    """Write both checkpoints, `metrics.json`, `predictions.csv` and the figures (no
+    `predictions.csv` or `confusion.png` without a test part)."""
     from rnnkit.plots import plot_classify_curves, plot_confusion
 
     kept = max(runs, key=_best_val)
     folder.save_checkpoint("last.pt", _last_checkpoint(runs, cfg, p))
     folder.save_checkpoint("best.pt", _best_checkpoint(kept, cfg, p))
     write_atomic(folder.path / "metrics.json", json.dumps(results, indent=2) + "\n")
+    plot_classify_curves(folder.read_metrics(), folder.path / "curves.png", p.split.name)
+    if not p.has_test:
+        return kept
     names = p.encoder.label_names
     csv_text = predictions_csv(p.split.test.ids, p.split.test.y, kept.probs, names)
     write_atomic(folder.path / "predictions.csv", csv_text)
@@ -381,14 +418,17 @@ def _write_run(
     acc = accuracy(p.split.test.y, kept.probs.argmax(-1))
     title = f"{p.split.name}: test accuracy {acc:.4f} (seed {kept.seed})"
     plot_confusion(cm, names, folder.path / "confusion.png", title)
-    plot_classify_curves(folder.read_metrics(), folder.path / "curves.png", p.split.name)
     return kept
 
 
 def _seed_line(run: SeedRun, p: Prepared) -> str:
     sc = _seed_scores(run, p.split.test.y, len(p.encoder.label_names))
+    if p.has_test:
+        score = f"test accuracy {sc['accuracy']:.4f}, macro F1 {sc['macro_f1']:.4f}"
+    else:
+        score = f"validation accuracy {_validation(run)['accuracy']:.4f}"
     return (
-        f"seed {run.seed}: test accuracy {sc['accuracy']:.4f}, macro F1 {sc['macro_f1']:.4f}"
+        f"seed {run.seed}: {score}"
         f" | {sc['epochs']} epochs in {sc['fit_s']:.1f} s, best {sc['best_epoch']}"
         f", {sc['tokens_per_s']:,.0f} tokens/s"
         f" | stopped: {run.result.stop_reason}"
@@ -428,6 +468,7 @@ def run_classify(
     out: str | None = None,
     echo: Callable[[str], None] = print,
     resume: str | None = None,
+    split: Split | None = None,
 ) -> dict[str, Any]:
     """Train and score a sequence classifier; write the run folder.
 
@@ -443,6 +484,9 @@ def run_classify(
         echo: where the recipe line, a line per seed, the references' line and the summary go.
         resume: a run folder to continue (its `last.pt`; `config` should be its saved config,
             `rnnkit.config.resume_classify`).
+        split: data in memory instead of `source` (checked with
+            `rnnkit.classify.data.check_trainable`); its test part may be empty (see the
+            module docstring).
 
     Returns:
         The `metrics.json` content plus `run_dir`, `summary` (the last printed line) and
@@ -452,7 +496,7 @@ def run_classify(
     if source:
         cfg.data.source = source
     check_limits(cfg)
-    p = prepare(cfg)
+    p = prepare(cfg, split)
     cfg = apply_recipe(cfg, DataStats.of(p.split.train, p.encoder.input_size))
     previous = _resumed(resume, cfg, p) if resume else None
     run_dir = Path(resume) if resume else _run_dir(out, p.split.name)
@@ -463,12 +507,15 @@ def run_classify(
         echo(cfg.recipe_note)
     runs, interrupted = _fit_seeds(cfg, p, folder, echo, previous)
     refs = _references(cfg, p, echo, interrupted)
-    test = _test_metrics(runs, max(runs, key=_best_val), p)
+    kept = max(runs, key=_best_val)
+    test = _test_metrics(runs, kept, p) if p.has_test else None
     name = p.split.name
     results = {"source": cfg.data.source, "name": name, "seeds": len(runs), "test": test, **refs}
+    if not p.has_test:
+        results["validation"] = _validation(kept)
     results["stop_reasons"] = [r.result.stop_reason for r in runs]
     _write_run(folder, runs, cfg, p, results)
-    summary = _summary(name, test, refs, runs, run_dir)
+    summary = _summary(name, results, runs, run_dir)
     echo(summary)
     return {**results, "run_dir": str(run_dir), "summary": summary, "interrupted": interrupted}
 
@@ -505,6 +552,14 @@ def _read_new(data: str, encoder: InputEncoder, label_col: str) -> Sequences:
     return relabel(seqs, encoder.label_names)
 
 
+def predict_probs(net: SequenceClassifierNet, encoder: InputEncoder, seqs: Sequences) -> np.ndarray:
+    """Class probabilities `(N, K)` (float32, the encoder's label order) of `seqs` under a
+    loaded classifier, on the CPU: `encoder.transform`, then `evaluate`."""
+    arrays = encoder.transform(seqs)
+    probs, _ = evaluate(net, Part.of(arrays, np.maximum(seqs.y, 0), torch.device("cpu")))
+    return probs.numpy()
+
+
 def predict_with(
     checkpoint: str | Path,
     data: str,
@@ -519,10 +574,8 @@ def predict_with(
     the accuracy when the data carries labels."""
     net, encoder, _ = load_classifier(checkpoint)
     seqs = _read_new(data, encoder, label_col)
-    arrays = encoder.transform(seqs)
     y = seqs.y if len(seqs.y) and (seqs.y >= 0).any() else None
-    probs, _ = evaluate(net, Part.of(arrays, np.maximum(seqs.y, 0), torch.device("cpu")))
-    probs_np = probs.numpy()
+    probs_np = predict_probs(net, encoder, seqs)
     base = Path(checkpoint) if Path(checkpoint).is_dir() else Path(checkpoint).parent
     target = Path(out) if out else base / f"predict-{Path(data).stem}.csv"
     write_atomic(target, predictions_csv(seqs.ids, y, probs_np, encoder.label_names))
