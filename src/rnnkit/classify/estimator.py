@@ -45,6 +45,7 @@ PARAMS: dict[str, str] = {
     "level": "data.level",
     "val_fraction": "data.val_fraction",
     "kind": "model.kind",
+    "impl": "model.impl",
     "hidden_size": "model.hidden_size",
     "num_layers": "model.num_layers",
     "bidirectional": "model.bidirectional",
@@ -110,6 +111,7 @@ class SequenceClassifier:
         level: str | None = None,
         val_fraction: float | None = None,
         kind: str | None = None,
+        impl: str | None = None,
         hidden_size: int | None = None,
         num_layers: int | None = None,
         bidirectional: bool | None = None,
@@ -137,6 +139,7 @@ class SequenceClassifier:
         self.level = level
         self.val_fraction = val_fraction
         self.kind = kind
+        self.impl = impl
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.bidirectional = bidirectional
