@@ -302,3 +302,15 @@ def test_cli_on_a_text_folder_at_word_level(
     assert "24 sequences labelled" in capsys.readouterr().out.splitlines()[-1]
     assert main(["classify", str(tmp_path / "nowhere"), *TINY]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_fashion_mnist_with_a_test_folder_reads_its_labels_as_the_classes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RNNKIT_DATA", str(tmp_path))
+    idx_folder(tmp_path / "fashion-mnist", classes=10)
+    other = idx_folder(tmp_path / "other", test=False, classes=10)
+    split = load_split("fashion-mnist", test=str(other))
+    assert len(split.test) == 30 and split.how == f"test folder {other}"
+    assert split.test.label_names == list(FASHION_MNIST_CLASSES)
+    assert split.test.y[:3].tolist() == [0, 1, 2]

@@ -460,15 +460,10 @@ def _fashion_mnist(test: str, level: str) -> Split:
     train = read_idx_part(folder, "train", names)
     if test:
         path, how = _given_test(test)
-        return Split(
-            train,
-            _align(train, read_part(path, "", level, classes=names), test),
-            FASHION_MNIST,
-            how,
-        )
-    return Split(
-        train, read_idx_part(folder, "t10k", names), FASHION_MNIST, "the dataset's own t10k files"
-    )
+        test_part = _align(train, read_part(path, "", level, classes=names), test)
+    else:
+        test_part, how = read_idx_part(folder, "t10k", names), "the dataset's own t10k files"
+    return Split(train, test_part, FASHION_MNIST, how)
 
 
 def _named(source: str, test: str, level: str) -> Split:
