@@ -535,8 +535,9 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
         "source",
         nargs="?",
         metavar="DATA",
-        help="a .ts file (NAME_TRAIN.ts), a CSV/TSV table, digits or first-names; with "
-        "--checkpoint, the data to label",
+        help="a .ts file (NAME_TRAIN.ts), a CSV/TSV table, a folder (of MNIST IDX files, or "
+        "of one subfolder of .txt files per class), digits, first-names or fashion-mnist; "
+        "with --checkpoint, the data to label",
     )
     p.add_argument("--config", help="a TOML file with [data] [model] [train] tables")
     p.add_argument(

@@ -1,4 +1,5 @@
-"""Labelled sequences and where they come from: `.ts` files, CSV/TSV tables, named datasets.
+"""Labelled sequences and where they come from: `.ts` files, CSV/TSV tables, folders of IDX
+images or of texts, named datasets.
 
 `load_split(source, test, label_col)` reads the training part and the test part of a
 classification task and says how the test part came about:
@@ -7,12 +8,22 @@ classification task and says how the test part came about:
 - a UCR/UEA `NAME_TRAIN.ts` file takes the `NAME_TEST.ts` beside it (an error if absent),
   a folder holding one `*_TRAIN.ts` file the same; another `.ts` file is split;
 - any other file is a CSV/TSV table, one sequence per row (`rnnkit.classify.tables`);
+- a folder of MNIST IDX files (`rnnkit.classify.idx`): the `train-*` images (R rows of C
+  pixels read as R steps of C values) and labels; the `t10k-*` pair is the test part;
+- a folder with one subfolder of `.txt` files per class (`rnnkit.classify.textfolder`):
+  one text per file, labelled by its folder; a folder holding `train/` and `test/` in that
+  layout has them as its two parts;
+- any other folder is an error naming the three folder layouts;
 - `digits`: scikit-learn's bundled 8 x 8 digits read row by row (8 steps of 8 values),
   its own stratified 50/50 split with seed 0;
 - `first-names`: `first-names-gender.csv` from `$RNNKIT_DATA` (first name -> gender), its
   own stratified 80/20 split with seed 0;
-- `test` (a file of the same kind) is the test part of any of them; without a test part,
-  a stratified 80/20 split seeded by `seed`.
+- `fashion-mnist`: the Fashion-MNIST IDX files from `$RNNKIT_DATA/fashion-mnist` (or
+  `$RNNKIT_DATA` itself), else `/usr/share/datasets/fashion-mnist` (Debian's
+  `dataset-fashion-mnist`): 60,000 training and 10,000 test images of 28 x 28, labelled
+  with the class names in label order;
+- `test` (a file or folder of the same kind) is the test part of any of them; without a
+  test part, a stratified 80/20 split seeded by `seed`.
 
 Everything here is numpy; nothing imports torch.
 """
@@ -28,8 +39,23 @@ import numpy as np
 from rnnkit.errors import DataError
 
 Kind = Literal["numeric", "text"]
-NAMED = ("digits", "first-names")
+Layout = Literal["file", "ts", "idx", "text"]
+NAMED = ("digits", "first-names", "fashion-mnist")
 FIRST_NAMES_FILE = "first-names-gender.csv"
+FASHION_MNIST = "fashion-mnist"
+FASHION_MNIST_SYSTEM = Path("/usr/share/datasets/fashion-mnist")  # Debian's package
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 TEST_FRACTION = 0.2  # the test part split off when a source has none
 
 
@@ -177,7 +203,9 @@ class Split:
         train: the training sequences (validation is carved from them later).
         test: the test sequences, labelled with `train.label_names`.
         name: what the summary calls the data (a dataset name or the file's stem).
-        how: `test file <path>`, `paired NAME_TEST.ts`, or `stratified 80/20, seed S`.
+        how: `test file <path>` (or folder), `paired NAME_TEST.ts`, `the folder's t10k
+            files`, `the folder's test/ subfolder`, the dataset's own, or `stratified 80/20,
+            seed S`.
     """
 
     train: Sequences
@@ -186,7 +214,7 @@ class Split:
     how: str
 
 
-def _read_file(path: Path, label_col: str, level: str) -> Sequences:
+def _read_file(path: Path, label_col: str, level: str, need_label: bool = True) -> Sequences:
     """A `.ts` file or a CSV/TSV table."""
     if path.suffix.lower() == ".ts":
         from rnnkit.classify.tsfile import read_ts
@@ -194,13 +222,90 @@ def _read_file(path: Path, label_col: str, level: str) -> Sequences:
         return read_ts(path)
     from rnnkit.classify.tables import read_table
 
-    return read_table(path, label_col, level)
+    return read_table(path, label_col, level, need_label)
+
+
+def layout_of(path: Path) -> Layout:
+    """What `path` holds: `file`, or a folder with a `*_TRAIN.ts` file (`ts`), MNIST IDX
+    files (`idx`) or one subfolder of `.txt` files per class (`text`), checked in that order."""
+    from rnnkit.classify.idx import is_idx_folder
+    from rnnkit.classify.textfolder import class_dirs
+
+    if not path.is_dir():
+        return "file"
+    if any(path.glob("*_TRAIN.ts")):
+        return "ts"
+    if is_idx_folder(path):
+        return "idx"
+    if class_dirs(path):
+        return "text"
+    raise DataError(
+        f"folder {path} is none of the folders classify reads: one NAME_TRAIN.ts (with its "
+        "NAME_TEST.ts), MNIST IDX files (train-images-idx3-ubyte, ...) or one subfolder of "
+        ".txt files per class; give such a folder or a file"
+    )
+
+
+def _idx_names(classes: list[str] | None) -> list[str] | None:
+    """The names IDX label bytes read as: byte k is `classes[k]`, unless the classes are
+    numbers (or not given): then it is the class named `str(k)`."""
+    return classes if classes and not all(c.isdigit() for c in classes) else None
+
+
+def read_part(
+    path: Path,
+    label_col: str = "",
+    level: str = "char",
+    need_label: bool = True,
+    classes: list[str] | None = None,
+) -> Sequences:
+    """A test part or new data to label: a `.ts` file or a table; an IDX folder's t10k
+    images (its train images when it has no t10k files); a class-subfolder text folder (its
+    `test/` part when it holds `train/` and `test/`). `classes`: the model's classes, which
+    IDX labels index when they are not numbers (fashion-mnist)."""
+    from rnnkit.classify.idx import has_part, read_idx_part
+    from rnnkit.classify.textfolder import has_parts, read_text_folder
+
+    layout = layout_of(path)
+    if layout == "idx":
+        part = "t10k" if has_part(path, "t10k") else "train"
+        return read_idx_part(path, part, _idx_names(classes), need_label)
+    if layout == "text":
+        return read_text_folder(path / "test" if has_parts(path) else path, level)
+    if layout == "ts":
+        raise DataError(f"{path} is a folder of .ts files; give the .ts file itself")
+    return _read_file(path, label_col, level, need_label)
+
+
+def _read_train(path: Path, layout: Layout, label_col: str, level: str) -> Sequences:
+    """The training part of a file, an IDX folder (its train files) or a text folder (its
+    `train/` part when it holds `train/` and `test/`)."""
+    from rnnkit.classify.idx import read_idx_part
+    from rnnkit.classify.textfolder import has_parts, read_text_folder
+
+    if layout == "idx":
+        return read_idx_part(path, "train")
+    if layout == "text":
+        return read_text_folder(path / "train" if has_parts(path) else path, level)
+    return _read_file(path, label_col, level)
+
+
+def _own_test(path: Path, layout: Layout) -> tuple[Path, str] | None:
+    """Where the source's own test part is and how the summary calls it; None when it has
+    none (it is then split)."""
+    from rnnkit.classify.idx import has_part
+    from rnnkit.classify.textfolder import has_parts
+
+    if layout == "idx":
+        return (path, "the folder's t10k files") if has_part(path, "t10k") else None
+    if layout == "text":
+        return (path / "test", "the folder's test/ subfolder") if has_parts(path) else None
+    paired = _paired_test(path)
+    return (paired, f"paired {paired.name}") if paired else None
 
 
 def _ts_train_file(path: Path) -> Path:
-    """The `*_TRAIN.ts` file a folder holds (exactly one), or the path itself."""
-    if not path.is_dir():
-        return path
+    """The `*_TRAIN.ts` file a folder holds (exactly one)."""
     found = sorted(path.glob("*_TRAIN.ts"))
     if len(found) != 1:
         raise DataError(
@@ -254,38 +359,44 @@ def load_split(
     """The training and test parts of `source` (see the module docstring).
 
     Args:
-        source: a `.ts` file, a folder with one `*_TRAIN.ts`, a CSV/TSV file, or a named
-            dataset (`digits`, `first-names`).
-        test: a file of the same layout to test on ("" = paired, the dataset's own, or split).
+        source: a `.ts` file, a CSV/TSV file, a folder (one `*_TRAIN.ts`, MNIST IDX files,
+            or one subfolder of `.txt` files per class) or a named dataset (`NAMED`).
+        test: a file or folder of the same layout to test on ("" = paired, the dataset's or
+            folder's own, or split).
         label_col: the label column of a table (a name, or a 0-based index); "" = by name.
         level: how a text column is read later (`char` or `word`); checked here.
         seed: the seed of the 80/20 split when there is no test part.
     """
     path = Path(source).expanduser()
-    if path.exists():
-        path = _ts_train_file(path)
-        if path.is_dir():
-            raise DataError(f"{path} is a folder; give a .ts, .csv or .tsv file")
-        train = _read_file(path, label_col, level)
-        origin, name = str(path), path.stem.removesuffix("_TRAIN")
-        paired = None if test else _paired_test(path)
-        how = f"paired {paired.name}" if paired else ""
-        test_path = Path(test).expanduser() if test else paired
-    elif source in NAMED:
-        return _named(source, test, level)
-    else:
+    if not path.exists():
+        if source in NAMED:
+            return _named(source, test, level)
         raise DataError(
             f"unknown data {source!r}: not an existing file or folder nor a dataset "
             f"({', '.join(NAMED)}); check the path"
         )
+    layout = layout_of(path)
+    if layout == "ts":
+        path, layout = _ts_train_file(path), "file"
+    train = _read_train(path, layout, label_col, level)
+    origin = str(path)
+    name = path.stem.removesuffix("_TRAIN") if layout == "file" else path.resolve().name
     check_trainable(train, origin)
-    if test_path is None:
+    own = None if test else _own_test(path, layout)
+    if own is None and not test:
         fit, held = _split_off(train, TEST_FRACTION, seed)
         return Split(fit, held, name, f"stratified 80/20, seed {seed}")
-    if not test_path.is_file():
-        raise DataError(f"test file {test_path} does not exist; check the path")
-    test_part = _align(train, _read_file(test_path, label_col, level), str(test_path))
-    return Split(train, test_part, name, how or f"test file {test_path}")
+    test_path, how = own or _given_test(test)
+    test_part = _align(train, read_part(test_path, label_col, level), str(test_path))
+    return Split(train, test_part, name, how)
+
+
+def _given_test(test: str) -> tuple[Path, str]:
+    """The test option's path and how the summary calls it; an error when it is absent."""
+    path = Path(test).expanduser()
+    if not path.exists():
+        raise DataError(f"test file {path} does not exist; check the path")
+    return path, f"test {'folder' if path.is_dir() else 'file'} {path}"
 
 
 # --- named datasets ----------------------------------------------------------------------
@@ -319,8 +430,47 @@ def first_names_path() -> Path:
     return folder / FIRST_NAMES_FILE
 
 
+def fashion_mnist_dir() -> Path:
+    """The Fashion-MNIST IDX folder: `$RNNKIT_DATA/fashion-mnist`, else `$RNNKIT_DATA` itself
+    when it holds the four files, else `FASHION_MNIST_SYSTEM`."""
+    from rnnkit.classify.idx import FILES, PARTS, idx_file
+    from rnnkit.text.sources import data_dir
+
+    folder = data_dir()
+    if folder is not None and (folder / FASHION_MNIST).is_dir():
+        return folder / FASHION_MNIST
+    if folder is not None and all(idx_file(folder, p, w) for p in PARTS for w in FILES):
+        return folder
+    if FASHION_MNIST_SYSTEM.is_dir():
+        return FASHION_MNIST_SYSTEM
+    where = folder / FASHION_MNIST if folder is not None else "$RNNKIT_DATA (not set)"
+    raise DataError(
+        f"fashion-mnist: its IDX files are neither in {where} nor in {FASHION_MNIST_SYSTEM}; "
+        "apt-get install dataset-fashion-mnist, or put the four IDX files "
+        "(train-/t10k-images-idx3-ubyte, train-/t10k-labels-idx1-ubyte, .gz or not) in "
+        "$RNNKIT_DATA/fashion-mnist"
+    )
+
+
+def _fashion_mnist(test: str, level: str) -> Split:
+    """Fashion-MNIST: 28 x 28 images as 28 steps of 28 values, its own t10k test part."""
+    from rnnkit.classify.idx import read_idx_part
+
+    folder, names = fashion_mnist_dir(), list(FASHION_MNIST_CLASSES)
+    train = read_idx_part(folder, "train", names)
+    if test:
+        path, how = _given_test(test)
+        test_part = _align(train, read_part(path, "", level, classes=names), test)
+    else:
+        test_part, how = read_idx_part(folder, "t10k", names), "the dataset's own t10k files"
+    return Split(train, test_part, FASHION_MNIST, how)
+
+
 def _named(source: str, test: str, level: str) -> Split:
-    """A named dataset with its own stratified split (seed 0), or the given test file."""
+    """A named dataset with its own stratified split (seed 0) or test files, or the given
+    test file."""
+    if source == FASHION_MNIST:
+        return _fashion_mnist(test, level)
     if source == "digits":
         data, fraction = _digits(), 0.5
     else:
@@ -328,7 +478,7 @@ def _named(source: str, test: str, level: str) -> Split:
 
         data, fraction = read_table(first_names_path(), "gender", level), TEST_FRACTION
     if test:
-        test_part = _align(data, _read_file(Path(test), "", level), test)
+        test_part = _align(data, read_part(Path(test), "", level), test)
         return Split(data, test_part, source, f"test file {test}")
     fit, held = _split_off(data, fraction, 0)
     share = round(100 * (1 - fraction))

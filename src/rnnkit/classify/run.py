@@ -43,7 +43,14 @@ import numpy as np
 import torch
 
 from rnnkit.checkpoint import load_checkpoint
-from rnnkit.classify.data import Sequences, Split, load_split, relabel, stratified_split
+from rnnkit.classify.data import (
+    Sequences,
+    Split,
+    load_split,
+    read_part,
+    relabel,
+    stratified_split,
+)
 from rnnkit.classify.encoding import InputEncoder
 from rnnkit.classify.model import SequenceClassifierNet
 from rnnkit.classify.recipe import DataStats, apply_recipe
@@ -536,19 +543,16 @@ def load_classifier(
 
 
 def _read_new(data: str, encoder: InputEncoder, label_col: str) -> Sequences:
-    """New data to label: a `.ts` file or a table, labels optional, relabelled to the
-    model's classes (a label it does not know counts as wrong)."""
+    """New data to label: a `.ts` file, a table, an IDX folder or a text class folder
+    (`rnnkit.classify.data.read_part`), labels optional, relabelled to the model's classes
+    (a label it does not know counts as wrong)."""
     path = Path(data).expanduser()
-    if not path.is_file():
-        raise DataError(f"{data} is not a file; give a .ts, .csv or .tsv file to label")
-    if path.suffix.lower() == ".ts":
-        from rnnkit.classify.tsfile import read_ts
-
-        seqs = read_ts(path)
-    else:
-        from rnnkit.classify.tables import read_table
-
-        seqs = read_table(path, label_col, encoder.level, need_label=False)
+    if not path.exists():
+        raise DataError(
+            f"{data} does not exist; give a .ts, .csv or .tsv file, an IDX folder or a "
+            "folder of class subfolders to label"
+        )
+    seqs = read_part(path, label_col, encoder.level, False, encoder.label_names)
     return relabel(seqs, encoder.label_names)
 
 

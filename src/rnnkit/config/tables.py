@@ -461,19 +461,26 @@ class ForecastConfig(_Config):
 # ------------------------------------------------------------------ classification
 @dataclass
 class ClassifyDataConfig(Table):
-    """What to classify: `source` (a `.ts` file, a CSV/TSV table or `digits` /
-    `first-names`), its test part and how the validation part is carved.
+    """What to classify: `source` (a `.ts` file, a CSV/TSV table, a folder of IDX images or
+    of class subfolders of texts, or `digits` / `first-names` / `fashion-mnist`), its test
+    part and how the validation part is carved.
 
-    `test = ""` takes the `NAME_TEST.ts` beside a `NAME_TRAIN.ts`, a named dataset's own
-    split, or a stratified 80/20 split of a table (seeded by `train.seed`). `val_fraction`
-    of the training part (stratified) selects the epoch; the test part only scores.
+    `test = ""` takes the `NAME_TEST.ts` beside a `NAME_TRAIN.ts`, a folder's own test part
+    (IDX `t10k` files, a `test/` subfolder), a named dataset's own split, or a stratified
+    80/20 split (seeded by `train.seed`). `val_fraction` of the training part (stratified)
+    selects the epoch; the test part only scores.
     `references` fits the classical references beside the network (`rnnkit.classify.
     references`: majority, TF-IDF + logistic regression, MiniRocket or its fallback).
     """
 
     NAME: ClassVar[str] = "data"
-    source: str = key("", "a .ts file, a CSV/TSV table, digits or first-names")
-    test: str = key("", "a test file ('' = the paired _TEST.ts, the dataset's own, or 80/20)")
+    source: str = key(
+        "",
+        "a .ts file, a CSV/TSV table, an IDX or class folder, digits, first-names or fashion-mnist",
+    )
+    test: str = key(
+        "", "a test file or folder ('' = the paired _TEST.ts, the data's own, or 80/20)"
+    )
     label_col: str = key("", "the label column ('' = label, class or target; column 0)")
     level: Level = key("char", "text tokens: char or word")
     val_fraction: float = key(
