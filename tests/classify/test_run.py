@@ -167,6 +167,31 @@ def test_numeric_fallback_reference_when_sktime_is_missing(
     assert results["interval_ridge"].scores(split.test.y, 2)["accuracy"] >= 0.75
 
 
+def test_series_references_fit_on_a_capped_stratified_sample(
+    ts_pair: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("sklearn")
+    split = load_split(str(ts_pair))
+    enc = InputEncoder.fit(split.train)
+    monkeypatch.setattr(references, "_installed", lambda *m: "sktime" not in m)
+    monkeypatch.setattr(references, "MAX_SERIES_FIT", 10)
+    seen: list[int] = []
+    fallback = references.interval_ridge
+    monkeypatch.setattr(
+        references,
+        "interval_ridge",
+        lambda x, y, t: seen.append(len(x)) or fallback(x, y, t),
+    )
+    results = references.reference_results(
+        split.train, split.test, enc.transform(split.train), enc.transform(split.test), {}
+    )
+    assert seen == [10] and len(split.train) > 10
+    assert f"fit on a stratified 10 of the {len(split.train)} training series" in (
+        results["interval_ridge"].spec
+    )
+    assert "stratified" not in results["majority"].spec
+
+
 @pytest.mark.slow
 def test_minirocket_reference(ts_pair: Path) -> None:
     pytest.importorskip("sktime")
