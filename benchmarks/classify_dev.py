@@ -11,7 +11,10 @@ files are never read for scoring (a `.ts` pair's test file is loaded by `load_sp
 to check it aligns with the training file). Run it alone: the budget is wall time.
 
     python -m benchmarks.classify_dev [--only GunPoint,digits] [--folds 3] [--budget 20]
-        [--set model.pooling=max ...]
+        [--set model.pooling=max ...] [--threads 2]
+
+A fixed number of epochs (`--budget 100000 --set train.max_epochs=40`) compares variants
+whatever else the machine is doing.
 """
 
 from __future__ import annotations
@@ -87,8 +90,9 @@ def main() -> None:
     ap.add_argument("--fold-seed", type=int, default=0, help="seed of the folds")
     ap.add_argument("--budget", type=float, default=0, help="seconds per fold (0 = the panel's)")
     ap.add_argument("--set", dest="sets", action="append", default=[])
+    ap.add_argument("--threads", type=int, default=2, help="torch threads")
     args = ap.parse_args()
-    set_threads(2)
+    set_threads(args.threads)
     wanted = {n for n in args.only.split(",") if n}
     out = {}
     for entry in PANEL:

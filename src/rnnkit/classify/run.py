@@ -480,9 +480,10 @@ def run_classify(
     """Train and score a sequence classifier; write the run folder.
 
     Args:
-        source: a `.ts` file (or a folder with one `*_TRAIN.ts`), a CSV/TSV table or a
-            named dataset (`digits`, `first-names`; see `rnnkit.classify.data`); None keeps
-            `config.data.source`.
+        source: a `.ts` file (or a folder with one `*_TRAIN.ts`), a CSV/TSV table, a
+            folder of MNIST IDX files or of one subfolder of `.txt` files per class, or a
+            named dataset (`digits`, `first-names`, `fashion-mnist`; see
+            `rnnkit.classify.data`); None keeps `config.data.source`.
         config: the run's config (default `ClassifyConfig()`, recipe `auto`); copied, never
             changed. Each of `train.seeds` seeds (`seed`, `seed + 1`, ...) gets a full
             `train.time_budget` on the same split.
