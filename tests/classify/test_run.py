@@ -16,7 +16,7 @@ from rnnkit.classify import references
 from rnnkit.classify.data import load_split
 from rnnkit.classify.encoding import InputEncoder
 from rnnkit.classify.model import SequenceClassifierNet
-from rnnkit.classify.recipe import DataStats, apply_recipe, choose
+from rnnkit.classify.recipe import DataStats, apply_recipe, choose, min_epochs
 from rnnkit.classify.run import load_classifier, predict_with, run_classify
 from rnnkit.classify.train import Part, fit
 from rnnkit.config import ClassifyConfig, update
@@ -112,6 +112,19 @@ def test_the_recipe_is_pure_and_keeps_pinned_keys(ts_pair: Path) -> None:
     assert chosen.recipe_note.startswith("recipe: 24 series")
     assert chosen.recipe == "fixed" and given.recipe == "auto"
     assert apply_recipe(chosen, stats) is chosen
+
+
+def test_the_recipe_picks_the_fused_core_on_a_cpu_and_counts_its_speed() -> None:
+    stats = DataStats(60_000, "numeric", 28.0, 28, 28, 10)  # Fashion-MNIST's shape
+    cpu = apply_recipe(ClassifyConfig(), stats)
+    assert cpu.model.impl == "fused" and "(fused)" in cpu.recipe_note
+    pinned = update(ClassifyConfig(), {"model": {"impl": "torch"}, "pinned": ["model.impl"]})
+    assert apply_recipe(pinned, stats).model.impl == "torch"
+    # a slower core gets a narrower network for the same budget
+    fast, slow = choose(stats, 600.0, "fused"), choose(stats, 600.0, "scratch")
+    assert fast.values["model.hidden_size"] > slow.values["model.hidden_size"]
+    # large parts need fewer passes: 60,000 sequences may have 5 epochs, 500 need 10
+    assert min_epochs(60_000) == 5.0 and min_epochs(500) == 10.0 and min_epochs(10**7) == 3.0
 
 
 def test_a_plateau_anneals_the_learning_rate_to_zero_then_stops() -> None:
