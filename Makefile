@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rnnkit-installed
 
-.PHONY: setup demo test test-slow format chromium runtime-check
+.PHONY: setup demo test test-slow format chromium fashion-mnist runtime-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ chromium:
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium not installed: the browser test will be skipped"
+
+# Debian's Fashion-MNIST IDX files (/usr/share/datasets/fashion-mnist) for
+# `rnnkit classify fashion-mnist` and its benchmark, when root with apt-get; the tests never
+# need them.
+fashion-mnist:
+	@test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; } || \
+	  echo "dataset-fashion-mnist not installed: put the four IDX files in \$$RNNKIT_DATA/fashion-mnist"
 
 test: $(STAMP) chromium
 	$(BIN)/ruff check .

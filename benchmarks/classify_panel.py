@@ -1,5 +1,6 @@
-"""Classification panel (issue 26): `rnnkit classify DATA --time-budget B --seeds 3`, run
-as a user, on digits, four UCR/UEA sets bundled in sktime's wheel and first-names.
+"""Classification panel (issues 26, 27): `rnnkit classify DATA --time-budget B --seeds 3`,
+run as a user, on digits, four UCR/UEA sets bundled in sktime's wheel, first-names and
+fashion-mnist (28 rows of 28 pixels; `make fashion-mnist` installs Debian's files).
 
 Each dataset is run by a subprocess `python -m rnnkit classify DATA --time-budget B
 --seeds 3 --out RUNDIR` (no other option: the recipe chooses the rest); the table reads
@@ -56,6 +57,7 @@ PANEL = (
     Entry("JapaneseVowels", 120, 0.97, sktime=True),
     Entry("BasicMotions", 120, 0.95, sktime=True),
     Entry("first-names", 60, 0.90),
+    Entry("fashion-mnist", 600, 0.90),
 )
 
 
