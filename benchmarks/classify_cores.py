@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.sets:
         extra += ["--set", item]
     rows: dict[str, dict[str, Row]] = {}
-    for entry in (e for e in PANEL if not only or e.name in only):
+    for entry in (e for e in PANEL if (e.name in only if only else e.dev)):
         no_budget = replace(entry, budget=0)
         for impl in impls:
             tag = f"{args.tag}-{impl}"

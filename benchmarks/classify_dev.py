@@ -96,7 +96,7 @@ def main() -> None:
     wanted = {n for n in args.only.split(",") if n}
     out = {}
     for entry in PANEL:
-        if wanted and entry.name not in wanted:
+        if entry.name not in wanted if wanted else not entry.dev:
             continue
         split = load_split(data_argument(entry), "", "", "char", 0)
         budget = args.budget or entry.budget
