@@ -14,7 +14,7 @@ import pytest
 from rnnkit.classify import data as data_module
 from rnnkit.classify.data import FASHION_MNIST_CLASSES, load_split
 from rnnkit.classify.encoding import InputEncoder
-from rnnkit.classify.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx, read_idx_part
+from rnnkit.classify.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx, read_idx_part, write_idx_part
 from rnnkit.classify.textfolder import read_text_folder
 from rnnkit.cli import main
 from rnnkit.errors import DataError
@@ -99,6 +99,18 @@ def test_idx_folder_reads_train_and_t10k(tmp_path: Path, gz: bool) -> None:
     np.testing.assert_array_equal(split.train.y, labels)
     assert split.train.ids[:3] == ["0", "1", "2"]
     assert first.base is not None and first.base is split.train.x[1].base  # views of one array
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_write_idx_part_is_what_the_reader_reads(tmp_path: Path, gz: bool) -> None:
+    images, labels = tiny_images(12, 3, 1)
+    for part in ("train", "t10k"):
+        write_idx_part(tmp_path / "mine", part, images, labels, gz=gz)
+    split = load_split(str(tmp_path / "mine"))
+    np.testing.assert_array_equal(np.stack(split.test.x), images.astype(np.float32))
+    np.testing.assert_array_equal(split.test.y, labels)
+    with pytest.raises(DataError, match="images \\(N, R, C\\)"):
+        write_idx_part(tmp_path, "train", images[0], labels)
 
 
 def test_idx_folder_without_t10k_is_split_80_20(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ the number of dimensions), each dimension as a big-endian uint32, then the bytes
 An image of R rows x C columns is a sequence of R steps of C values (float32, the raw
 0..255 pixels; the encoder standardises per channel). The images of a file stay one
 `(N, R, C)` array; `Sequences.x` holds views of it, not copies. Labels are the label
-bytes as strings ("0".."9"), or names given by the caller. Numpy only.
+bytes as strings ("0".."9"), or names given by the caller. `write_idx_part` writes a
+pair (a user's own images, the README's example). Numpy only.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from rnnkit.classify.data import Sequences
 from rnnkit.errors import DataError
-from rnnkit.storage import storage_errors
+from rnnkit.storage import storage_errors, write_atomic
 
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
@@ -139,3 +140,28 @@ def read_idx_part(
             )
         y, label_names = _label_indices(labels, names, labels_path)
     return Sequences(x=list(images), y=y, label_names=label_names, ids=ids)
+
+
+def write_idx_part(
+    folder: Path, part: str, images: np.ndarray, labels: np.ndarray, gz: bool = True
+) -> list[Path]:
+    """Write images and their labels as the IDX pair of `part` (`train` or `t10k`) in
+    `folder` (made if absent), gzipped by default; returns the two paths.
+
+    Shape:
+        images: (N, R, C) values in [0, 255] (stored as unsigned bytes). labels: (N,) in
+        [0, 255].
+    """
+    if part not in PARTS or images.ndim != 3 or len(images) != len(labels):
+        raise DataError(
+            f"write_idx_part needs part train or t10k, images (N, R, C) and N labels; got "
+            f"{part!r}, {images.shape} and {len(labels)} labels"
+        )
+    paths = []
+    for what, array, magic in (("images", images, IMAGES_MAGIC), ("labels", labels, LABELS_MAGIC)):
+        dims = b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+        raw = magic.to_bytes(4, "big") + dims + np.clip(array, 0, 255).astype(np.uint8).tobytes()
+        path = Path(folder) / (FILES[what].format(part=part) + (".gz" if gz else ""))
+        write_atomic(path, gzip.compress(raw, mtime=0) if gz else raw)
+        paths.append(path)
+    return paths
