@@ -57,6 +57,17 @@ def test_resume_continues_to_the_new_limit(ts_pair: Path, tmp_path: Path) -> Non
     assert json.loads((out / "config.json").read_text())["train"]["max_epochs"] == 4
 
 
+def test_resume_of_several_seeds_keeps_their_numbers(ts_pair: Path, tmp_path: Path) -> None:
+    """last.pt keeps the run's first seed, so a resume continues seed 1, not a seed 2."""
+    out = tmp_path / "run"
+    assert _classify(str(ts_pair), *TINY, "--seeds", "2", "--out", str(out)) == 0
+    assert _classify("--resume", str(out), "--max-epochs", "3", "--quiet") == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["seed"], r["epoch"]) for r in rows] == [(0, 1), (0, 2), (1, 1), (1, 2), (1, 3)]
+    seeds = json.loads((out / "metrics.json").read_text())["test"]["seeds"]
+    assert [s["seed"] for s in seeds] == [0, 1]
+
+
 def test_checkpoint_labels_new_data(
     numeric_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

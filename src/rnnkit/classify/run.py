@@ -331,6 +331,7 @@ def _last_checkpoint(runs: list[SeedRun], cfg: ClassifyConfig, p: Prepared) -> d
     last, r = runs[-1], runs[-1].result
     return {
         **_best_checkpoint(last, cfg, p),
+        "config": cfg.to_dict(),  # the run's (first seed): a resume counts its seeds from it
         "model": r.last_state,
         "optimizer": r.optimizer,
         "generator": r.generator,
