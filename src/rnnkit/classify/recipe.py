@@ -10,7 +10,8 @@ one-line reason in `recipe_note`. The rule:
    series longer than `MAX_STEPS` steps are read in patches of `ceil(median / MAX_STEPS)`
    steps, so the core runs at most about `MAX_STEPS` steps (a 150-step series: 38).
 2. **Core.** A bidirectional GRU, one layer, the `fused` implementation on a CPU (the same
-   function as `torch`'s, about 1.9x as fast on these shapes; `torch` on CUDA), pooled over
+   function as `torch`'s, 1.7-3.0x as fast on the series of the panel, 1.06x on short
+   texts: benchmarks/classify_cores.py; `torch` on CUDA), pooled over
    time by `max` when each step is a vector (tokens, several channels, or patches: a
    feature found anywhere counts), by `mean` when each step is one number
    (cross-validation inside the training files: `max` won on digits, GunPoint and
@@ -46,8 +47,9 @@ WIDE_FROM = 1000  # training sequences from which the core is 128 wide
 MIN_EPOCHS = 10  # the budget should allow at least this many epochs
 MIN_SAMPLES = 300_000  # ... or this many sequences seen, when that takes fewer epochs
 MACS_PER_SECOND = 2e9  # training multiply-adds per second of a small torch GRU on a CPU
-# The speed of each implementation relative to torch's (bidirectional GRU classifiers,
-# benchmarks/classify_cores.py and a 28 x 28 step profile, one thread, AMD EPYC).
+# The speed of each implementation relative to torch's, on the low side of what
+# benchmarks/classify_cores.py measured for bidirectional GRU classifiers (fused 1.06-3.0x,
+# scratch 0.73-1.03x; 2 threads, AMD EPYC).
 IMPL_SPEED = {"torch": 1.0, "fused": 1.8, "scratch": 0.6}
 PATIENCE_STEPS = 600
 DEFAULT_BUDGET = 120.0  # seconds assumed without a time budget
