@@ -10,8 +10,8 @@ one-line reason in `recipe_note`. The rule:
    series longer than `MAX_STEPS` steps are read in patches of `ceil(median / MAX_STEPS)`
    steps, so the core runs at most about `MAX_STEPS` steps (a 150-step series: 38).
 2. **Core.** A bidirectional GRU, one layer, the `fused` implementation on a CPU (the same
-   function as `torch`'s, 1.7-3.0x as fast on the series of the panel, 1.06x on short
-   texts: benchmarks/classify_cores.py; `torch` on CUDA), pooled over
+   function as `torch`'s, 1.7-3.0x as fast on the series of the panel, 1.06x on a 128-wide
+   text model: benchmarks/classify_cores.py; `torch` on CUDA), pooled over
    time by `max` when each step is a vector (tokens, several channels, or patches: a
    feature found anywhere counts), by `mean` when each step is one number
    (cross-validation inside the training files: `max` won on digits, GunPoint and
