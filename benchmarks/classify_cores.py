@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 from dataclasses import asdict, replace
 from typing import Any
 
-from benchmarks.classify_panel import PANEL, RESULTS, Row, run_one
-from benchmarks.report import cpu_name
+from benchmarks.classify_panel import PANEL, Row, run_one
+from benchmarks.report import cpu_name, write_report
 
 IMPLS = ("torch", "scratch", "fused")
 
@@ -80,16 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     command = (
         f"rnnkit classify DATA --time-budget 0 {' '.join(extra)} --impl CORE --seeds {args.seeds}"
     )
-    text = markdown(rows, impls, command)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     payload: dict[str, Any] = {
         "rows": {n: {i: asdict(r) for i, r in d.items()} for n, d in rows.items()},
         "cpu": cpu_name(),
         "command": command,
     }
-    (RESULTS / f"classify_{args.tag}.json").write_text(json.dumps(payload, indent=2) + "\n")
-    (RESULTS / f"classify_{args.tag}.md").write_text(text)
-    print(text)
+    write_report(f"classify_{args.tag}", payload, lambda _: markdown(rows, impls, command))
     return 0
 
 

@@ -36,10 +36,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import cpu_name
+from benchmarks.report import cpu_name, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).parent / "results"
 RUNS_DIR = ROOT / "runs" / "classify-panel"  # runs/ is gitignored
 
 
@@ -205,13 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         row = run_one(entry, args.seeds, args.timeout, args.tag, ("--threads", str(args.threads)))
         print(f"{row.name}: {row.error or f'{row.accuracy:.4f}'} ({row.wall_s:g} s)", flush=True)
         rows.append(row)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     stem = "classify_panel" + (f"-{args.tag}" if args.tag else "")
-    text = markdown(rows, args.seeds, args.threads)
     payload: dict[str, Any] = {"rows": [asdict(r) for r in rows], "cpu": cpu_name()}
-    (RESULTS / f"{stem}.json").write_text(json.dumps(payload, indent=2) + "\n")
-    (RESULTS / f"{stem}.md").write_text(text)
-    print(text)
+    write_report(stem, payload, lambda _: markdown(rows, args.seeds, args.threads))
     return 0
 
 

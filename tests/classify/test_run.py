@@ -13,7 +13,7 @@ import torch
 
 from conftest import tiny_config
 from rnnkit.classify import references
-from rnnkit.classify.data import load_split
+from rnnkit.classify.data import Split, load_split
 from rnnkit.classify.encoding import InputEncoder
 from rnnkit.classify.model import SequenceClassifierNet
 from rnnkit.classify.recipe import DataStats, apply_recipe, choose, min_epochs
@@ -164,17 +164,25 @@ def test_text_references_keys(text_csv: Path) -> None:
     assert set(scores) == {"accuracy", "macro_f1", "fit_s", "spec"}
 
 
-def test_numeric_fallback_reference_when_sktime_is_missing(
-    ts_pair: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _fallback_references(
+    ts_pair: Path, monkeypatch: pytest.MonkeyPatch, skipped: dict[str, str]
+) -> tuple[Split, dict[str, references.RefResult]]:
+    """The series references of `ts_pair` as if sktime were not installed."""
     pytest.importorskip("sklearn")
     split = load_split(str(ts_pair))
     enc = InputEncoder.fit(split.train)
     monkeypatch.setattr(references, "_installed", lambda *m: "sktime" not in m)
-    skipped: dict[str, str] = {}
     results = references.reference_results(
         split.train, split.test, enc.transform(split.train), enc.transform(split.test), skipped
     )
+    return split, results
+
+
+def test_numeric_fallback_reference_when_sktime_is_missing(
+    ts_pair: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    skipped: dict[str, str] = {}
+    split, results = _fallback_references(ts_pair, monkeypatch, skipped)
     assert set(results) == {"majority", "interval_ridge"}
     assert "sktime" in skipped["minirocket"]
     assert results["interval_ridge"].scores(split.test.y, 2)["accuracy"] >= 0.75
@@ -183,10 +191,6 @@ def test_numeric_fallback_reference_when_sktime_is_missing(
 def test_series_references_fit_on_a_capped_stratified_sample(
     ts_pair: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("sklearn")
-    split = load_split(str(ts_pair))
-    enc = InputEncoder.fit(split.train)
-    monkeypatch.setattr(references, "_installed", lambda *m: "sktime" not in m)
     monkeypatch.setattr(references, "MAX_SERIES_FIT", 10)
     seen: list[int] = []
     fallback = references.interval_ridge
@@ -195,9 +199,7 @@ def test_series_references_fit_on_a_capped_stratified_sample(
         "interval_ridge",
         lambda x, y, t: seen.append(len(x)) or fallback(x, y, t),
     )
-    results = references.reference_results(
-        split.train, split.test, enc.transform(split.train), enc.transform(split.test), {}
-    )
+    split, results = _fallback_references(ts_pair, monkeypatch, {})
     assert seen == [10] and len(split.train) > 10
     assert f"fit on a stratified 10 of the {len(split.train)} training series" in (
         results["interval_ridge"].spec
