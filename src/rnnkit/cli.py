@@ -446,6 +446,13 @@ def _add_forecast(sub: argparse._SubParsersAction) -> None:
     )
     add_key_flags(p, ForecastConfig.table_types(), FORECAST_KEYS)
     p.add_argument("--seeds", type=_int_or_text, default=1, help="independent fits (mean ± std)")
+    p.add_argument(
+        "--backtest",
+        type=_int_or_text,
+        default=0,
+        metavar="N",
+        help="also score from N origins a horizon apart (the last is the test part; seed 1)",
+    )
     p.add_argument("--out", help="run folder (default runs/forecast-<source>-<timestamp>)")
     p.add_argument("--checkpoint", help="run folder or .pt: forecast without retraining")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -465,6 +472,7 @@ def _run_forecast(args: argparse.Namespace) -> int:
     args.typed_flags = dict(flags.names)  # errors spell these keys as typed
     cfg = resolve_forecast(args.source, preset, args.config, args.set, flags)
     seeds = _in_range("--seeds", args.seeds, 1, MAX_SEEDS)
+    rolling = _in_range("--backtest", args.backtest, 0, MAX_SEEDS)
     if args.print_config:
         print(to_json(cfg))
         return 0
@@ -477,6 +485,7 @@ def _run_forecast(args: argparse.Namespace) -> int:
         out=args.out,
         checkpoint=args.checkpoint,
         quiet=args.quiet,
+        rolling=rolling,
     )
     return 0
 

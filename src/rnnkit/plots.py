@@ -8,7 +8,7 @@ through `write_atomic`: a full disk leaves the previous figure and a one-line `S
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +178,50 @@ def plot_classify_curves(
         fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path, then)
+
+
+def plot_backtest(
+    time: Sequence[str],
+    values: Any,
+    segments: Sequence[tuple[int, Any, Any, Any]],
+    scores: Mapping[str, Sequence[float]],
+    path: str | Path,
+    title: str = "",
+) -> Path:
+    """`rnnkit forecast --backtest N` in one figure: the series' tail with the chosen
+    forecast and its band from every origin (top), and each forecast's MASE per origin
+    (bottom).
+
+    Shape:
+        values: (N,) the first target. Each segment: (start index, mean, lower, upper), each
+        (H,). scores: name -> one MASE per origin, origins in time order.
+    """
+    import numpy as np
+
+    y = np.asarray(values, dtype=float).reshape(len(values), -1)[:, 0]  # (N,)
+    first = max(0, segments[0][0] - 2 * len(segments[0][1]))
+    fig = Figure(figsize=(10, 6))
+    ax, ax_score = fig.subplots(2, 1, gridspec_kw={"height_ratios": [2, 1]})
+    steps = np.arange(first, len(y))
+    ax.plot(steps, y[first:], color="black", linewidth=1, label="actual")
+    for k, (start, mean, lower, upper) in enumerate(segments):
+        x = np.arange(start, start + len(mean))
+        ax.plot(
+            x, mean, color="tab:blue", linewidth=1.5, label="chosen forecast" if k == 0 else None
+        )
+        ax.fill_between(x, lower, upper, color="tab:blue", alpha=0.15, linewidth=0)
+        ax.axvline(start - 0.5, color="grey", linestyle=":", linewidth=0.8)
+    ticks = np.linspace(first, len(y) - 1, 6).astype(int)
+    ax.set_xticks(ticks, [time[i] for i in ticks])
+    ax.set(ylabel="value", title=title or "backtest: the chosen forecast from each origin")
+    ax.legend(loc="upper left")
+    origins = [time[s] for s, *_ in segments]
+    for j, (name, mase) in enumerate(scores.items()):
+        style = ("-", "--", ":", "-.")[j % 4]
+        ax_score.plot(origins, mase, marker="o", linestyle=style, label=name)
+    ax_score.set(xlabel="origin (first forecast step)", ylabel="MASE")
+    ax_score.legend(fontsize="small", ncol=3)
+    for a in (ax, ax_score):
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)

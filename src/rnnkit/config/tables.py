@@ -226,7 +226,8 @@ class SeriesConfig(Table):
     `log` takes logarithms of a positive target first; `method` is `rnn` (the recurrent
     network on the transformed windows), `esrnn` (the ES-RNN hybrid: an
     exponential-smoothing level and season, the network forecasts the rest), `es` (the
-    smoothing part alone) or `auto` (the best of them on the validation tail). `"auto"`
+    smoothing part alone) or `auto` (the best of those, the references and their
+    combination on `origins` rolling origins, `rnnkit.forecast.select`). `"auto"`
     for `transform`, `log` and `method` (like `0` for the sizes and the season) means
     "chosen from the series" (`rnnkit.forecast.auto`); the presets pin theirs.
     """
@@ -257,6 +258,12 @@ class SeriesConfig(Table):
     )
     carry_state: bool = key(False, "carry the state from batch to batch")
     references: References = key("all", "classical forecasts scored beside the network")
+    origins: int = key(
+        0,
+        "rolling origins the automatic choice scores candidates on",
+        low=0,
+        hint="0 = 3 where the history allows",
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON and checkpoint friendly)."""
@@ -434,6 +441,8 @@ class ForecastConfig(_Config):
         "series.log": "auto",
         "series.transform": "auto",
         "series.method": "auto",
+        "series.origins": 0,
+        "series.val_size": 0,
     }
     series: SeriesConfig = field(default_factory=SeriesConfig)
     model: ForecastModelConfig = field(default_factory=ForecastModelConfig)

@@ -16,9 +16,12 @@ test part), printed as one line and written to the run's config:
 |                    | (logged) series' moving average over a season (a trend); else `none`; |
 |                    | for the hybrids `diff` means a damped trend in the smoothing          |
 | `series.lookback`  | max(season, horizon, 8), at most half of the points left for fitting  |
-| `series.method`    | `auto`: the candidates that fit in the history (`esrnn`, `es`, and    |
-|                    | `rnn` with >= 8 full training windows) are fit and the best on the    |
-|                    | validation tail is kept (`Forecaster.fit`)                            |
+| `series.origins`   | 3 rolling origins at the end of the history, a horizon apart (closer  |
+|                    | when the history is short; the earliest keeps half of it)             |
+| `series.val_size`  | the horizon, at most a fifth of what the earliest origin knows        |
+| `series.method`    | `auto`: the candidates that fit before the earliest origin (`esrnn`,  |
+|                    | `es`, and `rnn` with >= 8 full training windows), the references and  |
+|                    | their combination are scored on the origins (`forecast.select`)       |
 | `train.max_steps`  | at most 500 optimizer steps without a preset (long series)            |
 
 Keys already set (by a preset, a config file, `--set` or a flag) are kept. The chosen
@@ -51,15 +54,21 @@ TREND_R2 = 0.5
 MULTIPLICATIVE_R = 0.5
 MIN_WINDOWS = 8
 MAX_STEPS = 500
+# Rolling origins of the automatic choice: three average out one odd stretch of the
+# history (one validation tail misleads the choice) while the candidates fitted before
+# the earliest origin still see most of the history.
+ORIGINS = 3
 
 
 @dataclass
 class AutoChoice:
-    """The configuration the rules chose, why (one line), and the candidate methods."""
+    """The configuration the rules chose, why (one line), the candidate methods and the
+    rolling origins they are scored on (`plan_origins`; empty when the method is pinned)."""
 
     config: ForecastConfig
     reasons: list[str] = field(default_factory=list)
     candidates: list[Method] = field(default_factory=list)
+    origins: list[int] = field(default_factory=list)
 
     @property
     def line(self) -> str:
@@ -216,7 +225,7 @@ def configure(cfg: ForecastConfig, series: Series, hold_out: int = 0) -> AutoCho
         r2 = trend_r2(np.log(history) if s.log == "yes" else history, m)
         s.transform = "diff" if r2 >= TREND_R2 else "none"
         out.reasons.append(f"transform {s.transform} (a line explains {r2:.0%})")
-    n_fit = len(history) - (s.val_size or min(s.horizon, max(1, len(history) // 5)))
+    n_fit = _plan_fit(cfg, len(history), out)
     if cfg.is_unset("series.lookback"):
         s.lookback = max(2, min(max(m, s.horizon, 8), (n_fit - 1) // 2))
         out.reasons.append(f"lookback {s.lookback}")
@@ -224,10 +233,56 @@ def configure(cfg: ForecastConfig, series: Series, hold_out: int = 0) -> AutoCho
         _cap_steps(cfg, n_fit - s.lookback)
     if cfg.is_unset("series.method"):
         out.candidates = candidates(cfg, series, n_fit)
-        out.reasons.append("method: best on the validation tail of " + ", ".join(out.candidates))
+        if out.origins:
+            out.reasons.append(
+                f"method: best on {s.origins} rolling origins of "
+                + ", ".join(out.candidates)
+                + ", the references and their combination"
+            )
+        else:  # no origin leaves min_history before it: no choice to make
+            s.method = out.candidates[0]
+            out.reasons.append(f"method {s.method} (too short for a rolling origin)")
     if cfg.recipe == "auto":
         cfg.recipe, cfg.recipe_note = "fixed", "; ".join(out.reasons)
     return out
+
+
+def plan_origins(n_history: int, horizon: int, count: int = ORIGINS, least: int = 1) -> list[int]:
+    """The rolling origins at the end of a history of `n_history` points: how many points
+    each knows, ascending, each followed by `horizon` points to score. The last is
+    `n_history - horizon`; the others step back by the horizon, closer together when the
+    history is short (the earliest knows at least half of the history and `least`
+    points), and fewer when even one step does not fit; none when the last knows fewer
+    than `least`.
+    """
+    last = n_history - horizon
+    if last < max(least, 1):
+        return []
+    floor = max(n_history // 2, least)
+    count = max(1, min(count, last - floor + 1))
+    if count == 1:
+        return [last]
+    step = min(horizon, (last - floor) // (count - 1))
+    return [last - k * step for k in reversed(range(count))]
+
+
+def _plan_fit(cfg: ForecastConfig, n_history: int, out: AutoChoice) -> int:
+    """Fix `series.origins` and `series.val_size` (when unset) and return the points a
+    candidate fits on before its validation tail: what the earliest origin knows, minus
+    the validation tail (the whole history when the method is pinned: no choice)."""
+    s = cfg.series
+    starts: list[int] = []
+    if s.method == "auto":
+        least = min_history(max(s.season, 1))
+        starts = plan_origins(n_history, s.horizon, s.origins or ORIGINS, least)
+        if cfg.is_unset("series.origins"):
+            s.origins = len(starts)
+    known = starts[0] if starts else n_history
+    if cfg.is_unset("series.val_size"):
+        diff = 1 if s.transform == "diff" else 0
+        s.val_size = min(s.horizon, max(1, (known - diff) // 5))
+    out.origins = starts
+    return known - s.val_size
 
 
 def _cap_steps(cfg: ForecastConfig, windows: int) -> None:
@@ -260,5 +315,6 @@ __all__ = [
     "configure",
     "future_dates",
     "min_history",
+    "plan_origins",
     "time_frequency",
 ]

@@ -31,7 +31,15 @@ from rnnkit.errors import DataError
 from rnnkit.forecast.auto import configure, future_dates, min_history
 from rnnkit.forecast.baselines import naive_forecast, seasonal_naive_forecast
 from rnnkit.forecast.forecaster import Forecast, Forecaster
-from rnnkit.forecast.references import reference_forecasts
+from rnnkit.forecast.references import RefForecast, reference_forecasts
+from rnnkit.forecast.select import (
+    COMBINATION,
+    OriginRuns,
+    add_references,
+    fit_choice,
+    origin_runs,
+    plain_forecast,
+)
 from rnnkit.forecast.series import BUILTINS, Series, infer_season, load_series, plan_sizes
 from rnnkit.metrics import coverage, forecast_metrics
 from rnnkit.storage import storage_errors, write_atomic
@@ -97,6 +105,7 @@ def run_forecast(
     checkpoint: str | None = None,
     quiet: bool = False,
     echo: Callable[[str], None] = print,
+    rolling: int = 0,
 ) -> dict[str, Any]:
     """Fit and score a forecaster on `source` (or forecast past its end from `checkpoint`).
 
@@ -113,6 +122,8 @@ def run_forecast(
         checkpoint: a run folder or `.pt`: forecast past the end without retraining.
         quiet: no progress bars.
         echo: where the progress lines and the final summary line go.
+        rolling: `--backtest N`: score the same way from N origins a horizon apart, the
+            last the run's own test part (`rolling_backtest`; first seed only).
 
     Returns:
         The metrics written to `metrics.json` plus `run_dir` and `summary` (the last line).
@@ -129,6 +140,7 @@ def run_forecast(
     cfg = choice.config
     history, test = _hold_out(cfg, data)
     season = cfg.series.season or data.season or infer_season(history.target)
+    _check_rolling(rolling, len(data), cfg.series.horizon, season)
     run_dir = _run_dir(out, source)
     _make_run_dir(run_dir)
     echo(f"run folder: {run_dir}")
@@ -137,10 +149,65 @@ def run_forecast(
     write_atomic(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2))
     cfg.series.season = season
     run = backtest(cfg, history, test, season, seeds, quiet, echo)
+    if rolling:
+        run.results["backtest"] = rolling_backtest(cfg, data, season, rolling, run, quiet)
     write_forecast_run(run_dir, run, history, test)
     summary = _summary_line(source, run.results, run_dir)
     echo(summary)
     return {**run.results, "run_dir": str(run_dir), "summary": summary}
+
+
+def _check_rolling(count: int, n: int, horizon: int, season: int) -> None:
+    """Refuse a backtest on `count` origins before anything is written when its earliest
+    origin would leave less history than the automatic configuration fits on."""
+    most = max(0, (n - min_history(season)) // horizon)
+    if count > most:
+        raise DataError(
+            f"a backtest on {count} origins needs {count} x {horizon} points after the first "
+            f"{min_history(season)}, the series has {n}: ask for at most {most} origins or a "
+            "smaller series.horizon"
+        )
+
+
+def _scores_at(results: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """One origin's entry of `rolling_backtest`: the first seed's scores of the chosen
+    forecast (`model`) and of the recurrent family, and the baselines' and references'."""
+    metrics = ("mae", "rmse", "smape", "mase")
+    out = {"model": {k: results["model"][k]["values"][0] for k in metrics}}
+    out["model"]["coverage80"] = results["coverage80"]["values"][0]
+    if "recurrent" in results:
+        rec = results["recurrent"]
+        out["recurrent"] = {k: rec[k]["values"][0] for k in metrics}
+        out["recurrent"]["coverage80"] = rec["coverage80"]["values"][0]
+    for name in ("naive", "seasonal_naive"):
+        out[name] = {k: results[name][k] for k in metrics}
+    for name, ref in results.get("references", {}).items():
+        out[name] = {k: ref[k] for k in metrics}
+    return out
+
+
+def rolling_backtest(
+    cfg: ForecastConfig, data: Series, season: int, count: int, last: Backtest, quiet: bool
+) -> dict[str, Any]:
+    """`--backtest N`: fit and score with the first seed from `count` origins a horizon
+    apart, the last being the run's own split (`last`, already scored), the others
+    holding out the `horizon` points after them; the `metrics.json` entry `backtest`:
+    `origins` (time labels of each first forecast step), `per_origin` and `mean`."""
+    horizon = cfg.series.horizon
+    starts = [len(data) - horizon * (j + 1) for j in reversed(range(count))]  # ascending
+    runs: list[Backtest] = []
+    for start in starts[:-1]:
+        test = data.head(start + horizon).tail(horizon)
+        runs.append(backtest(cfg, data.head(start), test, season, 1, quiet, lambda _: None))
+    runs.append(last)
+    per_origin = [_scores_at(run.results) for run in runs]
+    names = [n for n in per_origin[0] if all(n in p for p in per_origin)]
+    mean = {
+        n: {k: float(np.mean([p[n][k] for p in per_origin])) for k in per_origin[0][n]}
+        for n in names
+    }
+    last.segments = [(s, r.forecast) for s, r in zip(starts, runs, strict=True)]
+    return {"origins": [data.time[s] for s in starts], "per_origin": per_origin, "mean": mean}
 
 
 def _test_points(cfg: ForecastConfig, data: Series) -> int:
@@ -193,11 +260,12 @@ class Backtest:
     (name -> `(H, C)`)."""
 
     results: dict[str, Any]
-    forecaster: Forecaster
+    forecaster: Forecaster | None
     forecast: Forecast
     naive: np.ndarray
     seasonal_naive: np.ndarray
     references: dict[str, np.ndarray] = field(default_factory=dict)
+    segments: list[tuple[int, Forecast]] = field(default_factory=list)  # --backtest
 
 
 def _ref_label(name: str, spec: str) -> str:
@@ -211,7 +279,7 @@ def _references(
     truth: np.ndarray,
     season: int,
     echo: Callable[[str], None],
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+) -> tuple[dict[str, Any], dict[str, RefForecast]]:
     """Fit the references `series.references` names on `history` and score them on `truth`
     `(H, C)`: the `metrics.json` entries (with `references_skipped`) and the forecasts."""
     skipped: dict[str, str] = {}
@@ -233,7 +301,66 @@ def _references(
     entries: dict[str, Any] = {"references": scores}
     if skipped:
         entries["references_skipped"] = skipped
-    return entries, {name: r.mean for name, r in refs.items()}
+    return entries, refs
+
+
+def _choice_label(name: str, results: dict[str, Any]) -> str:
+    """A candidate's name as the summary and the plot show it: a reference's model, the
+    combination's members."""
+    specs = {n: m["spec"] for n, m in results.get("references", {}).items()}
+    if name == COMBINATION:
+        members = results.get("choice", {}).get("combination", [])
+        return "mean of " + ", ".join(_choice_label(m, results) for m in members)
+    return _ref_label(name, specs[name]) if name in specs else name.replace("_", " ")
+
+
+@dataclass
+class _Scores:
+    """Per-seed test scores of one forecast: MAE, RMSE, sMAPE, MASE, MSE and coverage."""
+
+    values: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, truth: np.ndarray, pred: Forecast, history: Series, season: int) -> None:
+        m = forecast_metrics(truth, pred.mean, history.target, season)
+        m["mse"] = m["rmse"] ** 2
+        finite = np.isfinite(pred.lower).all()
+        m["coverage80"] = coverage(truth, pred.lower, pred.upper) if finite else math.nan
+        for k, v in m.items():
+            self.values.setdefault(k, []).append(v)
+
+    def last(self, key: str) -> float:
+        return self.values[key][-1]
+
+    def spread(self) -> dict[str, Any]:
+        return {k: _spread(v) for k, v in self.values.items() if k != "coverage80"}
+
+
+def _seed_line(seed: int, sc: _Scores, fit_s: float, method: str) -> str:
+    """One seed's progress line."""
+    c = sc.last("coverage80")
+    return (
+        f"seed {seed}: MAE {sc.last('mae'):.4g}  RMSE {sc.last('rmse'):.4g}  "
+        f"sMAPE {sc.last('smape'):.4g}  MASE {sc.last('mase'):.4g}  80% coverage "
+        + ("n/a" if math.isnan(c) else f"{c:.0%}")
+        + f"  fit {fit_s:.1f} s  {method}"
+    )
+
+
+def _reference_runs(
+    cfg: ForecastConfig,
+    history: Series,
+    season: int,
+    finals: dict[str, np.ndarray],
+    references: dict[str, RefForecast],
+) -> tuple[OriginRuns | None, dict[str, Forecast]]:
+    """For the automatic choice: the baselines' and references' forecasts from the rolling
+    origins (fit once, shared by the seeds) and past the end (`finals`: name -> (H, C))."""
+    if cfg.series.method != "auto":
+        return None, {}
+    runs = origin_runs(cfg, history)
+    add_references(runs, history, season, references)
+    names = list(history.target_names)
+    return runs, {n: plain_forecast(v, names) for n, v in finals.items() if n in runs.forecasts}
 
 
 def backtest(
@@ -246,60 +373,77 @@ def backtest(
     echo: Callable[[str], None],
 ) -> Backtest:
     """Fit on `history` with `seeds` seeds (`cfg.train.seed`, +1, ...), forecast `test`, and
-    score each fit and the naive and seasonal naive baselines; one line per seed to `echo`."""
-    horizon = len(test)
-    truth = test.target  # (H, C)
-    scores: dict[str, list[float]] = {k: [] for k in ("mae", "rmse", "smape", "mase", "mse")}
-    cov: list[float] = []
-    fit_s: list[float] = []
-    train_loss: list[float] = []
-    methods: list[str] = []
-    first: tuple[Forecaster, Forecast] | None = None
-    base_seed = cfg.train.seed
-    for i in range(seeds):
-        cfg_i = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=base_seed + i))
-        t0 = time.perf_counter()
-        fc = Forecaster(cfg_i, quiet=quiet).fit(history)
-        fit_s.append(time.perf_counter() - t0)
-        methods.append(_method_text(fc.train_info))
-        train_loss.append(fc.train_info["history"][-1]["train_loss"])
-        pred = fc.predict(horizon)
-        m = forecast_metrics(truth, pred.mean, history.target, season)
-        m["mse"] = m["rmse"] ** 2
-        for k, v in m.items():
-            scores[k].append(v)
-        c = coverage(truth, pred.lower, pred.upper) if np.isfinite(pred.lower).all() else math.nan
-        cov.append(c)
-        echo(
-            f"seed {base_seed + i}: MAE {m['mae']:.4g}  RMSE {m['rmse']:.4g}  "
-            f"sMAPE {m['smape']:.4g}  MASE {m['mase']:.4g}  80% coverage "
-            + ("n/a" if math.isnan(c) else f"{c:.0%}")
-            + f"  fit {fit_s[-1]:.1f} s  {methods[-1]}"
-        )
-        if first is None:
-            first = (fc, pred)
-    assert first is not None
-    fc, pred = first
+    score each fit and the naive and seasonal naive baselines; one line per seed to `echo`.
+    With `series.method = "auto"` each seed makes the choice on rolling origins
+    (`rnnkit.forecast.select`) and the best recurrent method is scored beside it."""
+    horizon, truth = len(test), test.target  # (H, C)
     naive = naive_forecast(history.target, horizon)
     snaive = seasonal_naive_forecast(history.target, horizon, season)
+    entries, fitted = _references(cfg, history, truth, season, echo)
+    references = {name: r.mean for name, r in fitted.items()}
+    finals = {"naive": naive, "seasonal_naive": snaive, **references}
+    base, final_forecasts = _reference_runs(cfg, history, season, finals, fitted)
+    chosen, recurrent = _Scores(), _Scores()
+    fit_s: list[float] = []
+    losses: list[float] = []
+    methods: list[str] = []
+    first: tuple[Forecaster | None, Forecast, dict[str, Any]] | None = None
+    for i in range(seeds):
+        seed = cfg.train.seed + i
+        cfg_i = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed))
+        t0 = time.perf_counter()
+        choice: dict[str, Any] = {}
+        if base is None:
+            one = Forecaster(cfg_i, quiet=quiet).fit(history)
+            fc: Forecaster | None = one
+            pred = one.predict(horizon)
+            methods.append(_method_text(one.train_info))
+        else:
+            pick = fit_choice(cfg_i, history, base, final_forecasts, quiet)
+            fc, pred, choice = pick.forecaster, pick.forecast, pick.choice.to_dict()
+            if pick.recurrent is not None:
+                recurrent.add(truth, pick.recurrent, history, season)
+            methods.append(pick.choice.chosen)
+        fit_s.append(time.perf_counter() - t0)
+        losses.append(_train_loss(fc))
+        chosen.add(truth, pred, history, season)
+        echo(_seed_line(seed, chosen, fit_s[-1], methods[-1]))
+        if first is None:
+            first = (fc, pred, choice)
+    assert first is not None
+    fc, pred, choice = first
     results: dict[str, Any] = {
         "source": cfg.series.source,
         "horizon": horizon,
-        "lookback": fc.lookback,
+        "lookback": cfg.series.lookback if fc is None else fc.lookback,
         "season": season,
         "seeds": seeds,
         "test_points": horizon,
-        "model": {k: _spread(v) for k, v in scores.items()},
-        "coverage80": _spread(cov),
+        "model": chosen.spread(),
+        "coverage80": _spread(chosen.values["coverage80"]),
         "fit_s": _spread(fit_s),
-        "train_loss": _spread(train_loss),
+        "train_loss": _spread(losses),
         "method": methods,
         "naive": forecast_metrics(truth, naive, history.target, season),
         "seasonal_naive": forecast_metrics(truth, snaive, history.target, season),
     }
-    entries, references = _references(cfg, history, truth, season, echo)
+    if base is not None:
+        results["origins"] = {"count": len(base.starts), "starts": base.starts}
+        results["choice"] = choice
+        if recurrent.values:
+            results["recurrent"] = {
+                **recurrent.spread(),
+                "coverage80": _spread(recurrent.values["coverage80"]),
+            }
     results.update(entries)
     return Backtest(results, fc, pred, naive, snaive, references)
+
+
+def _train_loss(fc: Forecaster | None) -> float:
+    """The last training loss of a fitted forecaster (NaN without one)."""
+    if fc is None or not fc.train_info.get("history"):
+        return math.nan
+    return float(fc.train_info["history"][-1]["train_loss"])
 
 
 def write_forecast_run(run_dir: Path, run: Backtest, history: Series, test: Series) -> None:
@@ -307,7 +451,8 @@ def write_forecast_run(run_dir: Path, run: Backtest, history: Series, test: Seri
     (actual, forecast, interval, both baselines and the references per step) and
     `forecast.png`."""
     fc, pred, results = run.forecaster, run.forecast, run.results
-    fc.save(run_dir, metrics=results)
+    if fc is not None:  # the best recurrent method's (none when none could fit)
+        fc.save(run_dir, metrics=results)
     write_atomic(run_dir / "metrics.json", json.dumps(results, indent=2))
     _write_csv(
         run_dir / "forecast.csv",
@@ -325,8 +470,10 @@ def write_forecast_run(run_dir: Path, run: Backtest, history: Series, test: Seri
     )
     from rnnkit.plots import plot_forecast
 
-    s = fc.config.series
     specs = results.get("references", {})
+    label = _model_label(fc) if fc is not None else ""
+    if results.get("choice"):
+        label = "chosen " + _choice_label(results["choice"]["chosen"], results)
     plot_forecast(
         history.time,
         history.target,
@@ -337,9 +484,28 @@ def write_forecast_run(run_dir: Path, run: Backtest, history: Series, test: Seri
         run_dir / "forecast.png",
         truth=test.target,
         names=test.target_names,
-        title=f"{Path(s.source).name}: {_model_label(fc)}, horizon {len(test)}",
+        title=f"{Path(results['source']).name}: {label}, horizon {len(test)}",
         references={_ref_label(n, specs[n]["spec"]): v for n, v in run.references.items()},
     )
+    if run.segments:
+        _plot_rolling(run_dir / "backtest.png", run, history, test)
+
+
+def _plot_rolling(path: Path, run: Backtest, history: Series, test: Series) -> None:
+    """`backtest.png`: the chosen forecast from every origin, and MASE per origin."""
+    from rnnkit.plots import plot_backtest
+
+    per_origin = run.results["backtest"]["per_origin"]
+    names = [n for n in per_origin[0] if all(n in p for p in per_origin)]
+    label = {"model": "chosen", "recurrent": "recurrent"}
+    scores = {
+        label.get(n, _choice_label(n, run.results)): [p[n]["mase"] for p in per_origin]
+        for n in names
+    }
+    segments = [(s, f.mean[:, 0], f.lower[:, 0], f.upper[:, 0]) for s, f in run.segments]
+    values = np.concatenate([history.target, test.target])
+    title = f"{Path(run.results['source']).name}: backtest on {len(segments)} origins"
+    plot_backtest([*history.time, *test.time], values, segments, scores, path, title)
 
 
 def _summary_line(source: str, results: dict[str, Any], run_dir: Path) -> str:
@@ -361,11 +527,24 @@ def _summary_line(source: str, results: dict[str, Any], run_dir: Path) -> str:
     return (
         f"forecast {source} h={results['horizon']} ({seeds} seed{'s' if seeds > 1 else ''}):"
         f"{mse_txt} MAE {model_m['mae']['mean']:.4g}{pm.format(model_m['mae']['std'])}"
-        f" MASE {model_m['mase']['mean']:.3g} | naive MAE {results['naive']['mae']:.4g}"
+        f" MASE {model_m['mase']['mean']:.3g}{_choice_text(results)}"
+        f" | naive MAE {results['naive']['mae']:.4g}"
         f" | seasonal naive (m={season}) MAE {results['seasonal_naive']['mae']:.4g}{refs}"
         f" | 80% interval coverage {cov_txt} | fit {results['fit_s']['mean']:.1f} s"
         f" | {run_dir}"
     )
+
+
+def _choice_text(results: dict[str, Any]) -> str:
+    """` chosen ETS(A,A,M) | recurrent esrnn MAE 1.23` for the automatic choice, else ``."""
+    choice = results.get("choice")
+    if not choice:
+        return ""
+    text = f" chosen {_choice_label(choice['chosen'], results)}"
+    rec = results.get("recurrent")
+    if rec and choice.get("recurrent"):
+        text += f" | recurrent ({choice['recurrent']}) MAE {rec['mae']['mean']:.4g}"
+    return text
 
 
 def _forecast_from_checkpoint(

@@ -15,7 +15,6 @@ The `nn.Module`s are `rnnkit.forecast.model.DirectForecaster` and
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.checkpoint import load_checkpoint, save_checkpoint
-from rnnkit.config import ForecastConfig, ForecastTrainConfig, Method, SeriesConfig
+from rnnkit.config import ForecastConfig, ForecastTrainConfig, SeriesConfig
 from rnnkit.errors import CheckpointError, ConfigError, NumericalError
 from rnnkit.forecast.auto import configure
 from rnnkit.forecast.hybrid import FitModel, HybridForecaster, OriginForecaster, origin_windows
@@ -182,11 +181,11 @@ class Forecaster:
         """Fit on the whole of `series` (hold the test part out before calling).
 
         The keys left to "auto" are chosen from `series` (`rnnkit.forecast.auto`); with
-        `series.method = "auto"` every candidate method is fit and the one with the lowest
-        MAE on the validation tail is kept. The scaler and the season are fit on `series`
-        only; its last `val_size` points are kept out of training, to pick the best epoch,
-        the method and to calibrate the intervals. The caller's global random states and
-        thread count are restored.
+        `series.method = "auto"` the recurrent method with the lowest MAE on the rolling
+        origins (`rnnkit.forecast.select.recurrent_choice`) is fit. The scaler and the
+        season are fit on `series` only; its last `val_size` points are kept out of
+        training, to pick the best epoch and to calibrate the intervals. The caller's global
+        random states and thread count are restored.
         """
         if not isinstance(series, Series):
             series = Series.from_array(series)
@@ -197,28 +196,18 @@ class Forecaster:
             t0 = time.perf_counter()
             choice = configure(self.config, series)
             self.config = choice.config
-            if self.config.series.method == "auto":
-                self._fit_best(series, device, choice.candidates)
-            else:
-                self._first_fit(series, device)
-                self._finish(device)
+            scores: dict[str, float] = {}
+            if self.config.series.method == "auto":  # the choice sits above the estimator
+                from rnnkit.forecast.select import recurrent_choice
+
+                self.config.series.method, scores = recurrent_choice(self.config, series)
+            self._first_fit(series, device)
+            self._finish(device)
             self.train_info["auto"] = choice.line
+            if scores:
+                self.train_info["candidates"] = scores
             self.train_info["fit_s"] = time.perf_counter() - t0
         return self
-
-    def _fit_best(self, series: Series, device: torch.device, methods: list[Method]) -> None:
-        """Fit every method of `methods`, keep the one best on the validation tail."""
-        fits = []
-        for method in methods:
-            cfg = copy.deepcopy(self.config)
-            cfg.series.method = method
-            fc = Forecaster(cfg, self.quiet)
-            fc._first_fit(series, device)
-            fits.append(fc)
-        best = min(fits, key=lambda f: f.val_mae)
-        best._finish(device)
-        self.__dict__.update(best.__dict__)
-        self.train_info["candidates"] = {f.config.series.method: f.val_mae for f in fits}
 
     def _first_fit(self, series: Series, device: torch.device) -> None:
         """Fit the configured method with the validation tail held out; score it there

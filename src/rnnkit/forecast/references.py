@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import itertools
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -275,6 +276,38 @@ FITTERS: dict[str, Callable[[np.ndarray, int, int], RefForecast]] = {
     "ets": auto_ets,
     "arima": auto_arima,
 }
+
+
+_ETS_SPEC = re.compile(r"ETS\((A|M),(N|A|Ad),(N|A|M)\)$")
+_ARIMA_SPEC = re.compile(r"ARIMA\((\d),(\d),(\d)\)(?:\((\d),(\d),(\d)\)\[(\d+)\])?$")
+
+
+def _spec_fit(spec: str, y: np.ndarray, horizon: int, season: int) -> Fit:
+    """The fit of one column's model named by `spec` (as `auto_ets` / `auto_arima` name it)."""
+    if ets := _ETS_SPEC.match(spec):
+        e, t, s = ets.groups()
+        return _ets_fit(y, horizon, season, e, t, s)
+    if arima := _ARIMA_SPEC.match(spec):
+        p, d, q, sp, sd, sq, m = (int(v) if v else 0 for v in arima.groups())
+        return _arima_fit(y, horizon, (p, d, q), (sp, sd, sq, m))
+    raise ConfigError(f"unknown reference model {spec!r}")
+
+
+def refit_reference(spec: str, history: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    """Refit the model(s) `spec` names (one per column, joined by "; ") on `history` and
+    forecast: the references at a rolling origin keep the models chosen on all the history.
+
+    Raises:
+        DataError: a column's fit failed or gave a non-finite forecast.
+    Shape:
+        history: (N, C). Returns (H, C).
+    """
+    cols = np.asarray(history, dtype=np.float64).reshape(len(history), -1)  # (N, C)
+    out = []
+    for j, one in enumerate(spec.split("; ")):
+        fc = _lowest_aicc({one: _spec_fit(one, cols[:, j], horizon, season)}, one)[0]
+        out.append(fc)
+    return np.stack(out, axis=1)
 
 
 def statsmodels_installed() -> bool:
