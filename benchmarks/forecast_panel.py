@@ -253,6 +253,9 @@ def score_row(r: RunResult) -> dict[str, Any]:
     base = _get(m, base_key)
     ets, arima = _get(m, "references.ets.mae"), _get(m, "references.arima.mae")
     cov = _finite(_get(m, "coverage80.values") or [])
+    rec = _get(m, "recurrent.mae.mean")
+    refs = _finite([_get(m, "naive.mae"), base, ets, arima])
+    best_ref = min(refs) if refs else None
     return {
         "horizon": _get(m, "horizon") or r.horizon,
         "season": season,
@@ -270,6 +273,11 @@ def score_row(r: RunResult) -> dict[str, Any]:
         "arima_fit_s": _get(m, "references.arima.fit_s"),
         "ratio_ets": model_mae / ets if model_mae is not None and ets else None,
         "arima_ratio_ets": arima / ets if arima is not None and ets else None,
+        "recurrent_mae": rec,
+        "recurrent_ratio_ets": rec / ets if rec is not None and ets else None,
+        "best_ref_mae": best_ref,
+        "ratio_best_ref": model_mae / best_ref if model_mae is not None and best_ref else None,
+        "chosen": _get(m, "method"),
         "coverage80": float(np.mean(cov)) if cov else None,
         "coverage80_values": cov,
         "fit_s": _get(m, "fit_s.mean"),
@@ -298,6 +306,13 @@ def summarise(results: list[RunResult]) -> dict[str, Any]:
         "failed": [r.name for r in results if r.metrics is None],
         "geomean_rnnkit_over_ets": geomean(row["ratio_ets"] for row in rows),
         "geomean_arima_over_ets": geomean(row["arima_ratio_ets"] for row in rows),
+        "geomean_recurrent_over_ets": geomean(row["recurrent_ratio_ets"] for row in rows),
+        "worst_over_best_reference": max(
+            _finite(row["ratio_best_ref"] for row in rows), default=None
+        ),
+        "within_1_1_of_best_reference": sum(
+            r <= 1.1 for r in _finite(row["ratio_best_ref"] for row in rows)
+        ),
         "ets_series": sum(row["ratio_ets"] is not None for row in rows),
         "pooled_coverage80": covered / weight if weight else None,
         "beats_seasonal_naive": sum(beats),
@@ -358,13 +373,14 @@ def series_table(results: list[RunResult]) -> list[str]:
     """Markdown lines: one row per series, then notes (auto config, method, errors)."""
     head = (
         "| series | n | H | season | rnnkit MAE | snaive MAE | beats | ETS MAE | ETS spec "
-        "| ARIMA MAE | ARIMA spec | rnnkit/ETS | cov80 | fit s/seed |"
+        "| ARIMA MAE | ARIMA spec | rnnkit/ETS | /best ref | recurrent MAE | recurrent/ETS "
+        "| cov80 | fit s/seed |"
     )
-    lines = [head, "|" + "---|" * 14]
+    lines = [head, "|" + "---|" * 17]
     notes = []
     for r in results:
         if r.metrics is None:
-            lines.append(f"| {r.name} | {r.points} | {r.horizon} |" + " - |" * 11)
+            lines.append(f"| {r.name} | {r.points} | {r.horizon} |" + " - |" * 14)
             notes.append(f"- `{r.name}` failed: {_clip(r.error)}")
             continue
         w = r.row
@@ -374,7 +390,8 @@ def series_table(results: list[RunResult]) -> list[str]:
             f"| {r.name} | {r.points} | {w['horizon']} | {_f(w['season'])} | {_f(w['mae'])} "
             f"| {_f(w['baseline_mae'])}{base} | {beats} | {_f(w['ets_mae'])} "
             f"| {w['ets_spec'] or '-'} | {_f(w['arima_mae'])} | {w['arima_spec'] or '-'} "
-            f"| {_f(w['ratio_ets'], 3)} | {_pct(w['coverage80'])} | {_f(w['fit_s'], 3)} |"
+            f"| {_f(w['ratio_ets'], 3)} | {_f(w['ratio_best_ref'], 3)} | {_f(w['recurrent_mae'])} "
+            f"| {_f(w['recurrent_ratio_ets'], 3)} | {_pct(w['coverage80'])} | {_f(w['fit_s'], 3)} |"
         )
         for key in ("method", "auto"):
             if w[key]:
@@ -390,6 +407,11 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
         f"- geometric mean rnnkit/ETS: {_f(s['geomean_rnnkit_over_ets'], 3)}"
         f" (over {s['ets_series']} series with an ETS reference)",
         f"- geometric mean ARIMA/ETS: {_f(s['geomean_arima_over_ets'], 3)}",
+        f"- geometric mean of the recurrent family alone (ablation) / ETS: "
+        f"{_f(s['geomean_recurrent_over_ets'], 3)}",
+        f"- chosen MAE / best printed reference (naive, seasonal naive, ETS, ARIMA): worst "
+        f"{_f(s['worst_over_best_reference'], 3)}, within 1.1x on "
+        f"{s['within_1_1_of_best_reference']} of {s['completed']}",
         f"- pooled 80% coverage (series and seeds, weighted by test points): "
         f"{_pct(s['pooled_coverage80'])}",
         f"- beats seasonal naive (naive where season <= 1): "

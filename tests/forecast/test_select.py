@@ -133,3 +133,20 @@ def test_too_many_backtest_origins_end_in_one_line_and_write_nothing(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "backtest on 9 origins" in err and "at most 6" in err
     assert not out.exists()
+
+
+def test_a_saved_choice_forecasts_past_the_end_as_the_run_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    full = _seasonal_csv(tmp_path)
+    out, again = tmp_path / "run", tmp_path / "again"
+    args = ["--out", str(out), *FAST, "--set", "series.references=none", "--set", "train.epochs=1"]
+    assert main(["forecast", str(full), *args]) == 0
+    lines = full.read_text().splitlines()
+    history = tmp_path / "history.csv"  # the run's history: all but the 12 test points
+    history.write_text("\n".join(lines[:-12]) + "\n", encoding="utf-8")
+    assert main(["forecast", str(history), "--checkpoint", str(out), "--out", str(again)]) == 0
+    run = np.genfromtxt(out / "forecast.csv", delimiter=",", names=True, dtype=None)
+    past = np.genfromtxt(again / "forecast.csv", delimiter=",", names=True, dtype=None)
+    for key in ("value_forecast", "value_lower", "value_upper"):
+        np.testing.assert_allclose(past[key], run[key], rtol=1e-5)

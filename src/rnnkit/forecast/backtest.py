@@ -37,6 +37,7 @@ from rnnkit.forecast.select import (
     OriginRuns,
     add_references,
     fit_choice,
+    forecast_past_end,
     origin_runs,
     plain_forecast,
 )
@@ -266,6 +267,7 @@ class Backtest:
     seasonal_naive: np.ndarray
     references: dict[str, np.ndarray] = field(default_factory=dict)
     segments: list[tuple[int, Forecast]] = field(default_factory=list)  # --backtest
+    members: dict[str, Forecaster] = field(default_factory=dict)  # the choice's recurrent fits
 
 
 def _ref_label(name: str, spec: str) -> str:
@@ -388,6 +390,7 @@ def backtest(
     losses: list[float] = []
     methods: list[str] = []
     first: tuple[Forecaster | None, Forecast, dict[str, Any]] | None = None
+    members: dict[str, Forecaster] = {}
     for i in range(seeds):
         seed = cfg.train.seed + i
         cfg_i = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed))
@@ -401,6 +404,7 @@ def backtest(
         else:
             pick = fit_choice(cfg_i, history, base, final_forecasts, quiet)
             fc, pred, choice = pick.forecaster, pick.forecast, pick.choice.to_dict()
+            members = members or pick.members
             if pick.recurrent is not None:
                 recurrent.add(truth, pick.recurrent, history, season)
             methods.append(pick.choice.chosen)
@@ -436,7 +440,7 @@ def backtest(
                 "coverage80": _spread(recurrent.values["coverage80"]),
             }
     results.update(entries)
-    return Backtest(results, fc, pred, naive, snaive, references)
+    return Backtest(results, fc, pred, naive, snaive, references, members=members)
 
 
 def _train_loss(fc: Forecaster | None) -> float:
@@ -453,6 +457,9 @@ def write_forecast_run(run_dir: Path, run: Backtest, history: Series, test: Seri
     fc, pred, results = run.forecaster, run.forecast, run.results
     if fc is not None:  # the best recurrent method's (none when none could fit)
         fc.save(run_dir, metrics=results)
+    for name, member in run.members.items():  # the choice's other recurrent fits
+        if member is not fc:
+            member.save(run_dir / f"member-{name}.pt", metrics=results)
     write_atomic(run_dir / "metrics.json", json.dumps(results, indent=2))
     _write_csv(
         run_dir / "forecast.csv",
@@ -547,6 +554,14 @@ def _choice_text(results: dict[str, Any]) -> str:
     return text
 
 
+def _members(checkpoint: Path) -> dict[str, Forecaster]:
+    """The other recurrent fits a run folder holds (`member-<method>.pt`), by method."""
+    if not checkpoint.is_dir():
+        return {}
+    members = (Forecaster.load(p) for p in sorted(checkpoint.glob("member-*.pt")))
+    return {m.config.series.method: m for m in members}
+
+
 def _forecast_from_checkpoint(
     source: str,
     checkpoint: str,
@@ -567,7 +582,12 @@ def _forecast_from_checkpoint(
         o.fill if o.fill != "none" else s.fill,
     )
     horizon = int(o.horizon or fc.horizon)
-    pred = fc.predict(horizon, data)
+    recorded = info.get("choice")
+    if recorded:  # the automatic choice: the chosen forecast, as the run chose it
+        fitted = {s.method: fc, **_members(Path(checkpoint))}
+        pred = forecast_past_end(recorded, fitted, data, horizon)
+    else:
+        pred = fc.predict(horizon, data)
     run_dir = _run_dir(out, source)
     _make_run_dir(run_dir)
     future = _future_labels(data.time, horizon)

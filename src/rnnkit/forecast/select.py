@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +51,7 @@ class OriginRuns:
     forecasts: dict[str, np.ndarray] = field(default_factory=dict)
     bands: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    specs: dict[str, str] = field(default_factory=dict)  # the references' models
 
 
 def origin_runs(cfg: ForecastConfig, history: Series) -> OriginRuns:
@@ -88,6 +90,7 @@ def add_references(
             runs.skipped[name] = f"at a rolling origin: {exc}"
             continue
         runs.forecasts[name] = np.stack(fits)
+        runs.specs[name] = ref.spec
 
 
 def recurrent_methods(cfg: ForecastConfig, history: Series, starts: list[int]) -> list[Method]:
@@ -141,13 +144,21 @@ class Choice:
         """A candidate's mean MAE over the origins."""
         return float(np.mean(self.scores[name]))
 
-    def to_dict(self) -> dict[str, object]:
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Choice:
+        """The choice `to_dict` recorded (in a checkpoint's `train_info`)."""
+        scores = {k: list(v["per_origin"]) for k, v in raw["origin_mae"].items()}
+        members = list(raw["combination"])
+        return cls(raw["chosen"], raw["recurrent"], members, scores, dict(raw["factors"]))
+
+    def to_dict(self) -> dict[str, Any]:
         """The `metrics.json` entry."""
         return {
             "chosen": self.chosen,
             "recurrent": self.recurrent,
             "combination": self.members,
             "skipped": self.skipped,
+            "factors": self.factors,
             "origin_mae": {
                 k: {"per_origin": v, "mean": self.mean(k)} for k, v in self.scores.items()
             },
@@ -258,6 +269,7 @@ class Chosen:
     forecaster: Forecaster | None
     recurrent: Forecast | None
     choice: Choice
+    members: dict[str, Forecaster] = field(default_factory=dict)  # every recurrent fit
 
 
 def fit_choice(
@@ -282,12 +294,48 @@ def fit_choice(
     for name in needed_finals(choice):
         if name in RECURRENT:
             fitted[name] = Forecaster(_with_method(cfg, name), quiet).fit(history)
-            fitted[name].train_info["choice"] = choice.to_dict()
+            fitted[name].train_info["choice"] = {
+                **choice.to_dict(),
+                "specs": runs.specs,
+                "season": cfg.series.season,
+            }
             finals[name] = fitted[name].predict(cfg.series.horizon, level=LEVEL)
     forecast = final_forecast(choice, choice.chosen, finals)
     best = choice.recurrent
     recurrent = final_forecast(choice, best, finals) if best else None
-    return Chosen(forecast, fitted.get(best) if best else None, recurrent, choice)
+    return Chosen(forecast, fitted.get(best) if best else None, recurrent, choice, fitted)
+
+
+def forecast_past_end(
+    recorded: dict[str, Any], fitted: dict[str, Forecaster], series: Series, horizon: int
+) -> Forecast:
+    """The chosen forecast past the end of `series` from a saved run, no retraining: the
+    baselines and references (the recorded models) refit on `series`, the recurrent
+    members (`fitted`, by method) forecasting from it, combined and banded as chosen.
+
+    Raises:
+        DataError: a recurrent member of the choice is missing from `fitted`.
+    """
+    choice = Choice.from_dict(recorded)
+    names = choice.members if choice.chosen == COMBINATION else [choice.chosen]
+    y, season, target = series.target, int(recorded["season"]), list(series.target_names)
+    finals: dict[str, Forecast] = {}
+    for name in names:
+        if name in RECURRENT:
+            if name not in fitted:
+                raise DataError(
+                    f"the chosen forecast needs the fitted {name} model (member-{name}.pt "
+                    "in the run folder); pass the run folder as the checkpoint"
+                )
+            finals[name] = fitted[name].predict(horizon, series, LEVEL)
+        elif name == "naive":
+            finals[name] = plain_forecast(naive_forecast(y, horizon), target)
+        elif name == "seasonal_naive":
+            finals[name] = plain_forecast(seasonal_naive_forecast(y, horizon, season), target)
+        else:
+            spec = recorded["specs"][name]
+            finals[name] = plain_forecast(refit_reference(spec, y, horizon, season), target)
+    return final_forecast(choice, choice.chosen, finals)
 
 
 __all__ = [
@@ -301,6 +349,7 @@ __all__ = [
     "choose",
     "final_forecast",
     "fit_choice",
+    "forecast_past_end",
     "origin_runs",
     "plain_forecast",
     "recurrent_choice",
