@@ -391,6 +391,7 @@ def backtest(
     methods: list[str] = []
     first: tuple[Forecaster | None, Forecast, dict[str, Any]] | None = None
     members: dict[str, Forecaster] = {}
+    candidate_mae: dict[str, list[float]] = {}
     for i in range(seeds):
         seed = cfg.train.seed + i
         cfg_i = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed))
@@ -407,6 +408,9 @@ def backtest(
             members = members or pick.members
             if pick.recurrent is not None:
                 recurrent.add(truth, pick.recurrent, history, season)
+            for name, made in pick.candidates.items():  # every candidate's test MAE
+                mae = forecast_metrics(truth, made.mean, history.target, season)["mae"]
+                candidate_mae.setdefault(name, []).append(mae)
             methods.append(pick.choice.chosen)
         fit_s.append(time.perf_counter() - t0)
         losses.append(_train_loss(fc))
@@ -434,6 +438,7 @@ def backtest(
     if base is not None:
         results["origins"] = {"count": len(base.starts), "starts": base.starts}
         results["choice"] = choice
+        results["test_mae"] = {k: float(np.mean(v)) for k, v in candidate_mae.items()}
         if recurrent.values:
             results["recurrent"] = {
                 **recurrent.spread(),

@@ -194,8 +194,8 @@ class Forecaster:
         with threads_kept(), global_rng_kept(device):
             set_threads(self.config.train.threads)  # 1 by default: small matrices
             t0 = time.perf_counter()
-            choice = configure(self.config, series)
-            self.config = choice.config
+            if any(self.config.is_unset(k) for k in ForecastConfig.UNSET):
+                self.config = configure(self.config, series).config  # once per run
             scores: dict[str, float] = {}
             if self.config.series.method == "auto":  # the choice sits above the estimator
                 from rnnkit.forecast.select import recurrent_choice
@@ -203,7 +203,8 @@ class Forecaster:
                 self.config.series.method, scores = recurrent_choice(self.config, series)
             self._first_fit(series, device)
             self._finish(device)
-            self.train_info["auto"] = choice.line
+            note = self.config.recipe_note
+            self.train_info["auto"] = f"auto: {note}" if note else ""
             if scores:
                 self.train_info["candidates"] = scores
             self.train_info["fit_s"] = time.perf_counter() - t0

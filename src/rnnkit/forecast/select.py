@@ -33,6 +33,7 @@ from rnnkit.forecast.series import Series
 
 COMBINED = 3  # members of the combination: the best three candidates on the origins
 COMBINATION = "combination"
+MARGIN = 0.0  # how much better than the combination a single candidate must be
 LEVEL = 0.8
 RECURRENT: tuple[Method, ...] = ("esrnn", "es", "rnn")
 
@@ -167,7 +168,9 @@ class Choice:
 
 def choose(runs: OriginRuns) -> Choice:
     """Score every candidate of `runs` on the origins, add the combination of the best
-    `COMBINED`, and pick the lowest mean MAE (the earlier candidate on a tie)."""
+    `COMBINED`, and pick the lowest mean MAE; the combination unless a single candidate
+    beats it by more than `MARGIN` (a lowest score among several noisy ones is partly
+    luck; the combination's is less so)."""
     if not runs.forecasts:
         raise DataError("no forecast could be made from the rolling origins; see the reasons above")
     scores = {name: _origin_mae(runs.truth, f) for name, f in runs.forecasts.items()}
@@ -176,7 +179,9 @@ def choose(runs: OriginRuns) -> Choice:
     if members:
         runs.forecasts[COMBINATION] = np.mean([runs.forecasts[m] for m in members], axis=0)
         scores[COMBINATION] = _origin_mae(runs.truth, runs.forecasts[COMBINATION])
-    chosen = min(scores, key=lambda k: float(np.mean(scores[k])))
+    chosen = ranked[0]
+    if members and np.mean(scores[COMBINATION]) <= np.mean(scores[chosen]) * (1 + MARGIN):
+        chosen = COMBINATION
     recurrent = [k for k in ranked if k in RECURRENT]
     factors = {name: band_factor(runs, name) for name in scores}
     best = recurrent[0] if recurrent else None
@@ -230,9 +235,10 @@ def final_forecast(choice: Choice, name: str, finals: dict[str, Forecast]) -> Fo
 
 
 def needed_finals(choice: Choice) -> list[str]:
-    """The candidates whose forecast past the end the choice needs: the winner (or the
-    combination's members) and the best recurrent method (the ablation)."""
-    names = choice.members if choice.chosen == COMBINATION else [choice.chosen]
+    """The candidates whose forecast past the end is made: the combination's members
+    (its best is the best single candidate) and the best recurrent method (the
+    ablation); the chosen one is among them."""
+    names = choice.members or [choice.chosen]
     extra = [choice.recurrent] if choice.recurrent else []
     return list(dict.fromkeys(names + extra))
 
@@ -270,6 +276,7 @@ class Chosen:
     recurrent: Forecast | None
     choice: Choice
     members: dict[str, Forecaster] = field(default_factory=dict)  # every recurrent fit
+    candidates: dict[str, Forecast] = field(default_factory=dict)  # every forecast made
 
 
 def fit_choice(
@@ -300,10 +307,18 @@ def fit_choice(
                 "season": cfg.series.season,
             }
             finals[name] = fitted[name].predict(cfg.series.horizon, level=LEVEL)
-    forecast = final_forecast(choice, choice.chosen, finals)
+    made = [*finals, *([COMBINATION] if choice.members else [])]
+    forecasts = {n: final_forecast(choice, n, finals) for n in made if n in choice.factors}
     best = choice.recurrent
-    recurrent = final_forecast(choice, best, finals) if best else None
-    return Chosen(forecast, fitted.get(best) if best else None, recurrent, choice, fitted)
+    recurrent = forecasts[best] if best else None
+    return Chosen(
+        forecasts[choice.chosen],
+        fitted.get(best) if best else None,
+        recurrent,
+        choice,
+        fitted,
+        forecasts,
+    )
 
 
 def forecast_past_end(
