@@ -83,8 +83,9 @@ def _month_end(t: datetime) -> bool:
 
 def step_between(a: Point, b: Point) -> Step:
     """The step from label `a` to label `b` (`b` later)."""
-    if isinstance(a, int) or isinstance(b, int):
-        return Step(0, float(int(b) - int(a)))
+    if isinstance(a, int) and isinstance(b, int):
+        return Step(0, float(b - a))
+    assert isinstance(a, datetime) and isinstance(b, datetime)  # one column holds one kind
     months = (b.year - a.year) * 12 + b.month - a.month
     same_day = a.day == b.day or (_month_end(a) and _month_end(b))
     aligned = months > 0 and same_day and a.time() == b.time()
