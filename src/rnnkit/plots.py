@@ -20,17 +20,19 @@ from rnnkit.storage import write_atomic
 
 # The reference lines of `plot_forecast`: each has its own colour, dash pattern and hollow
 # marker, and each is thinner, with a smaller marker, than the one before and drawn above it,
-# all above the model's wide solid blue line: lines that coincide still all show.
+# all above the model's wide solid blue line: lines that coincide still all show. On a long
+# horizon each marks other steps (`MARKS`).
 REFERENCE_STYLES: tuple[dict[str, Any], ...] = (
-    {"color": "tab:orange", "ls": "--", "marker": "s", "lw": 2.4, "ms": 7.5},
-    {"color": "tab:green", "ls": "-.", "marker": "^", "lw": 2.0, "ms": 6.5},
+    {"color": "tab:orange", "ls": "--", "marker": "s", "lw": 2.4, "ms": 6.5},
+    {"color": "tab:green", "ls": "-.", "marker": "^", "lw": 2.0, "ms": 6.0},
     {"color": "tab:purple", "ls": ":", "marker": "v", "lw": 1.7, "ms": 5.5},
-    {"color": "tab:brown", "ls": (0, (6, 2, 1, 2, 1, 2)), "marker": "D", "lw": 1.4, "ms": 4.5},
-    {"color": "tab:pink", "ls": (0, (1, 1)), "marker": "P", "lw": 1.2, "ms": 4.0},
-    {"color": "tab:olive", "ls": (0, (8, 3)), "marker": "X", "lw": 1.0, "ms": 3.5},
+    {"color": "tab:brown", "ls": (0, (6, 2, 1, 2, 1, 2)), "marker": "D", "lw": 1.4, "ms": 5.0},
+    {"color": "tab:pink", "ls": (0, (1, 1)), "marker": "P", "lw": 1.2, "ms": 4.5},
+    {"color": "tab:olive", "ls": (0, (8, 3)), "marker": "X", "lw": 1.0, "ms": 4.0},
 )
 REFERENCE_COLORS = tuple(style["color"] for style in REFERENCE_STYLES)
 MAX_TICKS = 10
+MARKS = 12  # about as many markers per reference line, whatever the horizon
 # Days a time axis spans for its ticks to fall on years, quarters or months (`date_ticks`).
 YEARS_SPAN, QUARTERS_SPAN, MONTHS_SPAN = 3 * 365, 360, 60
 
@@ -237,6 +239,7 @@ def plot_forecast(
     axes = fig.subplots(panels, 1, squeeze=False)
     lines = {**(references or {}), **(extra or {})}
     bands = (np.asarray(lower, dtype=float), np.asarray(upper, dtype=float))
+    marks = max(1, round(h / MARKS))  # a marker every `marks` steps
     for c in range(panels):
         ax = axes[c][0]
         x_hist, x_fut = axis.x[:keep], axis.x[keep:]
@@ -250,7 +253,8 @@ def plot_forecast(
         for k, (name, values) in enumerate(lines.items()):
             style = REFERENCE_STYLES[k % len(REFERENCE_STYLES)]
             ref = np.asarray(values, dtype=float).reshape(mu.shape)[:, c]
-            ax.plot(x_fut, ref, mfc="none", label=name, zorder=6 + k, **style)
+            every = (k % marks, marks)  # each line marks other steps of a long horizon
+            ax.plot(x_fut, ref, mfc="none", markevery=every, label=name, zorder=6 + k, **style)
         if 0 < keep < len(axis.x):  # the forecast origin, between the history and the future
             ax.axvline((x_hist[-1] + x_fut[0]) / 2, color="0.6", ls=":", lw=1, zorder=1)
         ax.set_xticks(axis.ticks, axis.tick_labels, fontsize=8)
