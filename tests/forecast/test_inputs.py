@@ -58,11 +58,16 @@ CASES = {
         VALUES,
         "repeats '2004-12-01' at lines 61 and 62; keep one row per time",
     ),
-    "a day off": (
-        _replaced(MONTHS, 60, "2005-01-02"),
+    "a day apart": (
+        [*MONTHS[:60], "2004-12-02", *MONTHS[60:119]],
         VALUES,
-        "changes its step at line 62: '2005-01-02' comes 32 days after '2004-12-01' where "
+        "changes its step at line 62: '2004-12-02' comes 1 day after '2004-12-01' where "
         "the series steps monthly",
+    ),
+    "a month off": (
+        _replaced(MONTHS, 60, "2005-01-15"),
+        VALUES,
+        "'2005-01-15' comes 45 days after '2004-12-01' where the series steps monthly",
     ),
     "a week apart": (
         [*MONTHS[:60], "2004-12-08", *MONTHS[60:119]],
@@ -182,6 +187,8 @@ def test_the_builtins_and_good_files_still_load(tmp_path: Path) -> None:
     [
         (["2001Q1", "2001Q2", "2001Q4"], "quarterly", 1),
         (["2001-01-31", "2001-02-28", "2001-03-31", "2001-04-30"], "monthly", 0),
+        (["2001-01-31", "2001-02-28", "2001-03-30", "2001-05-31"], "monthly", 1),  # business
+        (["2001-01-02", "2001-02-01", "2001-03-01", "2001-04-02"], "monthly", 0),
         (["1700", "1701", "1703", "1704"], "a step of 1", 1),
         (["2020-01-01T00:00", "2020-01-01T01:00", "2020-01-01T02:00"], "every 3600 s", 0),
         (["2020-01-03", "2020-01-06", "2020-01-07", "2020-01-08"], "daily", 0),  # weekdays

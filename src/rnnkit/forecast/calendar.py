@@ -23,6 +23,10 @@ DAY = 86400.0
 # A series stepping one day whose only missing days are Saturdays and Sundays is business-daily.
 WEEKEND = (5, 6)
 
+# Days two labels may be apart in their months and still be a whole number of months apart
+# (a month's first or last business day).
+SLACK = 3
+
 Point = datetime | int
 
 
@@ -77,8 +81,9 @@ def parse_labels(labels: list[str], column: str = "time") -> list[Point] | None:
     )
 
 
-def _month_end(t: datetime) -> bool:
-    return t.day == calendar.monthrange(t.year, t.month)[1]
+def _month_end(t: datetime, slack: int = 0) -> bool:
+    """Whether `t` lies within `slack` days of the end of its month."""
+    return t.day >= calendar.monthrange(t.year, t.month)[1] - slack
 
 
 def step_between(a: Point, b: Point) -> Step:
@@ -87,7 +92,7 @@ def step_between(a: Point, b: Point) -> Step:
         return Step(0, float(b - a))
     assert isinstance(a, datetime) and isinstance(b, datetime)  # one column holds one kind
     months = (b.year - a.year) * 12 + b.month - a.month
-    same_day = a.day == b.day or (_month_end(a) and _month_end(b))
+    same_day = abs(a.day - b.day) <= SLACK or (_month_end(a, SLACK) and _month_end(b, SLACK))
     aligned = months > 0 and same_day and a.time() == b.time()
     return Step(months if aligned else 0, (b - a).total_seconds())
 

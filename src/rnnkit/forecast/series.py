@@ -12,6 +12,10 @@ time label per row. Built-in sources:
 - `sunspots`, `co2`: the datasets statsmodels ships inside its package (the optional
   `rnnkit[ts]` extra), read from its CSV files with no network and no pandas.
 
+A CSV's time column must hold each time once, oldest first, with one step between rows
+(`rnnkit.forecast.calendar`); missing steps are refused unless `series.fill` fills them
+(`drop` keeps them missing). A constant series is refused: its forecast is the constant.
+
 `plan_sizes` fills in the lookback, horizon and validation size a series gets, and
 `check_length` says when it is too short for them.
 """
@@ -424,7 +428,14 @@ def read_csv(
             the first column when it is not numeric, else row numbers.
         covariates: extra input columns the model sees but does not forecast.
         fill: what to do with missing cells: `none` reports them with their line numbers,
-            `linear`, `ffill`, `zero` or `drop` fill them.
+            `linear`, `ffill`, `zero` or `drop` fill them. Missing time steps (a gap in a
+            regular date or integer time column) are inserted as empty rows and filled the
+            same way (`drop` leaves the gap; `none` reports it).
+
+    Raises:
+        DataError: an unreadable file, a non-numeric cell, missing cells with `fill` none,
+            a time column that repeats a time, runs backwards, changes its step or (with
+            `fill` none) misses steps, or a constant series.
     """
     path = Path(path)
     header, rows = _read_table(path)
