@@ -8,7 +8,7 @@ through `write_atomic`: a full disk leaves the previous figure and a one-line `S
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -211,9 +211,9 @@ def plot_forecast(
     title: str = "",
     level: float = 0.8,
     show_last: int = 0,
-    references: dict[str, Any] | None = None,
+    references: Mapping[str, Any] | None = None,
     label: str = "forecast",
-    extra: dict[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """History, truth, forecast and its interval band, one panel per target (at most 4).
 
