@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ def csv_path(tmp_path: Path) -> Path:
     rows = ["date,sales,visits,price"]
     for i in t:
         rows.append(
-            f"2020-{1 + i // 28:02d}-{1 + i % 28:02d},{10 + np.sin(i / 2):.4f},"
+            f"{date(2020, 1, 1) + timedelta(days=int(i))},{10 + np.sin(i / 2):.4f},"
             f"{5 + np.cos(i / 2):.4f},{1 + 0.01 * i:.3f}"
         )
     path = tmp_path / "shop.csv"

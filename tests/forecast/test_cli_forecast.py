@@ -72,7 +72,7 @@ def test_forecast_csv_run_folder(
     assert main(["forecast", str(csv_path), "--checkpoint", str(out), "--out", str(out2)]) == 0
     assert "no retraining" in capsys.readouterr().out.strip().splitlines()[-1]
     future = list(csv.DictReader((out2 / "forecast.csv").open()))
-    assert len(future) == 5 and future[0]["time"] == "2020-03-05"  # the next day
+    assert len(future) == 5 and future[0]["time"] == "2020-03-01"  # the next day
 
 
 @pytest.mark.parametrize(
@@ -250,4 +250,4 @@ def test_an_error_names_the_key_as_the_user_gave_it(
     assert main(["forecast", str(csv_path), "--lookback", "8", "--quiet", *given]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("rnnkit: error: ") and "\n" not in err
-    assert f"smaller --lookback / {named}" in err
+    assert f"set {named} to 50 or less" in err  # the longest horizon 60 points allow

@@ -129,9 +129,11 @@ def future_dates(labels: list[str], horizon: int) -> list[str] | None:
 def lag_acf(values: np.ndarray, lag: int) -> float:
     """The autocorrelation of the first differences at `lag` (0 when too short). Shape: (N,)."""
     x = np.diff(np.asarray(values, dtype=np.float64))
+    if lag < 1 or len(x) < lag + 8:
+        return 0.0
     x = x - x.mean()
     denom = float(np.dot(x, x))
-    if lag < 1 or len(x) < lag + 8 or denom == 0.0:
+    if denom == 0.0:
         return 0.0
     return float(np.dot(x[:-lag], x[lag:]) / denom)
 
@@ -191,6 +193,39 @@ def min_history(season: int) -> int:
     return max(2 * season, 10)
 
 
+def max_horizon(series: Series, season: int = 0) -> int:
+    """The longest test horizon that leaves `min_history` points of history, the season
+    inferred on that history unless `season` is given; 0 when none does."""
+    values = np.asarray(series.target[:, 0], dtype=np.float64)
+    n = len(values)
+    horizon = n - min_history(max(season, 1))
+    for _ in range(4):  # a season inferred on a shorter history may need more of it
+        if horizon < 1:
+            return 0
+        m = season or _season(series.head(n - horizon), values[: n - horizon])[0]
+        if n - horizon >= min_history(m):
+            return horizon
+        horizon = n - min_history(m)
+    return max(horizon, 0)
+
+
+def _too_short(series: Series, n_history: int, season: int, hold_out: int, fixed: int) -> str:
+    """The "history too short" message; with a test part, the longest horizon that fits."""
+    what = f"season {season}" if season > 1 else "no season"
+    head = (
+        f"series {series.name!r} has {n_history} points of history; a forecast with {what} "
+        f"needs at least {min_history(season)}"
+    )
+    if not hold_out:
+        return head + ": use a longer series or a smaller series.horizon"
+    most = max_horizon(series, fixed)
+    fix = f"set series.horizon to {most} or less" if most else "use a longer series"
+    return (
+        f"{head} before the {hold_out} held out for testing: the longest horizon the "
+        f"{len(series)} points allow is {most}; {fix}"
+    )
+
+
 def configure(cfg: ForecastConfig, series: Series, hold_out: int = 0) -> AutoChoice:
     """Fill the `UNSET` keys of a copy of `cfg` (the convention of `_Config.chooses`)
     from `series` minus its last `hold_out` points (the test part, never looked at).
@@ -202,20 +237,15 @@ def configure(cfg: ForecastConfig, series: Series, hold_out: int = 0) -> AutoCho
     s, out = cfg.series, AutoChoice(cfg)
     values = np.asarray(series.target[:, 0], dtype=np.float64)
     if cfg.is_unset("series.season"):
-        s.season, why = _season(series, values[: len(values) - (hold_out or s.horizon)])
+        s.season, why = _season(series, values[: max(len(values) - (hold_out or s.horizon), 0)])
         out.reasons.append(why)
     m = max(s.season, 1)
     if cfg.is_unset("series.horizon"):
         s.horizon = max(1, min(m if m > 1 else len(values) // 10, 100))
-    history = values[: len(values) - hold_out] if hold_out else values
+    history = values[: max(len(values) - hold_out, 0)] if hold_out else values
     if len(history) < min_history(m):
-        what = f"season {m}" if m > 1 else "no season"
-        held = f" before the {hold_out} held out for testing" if hold_out else ""
-        raise DataError(
-            f"series {series.name!r} has {len(history)} points of history; a forecast with "
-            f"{what} needs at least {min_history(m)}{held}: use a longer series or a "
-            "smaller series.horizon"
-        )
+        fixed = 0 if cfg.is_unset("series.season") else m
+        raise DataError(_too_short(series, len(history), m, hold_out, fixed))
     if cfg.is_unset("series.log"):
         mult, r = _multiplicative(history, m)
         s.log = "yes" if mult else "no"
@@ -314,6 +344,7 @@ __all__ = [
     "candidates",
     "configure",
     "future_dates",
+    "max_horizon",
     "min_history",
     "plan_origins",
     "time_frequency",

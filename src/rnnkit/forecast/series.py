@@ -12,6 +12,10 @@ time label per row. Built-in sources:
 - `sunspots`, `co2`: the datasets statsmodels ships inside its package (the optional
   `rnnkit[ts]` extra), read from its CSV files with no network and no pandas.
 
+A CSV's time column must hold each time once, oldest first, with one step between rows
+(`rnnkit.forecast.calendar`); missing steps are refused unless `series.fill` fills them
+(`drop` keeps them missing). A constant series is refused: its forecast is the constant.
+
 `plan_sizes` fills in the lookback, horizon and validation size a series gets, and
 `check_length` says when it is too short for them.
 """
@@ -22,6 +26,7 @@ import csv
 import importlib.util
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, get_args
 
@@ -29,6 +34,7 @@ import numpy as np
 
 from rnnkit.config import Fill, SeriesConfig
 from rnnkit.errors import DataError
+from rnnkit.forecast.calendar import check_time_labels, step_text, with_gaps_inserted
 from rnnkit.storage import storage_errors
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-"})
@@ -353,6 +359,12 @@ def _target_columns(
     used = {time_col, *covariates}
     targets = [h for h in header if h not in used and _number_column(rows, header, h)]
     if not targets:
+        others = [h for h in header if h not in used]
+        if others:  # the most numeric of them names its first cell that is not a number
+            col = max(
+                others, key=lambda h: sum(_number(r[header.index(h)]) is not None for r in rows)
+            )
+            _parse_columns(header, rows, [col])
         raise DataError(f"{path.name} has no numeric column to forecast; name one: series.target")
     return targets
 
@@ -416,7 +428,14 @@ def read_csv(
             the first column when it is not numeric, else row numbers.
         covariates: extra input columns the model sees but does not forecast.
         fill: what to do with missing cells: `none` reports them with their line numbers,
-            `linear`, `ffill`, `zero` or `drop` fill them.
+            `linear`, `ffill`, `zero` or `drop` fill them. Missing time steps (a gap in a
+            regular date or integer time column) are inserted as empty rows and filled the
+            same way (`drop` leaves the gap; `none` reports it).
+
+    Raises:
+        DataError: an unreadable file, a non-numeric cell, missing cells with `fill` none,
+            a time column that repeats a time, runs backwards, changes its step or (with
+            `fill` none) misses steps, or a constant series.
     """
     path = Path(path)
     header, rows = _read_table(path)
@@ -426,11 +445,53 @@ def read_csv(
     data, missing, infinite = _parse_columns(header, rows, [*targets, *covariates])
     time = [r[header.index(time_col)].strip() for r in rows] if time_col else []
     _check_cells(path, missing, infinite, fill)
-    if missing:
+    time, data = _regular_time(path, time, time_col, data, fill)
+    if missing or np.isnan(data).any():
         data, keep = fill_missing(data, fill)
         time = [t for t, k in zip(time, keep, strict=False) if k] if time else []
     n_t = len(targets)
-    return Series(path.stem, time, data[:, :n_t], targets, data[:, n_t:], covariates)
+    series = Series(path.stem, time, data[:, :n_t], targets, data[:, n_t:], covariates)
+    check_not_constant(series)
+    return series
+
+
+def _regular_time(
+    path: Path, time: list[str], time_col: str, data: np.ndarray, fill: Fill
+) -> tuple[list[str], np.ndarray]:
+    """Check the time column (`calendar.check_time_labels`); insert the rows of missing
+    steps as empty rows for `fill` to fill (`drop` keeps the gaps), else refuse them.
+
+    Shape:
+        data: (N, K). Returns N' labels and (N', K), N' = N + the missing steps.
+    """
+    check = check_time_labels(time, time_col) if time else None
+    if check is None or not check.missing or fill == "drop":
+        return time, data
+    if fill == "none":
+        first = min(check.gaps)
+        dates = isinstance(check.points[0], datetime)
+        raise DataError(
+            f"{path.name} misses {check.missing} {step_text(check.base, dates)} "
+            f"step{'s' if check.missing > 1 else ''} of "
+            f"its time column {time_col!r} (the first after line {first + 2}, "
+            f"{time[first]!r}); insert them as rows to fill with series.fill = linear, ffill "
+            "or zero, or resample the series to one regular step"
+        )
+    labels, rows = with_gaps_inserted(time, check)
+    full = np.full((len(labels), data.shape[1]), np.nan)  # (N', K)
+    full[rows] = data
+    return labels, full
+
+
+def check_not_constant(series: Series) -> None:
+    """Raise `DataError` when every target is constant: such a series needs no model."""
+    t = series.target  # (N, C)
+    if len(t) > 1 and bool(np.all(t == t[0])):
+        value = ", ".join(f"{v:g}" for v in t[0])
+        raise DataError(
+            f"series {series.name!r} is constant (every value is {value}): it needs no model, "
+            "its forecast is that constant; forecast a series that varies"
+        )
 
 
 def _number_column(rows: list[list[str]], header: list[str], name: str) -> bool:
