@@ -34,6 +34,7 @@ from rnnkit.forecast.forecaster import Forecast, Forecaster
 from rnnkit.forecast.references import RefForecast, reference_forecasts
 from rnnkit.forecast.select import (
     COMBINATION,
+    Chosen,
     OriginRuns,
     add_references,
     fit_choice,
@@ -268,6 +269,7 @@ class Backtest:
     references: dict[str, np.ndarray] = field(default_factory=dict)
     segments: list[tuple[int, Forecast]] = field(default_factory=list)  # --backtest
     members: dict[str, Forecaster] = field(default_factory=dict)  # the choice's recurrent fits
+    recurrent: Forecast | None = None  # the best recurrent method's forecast (the ablation)
 
 
 def _ref_label(name: str, spec: str) -> str:
@@ -365,6 +367,75 @@ def _reference_runs(
     return runs, {n: plain_forecast(v, names) for n, v in finals.items() if n in runs.forecasts}
 
 
+@dataclass
+class _SeedFit:
+    """One seed's fit: the forecaster saved (the best recurrent one under the choice), the
+    chosen forecast, and the choice (None with a pinned method)."""
+
+    forecaster: Forecaster | None
+    forecast: Forecast
+    method: str
+    pick: Chosen | None = None
+
+
+def _fit_seed(
+    cfg: ForecastConfig,
+    history: Series,
+    horizon: int,
+    base: OriginRuns | None,
+    finals: dict[str, Forecast],
+    quiet: bool,
+) -> _SeedFit:
+    """Fit one seed: the pinned method, or the choice on the rolling origins (`base`)."""
+    if base is None:
+        fc = Forecaster(cfg, quiet=quiet).fit(history)
+        return _SeedFit(fc, fc.predict(horizon), _method_text(fc.train_info))
+    pick = fit_choice(cfg, history, base, finals, quiet)
+    return _SeedFit(pick.forecaster, pick.forecast, pick.choice.chosen, pick)
+
+
+@dataclass
+class _Seeds:
+    """The seeds' test scores: the chosen forecast's, the recurrent family's and every
+    candidate's MAE, the fit times, the last training losses and the methods."""
+
+    chosen: _Scores = field(default_factory=_Scores)
+    recurrent: _Scores = field(default_factory=_Scores)
+    candidate_mae: dict[str, list[float]] = field(default_factory=dict)
+    fit_s: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)
+
+    def add(self, one: _SeedFit, truth: np.ndarray, history: Series, season: int) -> None:
+        self.losses.append(_train_loss(one.forecaster))
+        self.methods.append(one.method)
+        self.chosen.add(truth, one.forecast, history, season)
+        if one.pick is None:
+            return
+        if one.pick.recurrent is not None:
+            self.recurrent.add(truth, one.pick.recurrent, history, season)
+        for name, made in one.pick.candidates.items():
+            mae = forecast_metrics(truth, made.mean, history.target, season)["mae"]
+            self.candidate_mae.setdefault(name, []).append(mae)
+
+    def results(self, first: _SeedFit) -> dict[str, Any]:
+        """The seeds' entries of `metrics.json`."""
+        out: dict[str, Any] = {
+            "model": self.chosen.spread(),
+            "coverage80": _spread(self.chosen.values["coverage80"]),
+            "fit_s": _spread(self.fit_s),
+            "train_loss": _spread(self.losses),
+            "method": self.methods,
+        }
+        if first.pick is not None:
+            out["choice"] = first.pick.choice.to_dict()
+            out["test_mae"] = {k: float(np.mean(v)) for k, v in self.candidate_mae.items()}
+        if self.recurrent.values:
+            rec = self.recurrent
+            out["recurrent"] = {**rec.spread(), "coverage80": _spread(rec.values["coverage80"])}
+        return out
+
+
 def backtest(
     cfg: ForecastConfig,
     history: Series,
@@ -385,41 +456,17 @@ def backtest(
     references = {name: r.mean for name, r in fitted.items()}
     finals = {"naive": naive, "seasonal_naive": snaive, **references}
     base, final_forecasts = _reference_runs(cfg, history, season, finals, fitted)
-    chosen, recurrent = _Scores(), _Scores()
-    fit_s: list[float] = []
-    losses: list[float] = []
-    methods: list[str] = []
-    first: tuple[Forecaster | None, Forecast, dict[str, Any]] | None = None
-    members: dict[str, Forecaster] = {}
-    candidate_mae: dict[str, list[float]] = {}
+    scores, fits = _Seeds(), []
     for i in range(seeds):
         seed = cfg.train.seed + i
         cfg_i = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed))
         t0 = time.perf_counter()
-        choice: dict[str, Any] = {}
-        if base is None:
-            one = Forecaster(cfg_i, quiet=quiet).fit(history)
-            fc: Forecaster | None = one
-            pred = one.predict(horizon)
-            methods.append(_method_text(one.train_info))
-        else:
-            pick = fit_choice(cfg_i, history, base, final_forecasts, quiet)
-            fc, pred, choice = pick.forecaster, pick.forecast, pick.choice.to_dict()
-            members = members or pick.members
-            if pick.recurrent is not None:
-                recurrent.add(truth, pick.recurrent, history, season)
-            for name, made in pick.candidates.items():  # every candidate's test MAE
-                mae = forecast_metrics(truth, made.mean, history.target, season)["mae"]
-                candidate_mae.setdefault(name, []).append(mae)
-            methods.append(pick.choice.chosen)
-        fit_s.append(time.perf_counter() - t0)
-        losses.append(_train_loss(fc))
-        chosen.add(truth, pred, history, season)
-        echo(_seed_line(seed, chosen, fit_s[-1], methods[-1]))
-        if first is None:
-            first = (fc, pred, choice)
-    assert first is not None
-    fc, pred, choice = first
+        fits.append(_fit_seed(cfg_i, history, horizon, base, final_forecasts, quiet))
+        scores.fit_s.append(time.perf_counter() - t0)
+        scores.add(fits[-1], truth, history, season)
+        echo(_seed_line(seed, scores.chosen, scores.fit_s[-1], scores.methods[-1]))
+    first = fits[0]
+    fc = first.forecaster
     results: dict[str, Any] = {
         "source": cfg.series.source,
         "horizon": horizon,
@@ -427,25 +474,18 @@ def backtest(
         "season": season,
         "seeds": seeds,
         "test_points": horizon,
-        "model": chosen.spread(),
-        "coverage80": _spread(chosen.values["coverage80"]),
-        "fit_s": _spread(fit_s),
-        "train_loss": _spread(losses),
-        "method": methods,
+        **scores.results(first),
         "naive": forecast_metrics(truth, naive, history.target, season),
         "seasonal_naive": forecast_metrics(truth, snaive, history.target, season),
     }
     if base is not None:
         results["origins"] = {"count": len(base.starts), "starts": base.starts}
-        results["choice"] = choice
-        results["test_mae"] = {k: float(np.mean(v)) for k, v in candidate_mae.items()}
-        if recurrent.values:
-            results["recurrent"] = {
-                **recurrent.spread(),
-                "coverage80": _spread(recurrent.values["coverage80"]),
-            }
     results.update(entries)
-    return Backtest(results, fc, pred, naive, snaive, references, members=members)
+    run = Backtest(results, fc, first.forecast, naive, snaive, references)
+    if first.pick is not None:
+        run.members = first.pick.members
+        run.recurrent = first.pick.recurrent
+    return run
 
 
 def _train_loss(fc: Forecaster | None) -> float:
@@ -485,7 +525,7 @@ def write_forecast_run(run_dir: Path, run: Backtest, history: Series, test: Seri
     specs = results.get("references", {})
     label = _model_label(fc) if fc is not None else ""
     if results.get("choice"):
-        label = "chosen " + _choice_label(results["choice"]["chosen"], results)
+        label = "chosen: " + _choice_label(results["choice"]["chosen"], results)
     plot_forecast(
         history.time,
         history.target,
@@ -498,9 +538,20 @@ def write_forecast_run(run_dir: Path, run: Backtest, history: Series, test: Seri
         names=test.target_names,
         title=f"{Path(results['source']).name}: {label}, horizon {len(test)}",
         references={_ref_label(n, specs[n]["spec"]): v for n, v in run.references.items()},
+        label=label,
+        extra=_recurrent_line(run),
     )
     if run.segments:
         _plot_rolling(run_dir / "backtest.png", run, history, test)
+
+
+def _recurrent_line(run: Backtest) -> dict[str, np.ndarray]:
+    """The recurrent family's forecast as an extra plot line, when it is not the chosen."""
+    choice = run.results.get("choice") or {}
+    best = choice.get("recurrent")
+    if run.recurrent is None or not best or choice.get("chosen") == best:
+        return {}
+    return {f"recurrent: {best}": run.recurrent.mean}
 
 
 def _plot_rolling(path: Path, run: Backtest, history: Series, test: Series) -> None:

@@ -33,7 +33,7 @@ from rnnkit.forecast.series import Series
 
 COMBINED = 3  # members of the combination: the best three candidates on the origins
 COMBINATION = "combination"
-MARGIN = 0.0  # how much better than the combination a single candidate must be
+MARGIN = 0.1  # how much better than the combination a single candidate must be
 LEVEL = 0.8
 RECURRENT: tuple[Method, ...] = ("esrnn", "es", "rnn")
 
