@@ -182,7 +182,7 @@ def planted_lm(text: str) -> LoadedLM:
 def test_the_planted_cells_are_found() -> None:
     text = planted_text()
     t = trace(planted_lm(text), text)
-    found = {m.property: m for m in readable_cells(t, top=3)}
+    found = {m.name: m for m in readable_cells(t, top=3)}
     quotes, position = found["quotes"].cells[0], found["line_position"].cells[0]
     assert (quotes.layer, quotes.cell) == (0, QUOTE) and quotes.r > 0.95
     assert (position.layer, position.cell) == (0, COUNTER) and position.r > 0.99
@@ -237,7 +237,7 @@ def test_word_level_tokens_and_spans() -> None:
     assert t.tokens == tokenizer.tokenize(text) and t.level == "word"
     assert t.text == text.lower()
     assert [t.text[a:b] for a, b in t.spans] == t.tokens
-    props = {m.property: m for m in readable_cells(t)}
+    props = {m.name: m for m in readable_cells(t)}
     assert props["quotes"].cells  # "hello" and "," and "world" are inside the quotes
     _check_self_contained(build_page(t, "words")[0])
 

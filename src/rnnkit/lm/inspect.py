@@ -12,7 +12,7 @@ scratch cells' gate functions (`rnnkit.nn.cells.lstm_gates`, `gru_gates`), in fl
     t = trace(lm, open("some.py").read(), max_tokens=5000)
     t.layers[0].c            # (T, H) cell states after each token (LSTM)
     t.layers[0].gates["f"]   # (T, H) forget gate activations
-    for match in readable_cells(t): print(match.property, match.cells[0])
+    for match in readable_cells(t): print(match.name, match.cells[0])
     for sat in gate_saturation(t): print(sat.layer, sat.gate, sat.left.mean())
 
 `readable_cells` correlates each cell's activation (the cell state c of an LSTM, the hidden
@@ -33,9 +33,9 @@ from torch import Tensor
 
 from rnnkit.errors import CheckpointError, ConfigError
 from rnnkit.lm.load import LoadedLM, load
-from rnnkit.nn.cells import gru_gates, lstm_gates, lstm_update, rnn_step
+from rnnkit.nn.cells import activation_for, gru_gates, lstm_gates, lstm_update, rnn_step
 from rnnkit.nn.recurrent import build_rnn
-from rnnkit.nn.stack import StackBase
+from rnnkit.nn.stack import RNNKind, StackBase
 from rnnkit.text.tokenize import WordTokenizer, normalize_text
 
 GATE_NAMES: dict[str, tuple[str, ...]] = {
@@ -130,10 +130,10 @@ class ReadableCell:
 
 @dataclass
 class PropertyMatch:
-    """The cells that follow one property best, by |r| (`cells[0]` is the best); empty when
-    the property does not vary over the text (e.g. no quotes in it)."""
+    """The cells that follow the property `name` (of `PROPERTIES`) best, by |r| (`cells[0]`
+    is the best); empty when the property does not vary over the text (no quotes in it)."""
 
-    property: str
+    name: str
     description: str
     cells: list[ReadableCell]
 
@@ -189,7 +189,7 @@ def scratch_core(lm: LoadedLM) -> StackBase:
     core = build_rnn(
         model.kind,
         "scratch",
-        input_size=model.core.input_size,
+        input_size=model.vocab_size if model.embedding is None else model.embedding.embedding_dim,
         hidden_size=model.hidden_size,
         num_layers=model.num_layers,
         batch_first=True,
@@ -235,11 +235,9 @@ def _rnn(activation: Callable[[Tensor], Tensor]) -> StepFn:
 
 def _step_fn(core: StackBase) -> StepFn:
     """The step of the core's kind that also returns the activated gates."""
-    if core.mode == "lstm":
-        return _lstm
-    if core.mode == "gru":
-        return _gru
-    return _rnn(core._activation)  # type: ignore[attr-defined]
+    if isinstance(core, RNNKind):
+        return _rnn(activation_for(core.nonlinearity))
+    return _lstm if core.mode == "lstm" else _gru
 
 
 def _run_layer(core: StackBase, layer: int, x: Tensor, ids: bool) -> tuple[LayerTrace, Tensor]:
