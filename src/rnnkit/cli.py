@@ -446,6 +446,8 @@ def _print_readable(matches: list[Any], signal: str, tokens: int) -> None:
 
 
 def _run_inspect(args: argparse.Namespace) -> int:
+    from rnnkit.errors import DataError
+
     if (args.layer is None) != (args.cell is None):
         raise ConfigError("--layer and --cell go together; give both, or neither")
     max_chars = _in_range("--max-chars", args.max_chars, 1)
@@ -463,6 +465,8 @@ def _run_inspect(args: argparse.Namespace) -> int:
 
     set_threads(table_from_flags(InferenceConfig, args, ["threads"]).threads)
     lm = load_for_inspect(args.checkpoint)
+    if not Path(args.text).is_file():
+        raise DataError(f"--text {args.text} is not a file; pass the text to run the model on")
     with storage_errors(args.text, "read"):
         text = Path(args.text).read_text(encoding="utf-8", errors="replace")[:max_chars]
     t = trace(lm, text)

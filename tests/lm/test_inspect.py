@@ -215,6 +215,7 @@ def test_the_page_is_self_contained() -> None:
     assert "see http://example.com and HTTPS://x" in shown
     page, _ = build_page(t, "one cell", layer=0, cell=COUNTER)
     assert page.count("<pre class=text>") == 1
+    assert f"layer 0, cell {COUNTER}: closest to position in the line" in page
     with pytest.raises(ConfigError, match=r"cell must be in \[0, 7\]"):
         build_page(t, "x", layer=0, cell=8)
     with pytest.raises(ConfigError, match="both layer and cell"):

@@ -30,12 +30,15 @@ from rnnkit.lm.inspect import (
     GATE_TITLES,
     HIGH,
     LOW,
+    PROPERTIES,
     READABLE_R,
     GateSaturation,
     PropertyMatch,
     Trace,
+    correlations,
     gate_saturation,
     readable_cells,
+    token_properties,
 )
 
 DISPLAY_TOKENS = 2000
@@ -197,7 +200,7 @@ def saturation_section(t: Trace, sats: list[GateSaturation]) -> str:
 def cell_sections(t: Trace, shown: list[ShownCell]) -> str:
     """One coloured copy of the text per shown cell."""
     sections = []
-    what = "cell state c" if t.signal == "c" else "hidden state h"
+    what = "the cell state c" if t.signal == "c" else "the hidden state h"
     for s in shown:
         values = t.layers[s.layer].cells[:, s.cell]  # (T,)
         sections.append(
@@ -206,8 +209,8 @@ def cell_sections(t: Trace, shown: list[ShownCell]) -> str:
     more = len(t.tokens) > DISPLAY_TOKENS
     note = f" The first {DISPLAY_TOKENS:,} of {len(t.tokens):,} tokens are shown." if more else ""
     return (
-        f"<p class=note>Coloured by the cell's {what}: red positive, blue negative, each cell "
-        f"scaled by its largest |value|.{note}</p>\n" + "\n".join(sections)
+        f"<p class=note>Coloured by {what} of each cell shown: red positive, blue negative, "
+        f"each cell scaled by its largest |value|.{note}</p>\n" + "\n".join(sections)
     )
 
 
@@ -246,6 +249,16 @@ computed from the characters alone; the best cell by |r| over all layers.</p>
 """
 
 
+def _closest(t: Trace, layer: int, cell: int) -> str:
+    """`: PROPERTY (r = ...)` for the property the cell follows best, "" if none varies."""
+    values = t.layers[layer].cells[:, cell : cell + 1]  # (T, 1)
+    rs = {name: float(correlations(values, p)[0]) for name, p in token_properties(t).items()}
+    if not rs or all(r == 0.0 for r in rs.values()):
+        return ""
+    name = max(rs, key=lambda n: abs(rs[n]))
+    return f": closest to {PROPERTIES[name]} (r = {rs[name]:+.2f})"
+
+
 def cells_to_show(
     t: Trace, matches: list[PropertyMatch], layer: int | None = None, cell: int | None = None
 ) -> list[ShownCell]:
@@ -259,7 +272,7 @@ def cells_to_show(
             raise ConfigError(f"layer must be in [0, {layers - 1}] for this model, got {layer}")
         if not 0 <= cell < units:
             raise ConfigError(f"cell must be in [0, {units - 1}] for this model, got {cell}")
-        return [ShownCell(layer, cell, f"layer {layer}, cell {cell}")]
+        return [ShownCell(layer, cell, f"layer {layer}, cell {cell}{_closest(t, layer, cell)}")]
     shown: dict[tuple[int, int], ShownCell] = {}
     for m in matches:
         if not m.cells:
