@@ -317,7 +317,8 @@ def text_properties(text: str) -> dict[str, np.ndarray]:
     closes is outside; a newline is at position 0 with indentation 0.
 
     Quotes toggle at every `"` (a triple quote toggles three times: a docstring is inside);
-    brackets count ()[]{} depth (never below 0); indentation counts the line's leading
+    brackets count ()[]{} depth across lines (never below 0: a stray bracket in a comment
+    or string shifts it until the next closer); indentation counts the line's leading
     spaces read so far.
 
     Shape:
