@@ -393,6 +393,90 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_inspect(sub: argparse._SubParsersAction) -> None:
+    from rnnkit.config.flags import add_key_flags
+    from rnnkit.config.tables import InferenceConfig
+
+    p = sub.add_parser(
+        "inspect",
+        help="look inside a trained language model: readable cells, gates, an HTML page",
+        description="Run the model over a text, list the cells that follow simple properties "
+        "of it (quotes, brackets, position in the line, indentation, words, newlines) and "
+        "write one self-contained HTML page: the text coloured by cells and the gates' "
+        "saturation per layer.",
+    )
+    p.add_argument("--checkpoint", required=True, help="run folder (uses best.pt) or .pt file")
+    p.add_argument("--text", required=True, metavar="FILE", help="the text to run the model on")
+    p.add_argument("--out", required=True, metavar="PAGE.html", help="the HTML page to write")
+    p.add_argument(
+        "--layer", type=_int_or_text, help="colour the text by this layer's --cell (0-based)"
+    )
+    p.add_argument(
+        "--cell",
+        type=_int_or_text,
+        help="the cell of --layer (0-based); default: each property's best cell",
+    )
+    p.add_argument(
+        "--max-chars",
+        type=_int_or_text,
+        default=5000,
+        help="read the first N characters of the text (default 5000)",
+    )
+    p.add_argument("--top", type=_int_or_text, default=4, help="cells listed per property")
+    add_key_flags(p, {"inference": InferenceConfig}, ["inference.threads"], layered=False)
+    p.set_defaults(run=_run_inspect)
+
+
+def _print_readable(matches: list[Any], signal: str, tokens: int) -> None:
+    """The readable cells, one line per property, then the properties no cell tracks."""
+    from rnnkit.lm.inspect import READABLE_R
+
+    what = "cell state c" if signal == "c" else "hidden state h"
+    print(f"readable cells ({what}, {tokens:,} tokens; layer #cell r):")
+    for m in matches:
+        if not m.cells:
+            print(f"  {m.description:<54} not in the text")
+            continue
+        rest = ", ".join(f"L{c.layer} #{c.cell} {c.r:+.2f}" for c in m.cells[1:])
+        best = m.cells[0]
+        print(f"  {m.description:<54} L{best.layer} #{best.cell:<5} {best.r:+.2f}   ({rest})")
+    weak = [m.description for m in matches if m.cells and not m.tracked]
+    if weak:
+        print(f"no cell tracks (|r| < {READABLE_R}): {'; '.join(weak)}")
+
+
+def _run_inspect(args: argparse.Namespace) -> int:
+    from rnnkit.errors import DataError
+
+    if (args.layer is None) != (args.cell is None):
+        raise ConfigError("--layer and --cell go together; give both, or neither")
+    max_chars = _in_range("--max-chars", args.max_chars, 1)
+    top = _in_range("--top", args.top, 1)
+    layer = None if args.layer is None else _in_range("--layer", args.layer, 0)
+    cell = None if args.cell is None else _in_range("--cell", args.cell, 0)
+    from pathlib import Path
+
+    from rnnkit.config.flags import table_from_flags
+    from rnnkit.config.tables import InferenceConfig
+    from rnnkit.lm.inspect import load_for_inspect, trace
+    from rnnkit.lm.inspect_page import build_page
+    from rnnkit.storage import storage_errors, write_atomic
+    from rnnkit.training.environment import set_threads
+
+    set_threads(table_from_flags(InferenceConfig, args, ["threads"]).threads)
+    lm = load_for_inspect(args.checkpoint)
+    if not Path(args.text).is_file():
+        raise DataError(f"--text {args.text} is not a file; pass the text to run the model on")
+    with storage_errors(args.text, "read"):
+        text = Path(args.text).read_text(encoding="utf-8", errors="replace")[:max_chars]
+    t = trace(lm, text)
+    page, matches = build_page(t, str(args.checkpoint), layer, cell, top)
+    _print_readable(matches, t.signal, len(t.tokens))
+    write_atomic(args.out, page)
+    print(f"wrote {args.out}")
+    return 0
+
+
 # The keys `rnnkit forecast` has a flag for; as TRAIN_KEYS, generated from the fields.
 FORECAST_KEYS = (
     "series.target",
@@ -739,6 +823,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_generate,
     _add_eval,
     _add_info,
+    _add_inspect,
     _add_forecast,
     _add_classify,
     _add_serve,

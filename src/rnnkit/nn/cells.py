@@ -9,7 +9,9 @@ them unchanged.
 The one-step updates (`rnn_step`, `gru_step`, `lstm_step`) take the input projection
 `W_ih x + b_ih` already computed: a cell computes it for one step, while the stacks in
 `rnnkit.nn.recurrent` compute it for a whole sequence at once (or look it up, for token ids)
-and then run the very same step function through time.
+and then run the very same step function through time. The gated steps are built from
+`gru_gates` and `lstm_gates` (+ `lstm_update`), which return the activated gates in the open:
+`rnnkit.lm.inspect` reads a trained model's gates through them.
 """
 
 from __future__ import annotations
@@ -55,13 +57,26 @@ def gru_step(gi: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -
     Shape:
         gi: (B, 3H). h: (B, H). weight_hh: (3H, H). Returns h': (B, H).
     """
+    _, z, n = gru_gates(gi, h, weight_hh, bias_hh)
+    return (1 - z) * n + z * h
+
+
+def gru_gates(
+    gi: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The gates of one GRU step, activated: reset r and update z (sigmoid), candidate n
+    (tanh); `gru_step` is `(1 - z) * n + z * h` of these.
+
+    Shape:
+        gi: (B, 3H). h: (B, H). weight_hh: (3H, H). Returns r, z, n: (B, H) each.
+    """
     gh = F.linear(h, weight_hh, bias_hh)  # (B, 3H)
     i_r, i_z, i_n = gi.chunk(3, dim=-1)  # (B, H) each
     h_r, h_z, h_n = gh.chunk(3, dim=-1)  # (B, H) each
     r = torch.sigmoid(i_r + h_r)
     z = torch.sigmoid(i_z + h_z)
     n = torch.tanh(i_n + r * h_n)
-    return (1 - z) * n + z * h
+    return r, z, n
 
 
 def lstm_step(
@@ -72,10 +87,33 @@ def lstm_step(
     Shape:
         gi: (B, 4H). h, c: (B, H). weight_hh: (4H, H). Returns (h', c'): (B, H) each.
     """
+    return lstm_update(lstm_gates(gi, h, weight_hh, bias_hh), c)
+
+
+def lstm_gates(
+    gi: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The gates of one LSTM step, activated: input i, forget f, output o (sigmoid) and the
+    candidate g (tanh), in that stacking order i, f, g, o.
+
+    Shape:
+        gi: (B, 4H). h: (B, H). weight_hh: (4H, H). Returns i, f, g, o: (B, H) each.
+    """
     gates = gi + F.linear(h, weight_hh, bias_hh)  # (B, 4H)
     i, f, g, o = gates.chunk(4, dim=-1)  # (B, H) each
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    h = torch.sigmoid(o) * torch.tanh(c)
+    return torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+
+
+def lstm_update(gates: tuple[Tensor, Tensor, Tensor, Tensor], c: Tensor) -> tuple[Tensor, Tensor]:
+    """The LSTM state update from activated gates (i, f, g, o): `c' = f c + i g`,
+    `h' = o tanh(c')`.
+
+    Shape:
+        gates: four (B, H). c: (B, H). Returns (h', c'): (B, H) each.
+    """
+    i, f, g, o = gates
+    c = f * c + i * g
+    h = o * torch.tanh(c)
     return h, c
 
 

@@ -200,6 +200,21 @@ class WordTokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         """The tokens of `text`; `auto` newlines are read as `keep` (resolve them first)."""
+        text, mode = self._prepared(text)
+        if mode == "drop" and self.pattern == WHITESPACE_REGEX:
+            return text.split()  # the same tokens, faster
+        return _word_pattern(self.pattern, mode).findall(text)
+
+    def spans(self, text: str) -> tuple[str, list[tuple[int, int]]]:
+        """Where the tokens of `text` are: the text they are matched in (lower-cased, blank
+        lines made one paragraph break, as `tokenize` does) and each token's (start, end)
+        in it, so `prepared[start:end]` are the tokens of `tokenize(text)`."""
+        prepared, mode = self._prepared(text)
+        found = _word_pattern(self.pattern, mode).finditer(prepared)
+        return prepared, [m.span() for m in found]
+
+    def _prepared(self, text: str) -> tuple[str, str]:
+        """The text as the pattern reads it, and the newline mode in use (`auto` -> `keep`)."""
         if self.newlines not in NEWLINE_MODES:
             raise ConfigError(
                 f"unknown newlines mode {self.newlines!r}; use one of {', '.join(NEWLINE_MODES)}"
@@ -209,9 +224,7 @@ class WordTokenizer:
         mode = "keep" if self.newlines == "auto" else self.newlines
         if mode == "paragraphs":
             text = _BLANK_RUN.sub(PARAGRAPH, text)
-        if mode == "drop" and self.pattern == WHITESPACE_REGEX:
-            return text.split()  # the same tokens, faster
-        return _word_pattern(self.pattern, mode).findall(text)
+        return text, mode
 
     @classmethod
     def from_data(cls, data: Any) -> WordTokenizer:
