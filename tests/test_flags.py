@@ -34,7 +34,7 @@ KEYED = {
 # Flags that set no config key: the command's own arguments.
 NOT_KEYS = {
     "help", "preset", "config", "set", "out", "resume", "quiet", "print-config", "checkpoint",
-    "backend", "seeds", "split", "force", "greedy", "dtype", "format", "version",
+    "backend", "seeds", "backtest", "split", "force", "greedy", "dtype", "format", "version",
 }  # fmt: skip
 
 
