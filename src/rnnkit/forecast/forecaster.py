@@ -9,8 +9,9 @@ met on targets the model had not seen); and by default refits on every window fo
 number of steps. `Forecaster.predict` reads the last `lookback` points and decodes the
 forecast back to the series' units.
 
-The `nn.Module`s are `rnnkit.forecast.model.DirectForecaster` and
-`AutoregressiveForecaster`; this is the wrapper.
+What a method trains on and which model it builds is `rnnkit.forecast.methods` (the
+network on windows, `RnnMethod`; the ES-RNN hybrid or its smoothing on origins,
+`HybridMethod`); this is the estimator around one of them.
 """
 
 from __future__ import annotations
@@ -27,18 +28,12 @@ import torch
 from torch import Tensor
 
 from rnnkit.checkpoint import load_checkpoint, save_checkpoint
-from rnnkit.config import ForecastConfig, ForecastTrainConfig, SeriesConfig
+from rnnkit.config import ForecastConfig
 from rnnkit.errors import CheckpointError, ConfigError, NumericalError
 from rnnkit.forecast.auto import configure
-from rnnkit.forecast.hybrid import FitModel, HybridForecaster, OriginForecaster, origin_windows
-from rnnkit.forecast.model import RNNForecaster, build_forecaster
-from rnnkit.forecast.series import (
-    Series,
-    check_length,
-    finite_series,
-    infer_season,
-    plan_sizes,
-)
+from rnnkit.forecast.hybrid import FitModel
+from rnnkit.forecast.methods import FitData, ForecastMethod, method_for
+from rnnkit.forecast.series import Series, finite_series, infer_season, plan_sizes
 from rnnkit.forecast.train import train_model
 from rnnkit.forecast.transforms import Scaler, SeriesEncoder, Windows, series_values
 from rnnkit.training.environment import (
@@ -48,13 +43,6 @@ from rnnkit.training.environment import (
     set_threads,
     threads_kept,
 )
-
-# (inputs, targets) of every training window or origin.
-Pairs = tuple[np.ndarray, np.ndarray]
-
-# Batches per epoch of the hybrid methods, and their largest batch (`Forecaster._batching`).
-HYBRID_BATCHES = 4
-HYBRID_MAX_BATCH = 256
 
 # Sample paths an autoregressive model draws for its intervals.
 SAMPLE_PATHS = 200
@@ -79,32 +67,6 @@ class Forecast:
     target_names: list[str]
 
 
-@dataclass
-class _Split:
-    """Which windows train and which validate.
-
-    Shape:
-        fit, val: window indices (F,) and (V,). unseen: (V, H) bool, the validation targets
-        no training window saw. mask: (V, H, C) float32, `unseen` per target channel.
-    """
-
-    fit: np.ndarray
-    val: np.ndarray
-    unseen: np.ndarray
-    mask: np.ndarray
-
-
-def _split_windows(win: Windows, n_fit_raw: int, horizon: int) -> _Split:
-    """Windows whose last target lies before raw row `n_fit_raw` train; the rest validate."""
-    last_target = win.origin + horizon - 1  # (M,)
-    fit_idx = np.flatnonzero(last_target < n_fit_raw)
-    val_idx = np.flatnonzero(last_target >= n_fit_raw)
-    unseen = (win.origin[val_idx, None] + np.arange(horizon)) >= n_fit_raw  # (V, H)
-    C = win.offset.shape[2]
-    mask = np.repeat(unseen[:, :, None], C, axis=2).astype(np.float32)  # (V, H, C)
-    return _Split(fit_idx, val_idx, unseen, mask)
-
-
 class Forecaster:
     """Fit a recurrent forecaster on a series, forecast with intervals, save and load.
 
@@ -122,6 +84,7 @@ class Forecaster:
         self.config.series.check()
         self.quiet = quiet
         self.model: FitModel | None = None
+        self._method: ForecastMethod | None = None  # set by fit (once chosen) and load
         self.encoder: SeriesEncoder | None = None
         self.history_: Series | None = None
         self.season = self.config.series.season
@@ -148,32 +111,12 @@ class Forecaster:
         """Points the model was trained to forecast."""
         return int(self.train_info.get("horizon", self.config.series.horizon))
 
-    def _build_model(self, dims: dict[str, Any], device: torch.device) -> FitModel:
-        """The forecaster of the configured method and strategy for `dims` (`input_size`,
-        `n_targets`, `horizon`, `lookback`), on `device`; shared by `fit` and `load`. The
-        hybrid's series is empty until `_fresh_model` or `predict` sets it."""
-        s = self.config.series
-        if self.hybrid:
-            hybrid = HybridForecaster(
-                season=self.season,
-                lookback=int(dims["lookback"]),
-                horizon=int(dims["horizon"]),
-                core=self.config.model,
-                likelihood=s.likelihood,
-                use_network=s.method == "esrnn",
-                trend=s.transform == "diff",
-            )
-            return OriginForecaster(hybrid, np.zeros(0)).to(device)
-        return build_forecaster(
-            s.strategy,
-            input_size=int(dims["input_size"]),
-            n_targets=int(dims["n_targets"]),
-            horizon=int(dims["horizon"]),
-            core=self.config.model,
-            likelihood=s.likelihood,
-            init_std=s.init_std,
-            skip_lookback=min(s.skip, int(dims["lookback"])),
-        ).to(device)
+    @property
+    def method(self) -> ForecastMethod:
+        """The fitted method (`rnnkit.forecast.methods`): what it trains on, which model."""
+        if self._method is None:
+            raise ConfigError("this Forecaster is not fitted; call fit(series) or load(path)")
+        return self._method
 
     # -- fit ----------------------------------------------------------------------------
 
@@ -201,8 +144,9 @@ class Forecaster:
                 from rnnkit.forecast.select import recurrent_choice
 
                 self.config.series.method, scores = recurrent_choice(self.config, series)
-            self._first_fit(series, device)
-            self._finish(device)
+            self._method = method_for(self.config)
+            dims, data, result = self._first_fit(series, device)
+            self._finish(device, dims, data, result)
             note = self.config.recipe_note
             self.train_info["auto"] = f"auto: {note}" if note else ""
             if scores:
@@ -210,34 +154,30 @@ class Forecaster:
             self.train_info["fit_s"] = time.perf_counter() - t0
         return self
 
-    def _first_fit(self, series: Series, device: torch.device) -> None:
-        """Fit the configured method with the validation tail held out; score it there
-        (`val_mae`, in the series' units) and calibrate the intervals."""
-        cfg, s = self.config, self.config.series
+    def _first_fit(
+        self, series: Series, device: torch.device
+    ) -> tuple[dict[str, int], FitData, dict[str, Any]]:
+        """Fit the method with the validation tail held out; score it there (`val_mae`, in
+        the series' units) and calibrate the intervals. Returns the sizes, the data and the
+        training result, for `_finish`."""
+        cfg, method = self.config, self.method
         seed_everything(cfg.train.seed)
         # encode: sizes, the scaler and every window (or origin), in model space
-        raw, win, dims = self._encode(series)
-        n_fit = len(raw) - dims["val_size"]
-        if self.hybrid:  # sets the series the hybrid model reads, before it is built
-            win, all_pairs, pairs, val = self._origin_data(raw, dims, n_fit)
-            val_idx, unseen = np.arange(len(win.x)), val[2][..., 0] > 0
-        model = self._fresh_model(dims, device)
-        if isinstance(model, RNNForecaster):  # not self.hybrid
-            split = _split_windows(win, n_fit, dims["horizon"])
-            all_pairs = model.training_pairs(win.x, win.future)
-            pairs = (all_pairs[0][split.fit], all_pairs[1][split.fit])
-            val = (win.x[split.val], win.y[split.val], split.mask)
-            val_idx, unseen = split.val, split.unseen
+        raw, encoder, dims = self._encode(series)
+        data = method.prepare(raw, encoder, dims, len(raw) - dims["val_size"])
+        model = self._fresh_model(dims, device, data)
         # train: keep the parameters best on validation
-        result = train_model(model, pairs, val, *self._batching(len(pairs[0])), device, self.quiet)
+        batching = method.batching(len(data.pairs[0]))
+        result = train_model(model, data.pairs, data.val, *batching, device, self.quiet)
         model.load_state_dict(result["best_state"])
         self.model = model
         # score and calibrate: on targets the model has not seen, before any refit
-        self.val_mae, self.calibration = self._validate(win, val_idx, unseen, raw)
+        self.val_mae, self.calibration = self._validate(
+            data.windows, data.val_idx, data.unseen, raw
+        )
         history, best_epoch = result["history"], result["best_epoch"]
-        self._pending = (dims, all_pairs, val, result)
         self.train_info.update(
-            method=s.method,
+            method=cfg.series.method,
             input_size=dims["input_size"],
             n_targets=dims["n_targets"],
             target_names=list(series.target_names),
@@ -245,129 +185,63 @@ class Forecaster:
             history=history,
             best_epoch=best_epoch,
             best_step=history[best_epoch - 1]["step"] if best_epoch else 0,
-            train_windows=len(pairs[0]),
-            val_windows=len(val[0]),
+            train_windows=len(data.pairs[0]),
+            val_windows=len(data.val[0]),
             val_mae=self.val_mae,
         )
+        return dims, data, result
 
-    def _finish(self, device: torch.device) -> None:
+    def _finish(
+        self, device: torch.device, dims: dict[str, int], data: FitData, result: dict[str, Any]
+    ) -> None:
         """Refit on every window for the best epoch's steps (`series.refit`), record."""
-        dims, pairs, val, result = self._pending
         best_step = self.train_info["best_step"]
         refit = bool(self.config.series.refit and best_step > 0)
         if refit:
             # the validation tail holds the most recent, most telling points
-            result = self._refit(dims, device, pairs, val, best_step)
+            result = self._refit(dims, device, data, best_step)
         self._last_state = result.pop("last_state")
         result.pop("best_state")
         self.train_info.update(refit=refit, steps=result["steps"], elapsed_s=result["elapsed_s"])
         self._optimizer_state = result["optimizer"]
-        del self._pending
 
-    @property
-    def hybrid(self) -> bool:
-        """Whether the method is the ES-RNN hybrid or its smoothing part alone."""
-        return self.config.series.method in ("esrnn", "es")
-
-    def _encode(self, series: Series) -> tuple[np.ndarray, Windows, dict[str, int]]:
-        """Plan the sizes, infer the season, fit the encoder on `series` and cut every
-        window of `lookback + horizon` rows (none for the hybrid methods).
+    def _encode(self, series: Series) -> tuple[np.ndarray, SeriesEncoder, dict[str, int]]:
+        """Plan the sizes, infer the season, check the series fits the method and fit the
+        encoder on `series`.
 
         Shape:
-            Returns the raw values (N, I), the windows (M = N' - L - H + 1 of them) and the
-            sizes: lookback, horizon, val_size, input_size (I) and n_targets (C).
+            Returns the raw values (N, I), the fitted encoder and the sizes: lookback,
+            horizon, val_size, input_size (I), n_targets (C) and season.
         """
         s = self.config.series
         self.season = s.season or series.season or infer_season(series.target)
         sizes = plan_sizes(s, len(series), self.season)
-        lookback, horizon, val_size = sizes["lookback"], sizes["horizon"], sizes["val_size"]
-        needed = sizes["needed"]
-        if self.hybrid:  # origins need only their lookback before them and one target
-            needed = (lookback if s.method == "esrnn" else 1) + val_size + 2
-        check_length(
-            len(series),
-            needed,
-            f"training (lookback {lookback} + horizon {horizon} + validation {val_size})",
-            series.name,
-        )
+        self.method.check(series, sizes)
         C = series.target.shape[1]
-        if self.hybrid and (C != 1 or series.covariates.shape[1]):
-            raise ConfigError(
-                f"series.method = {s.method} forecasts one target without covariates, got "
-                f"{C} target(s) and {series.covariates.shape[1]} covariate(s); use "
-                "series.method = rnn"
-            )
         raw = series_values(series)  # (N, I)
+        lookback, horizon, val_size = sizes["lookback"], sizes["horizon"], sizes["val_size"]
         self.train_info = {"lookback": lookback, "horizon": horizon, "val_size": val_size}
-        transform = "none" if self.hybrid else s.transform
         log = s.log == "yes"
-        self.encoder = SeriesEncoder.fit(raw, C, lookback, transform, s.scaler, log)
-        self.history_ = series
-        dims = {**self.train_info, "input_size": raw.shape[1], "n_targets": C}
-        if self.hybrid:
-            return raw, _no_windows(), dims
-        return raw, self.encoder.windows(raw, horizon), dims
+        encoder = SeriesEncoder.fit(raw, C, lookback, self.method.transform, s.scaler, log)
+        self.encoder, self.history_ = encoder, series
+        extra = {"input_size": raw.shape[1], "n_targets": C, "season": int(self.season)}
+        return raw, encoder, {**self.train_info, **extra}
 
-    def _origin_data(
-        self, raw: np.ndarray, dims: dict[str, int], n_fit: int
-    ) -> tuple[Windows, Pairs, Pairs, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """The hybrid's data: its model-space series and the forecast origins.
-
-        Returns the validation origins as `Windows`, the (origins, targets) pairs of every
-        origin and of those before `n_fit` (targets NaN where unknown), and the validation
-        triple (origins, targets, mask of the unseen targets).
-        """
-        assert self.encoder is not None
-        z = self.encoder.model_series(raw)[:, 0]  # (N,)
-        self._z, self._n_fit = z, n_fit
-        H, N = dims["horizon"], len(z)
-        start = max(dims["lookback"], 1) if self.config.series.method == "esrnn" else 1
-        x_all, y_all, _ = origin_windows(z, start, N, H, (0, N))
-        x_fit, y_fit, _ = origin_windows(z, start, n_fit, H, (0, n_fit))
-        first = max(start, n_fit - H + 1)
-        x_val, y_val, m_val = origin_windows(z, first, N, H, (n_fit, N))
-        V = len(x_val)
-        origins = np.arange(first, N)
-        win = Windows(x_val, y_val, np.zeros((V, 1, 1)), np.zeros((V, 1)), origins)
-        return win, (x_all, y_all), (x_fit, y_fit), (x_val, np.nan_to_num(y_val), m_val)
-
-    def _batching(self, n: int) -> tuple[SeriesConfig, ForecastTrainConfig]:
-        """The series and train tables training reads for `n` windows or origins: the
-        hybrids take every epoch in `HYBRID_BATCHES` batches of at most `HYBRID_MAX_BATCH`
-        origins, as each batch reruns the smoothing over the whole series, and a step cap
-        (`train.max_steps`) never makes them train longer than their epochs."""
-        s, t = self.config.series, self.config.train
-        if not self.hybrid:
-            return s, t
-        batch = min(max(s.batch_size, -(-n // HYBRID_BATCHES)), HYBRID_MAX_BATCH)
-        steps = t.epochs * -(-n // batch)
-        if t.max_steps and t.epochs and steps < t.max_steps:
-            t = dataclasses.replace(t, max_steps=steps)
-        return dataclasses.replace(s, batch_size=batch), t
-
-    def _fresh_model(self, dims: dict[str, int], device: torch.device) -> FitModel:
+    def _fresh_model(self, dims: dict[str, int], device: torch.device, data: FitData) -> FitModel:
         """A new model from the configured seed, so the refit starts from the same weights."""
         seed_everything(self.config.train.seed)
-        model = self._build_model(dims, device)
-        if isinstance(model, OriginForecaster):
-            model.z = torch.as_tensor(self._z, dtype=torch.float32, device=device)
-            model.hybrid.start_from(self._z[: self._n_fit])
-        return model
+        return self.method.build(dims, device, data)
 
     def _refit(
-        self,
-        dims: dict[str, int],
-        device: torch.device,
-        pairs: tuple[np.ndarray, np.ndarray],
-        val: tuple[np.ndarray, np.ndarray, np.ndarray],
-        steps: int,
+        self, dims: dict[str, int], device: torch.device, data: FitData, steps: int
     ) -> dict[str, Any]:
         """Train a fresh model on every window for `steps` steps and keep its last state."""
-        cfg = self.config
-        model = self._fresh_model(dims, device)
-        batching = self._batching(len(pairs[0]))[0]
-        refit_cfg = dataclasses.replace(cfg.train, max_steps=steps, patience=0)
-        result = train_model(model, pairs, val, batching, refit_cfg, device, self.quiet)
+        model = self._fresh_model(dims, device, data)
+        batching = self.method.batching(len(data.all_pairs[0]))[0]
+        refit_cfg = dataclasses.replace(self.config.train, max_steps=steps, patience=0)
+        result = train_model(
+            model, data.all_pairs, data.val, batching, refit_cfg, device, self.quiet
+        )
         model.load_state_dict(result["last_state"])
         result["best_state"] = result["last_state"]
         self.model = model
@@ -472,28 +346,11 @@ class Forecaster:
         if not 0 < level < 1:
             raise ConfigError(f"interval level must be in (0, 1), got {level}")
         self._check_columns(series)
-        win = self._last_window(series)
+        win = self.method.last_window(self.model, self.encoder, series, self.lookback)
         mean, lower, upper = self._decode_windows(
             win, np.array([0]), horizon, level, self.calibration
         )
         return Forecast(mean[0], lower[0], upper[0], level, list(series.target_names))
-
-    def _last_window(self, series: Series) -> Windows:
-        """The window that forecasts past the end of `series`; the hybrid reads the whole
-        series (its smoothing runs from the start), so it is set on the model."""
-        assert self.encoder is not None and self.model is not None
-        need = self.encoder.history_needed
-        if isinstance(self.model, OriginForecaster):
-            need = max(self.lookback, 1) + 1
-        check_length(len(series), need, f"forecasting (lookback {self.lookback})", series.name)
-        raw = series_values(series)
-        if not isinstance(self.model, OriginForecaster):
-            return self.encoder.last_window(raw)
-        z = self.encoder.model_series(raw)[:, 0]  # (N,)
-        self.model.z = torch.as_tensor(z, dtype=torch.float32, device=self.model.z.device)
-        n = len(z)
-        x = np.full((1, 1, 1), n, dtype=np.float32)
-        return Windows(x, x, np.zeros((1, 1, 1)), np.zeros((1, 1)), np.array([n]))
 
     def _check_columns(self, series: Series) -> None:
         want_t = self.train_info.get("target_names")
@@ -553,26 +410,21 @@ class Forecaster:
         s.log = "no" if s.log == "auto" else s.log
         self.season = int(ckpt["season"])
         info = ckpt["train_info"]
-        model = self._build_model(info, torch.device("cpu"))
+        self._method = method_for(self.config)
+        model = self.method.build({**info, "season": self.season}, torch.device("cpu"))
         model.load_state_dict(ckpt["model"])
         self.model = model.to(resolve_device(device))
         self.encoder = SeriesEncoder(
             Scaler(**ckpt["scaler"]),
             int(info["lookback"]),
             int(info["n_targets"]),
-            "none" if self.hybrid else s.transform,
+            self.method.transform,
             s.log == "yes",
         )
         self.calibration = float(ckpt["calibration"])
         self.train_info = dict(info)
         self.path = Path(path)
         return self
-
-
-def _no_windows() -> Windows:
-    """An empty `Windows` (the hybrid methods read origins, not windows)."""
-    empty = np.zeros((0, 1, 1))
-    return Windows(empty, empty, empty, np.zeros((0, 1)), np.zeros(0, dtype=np.int64))
 
 
 def _without_legacy_keys(raw: dict[str, Any]) -> dict[str, Any]:

@@ -187,7 +187,7 @@ class DirectForecaster(RNNForecaster):
 
     def training_pairs(self, x: np.ndarray, future: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The lookback `(M, L, I)` and the future targets `(M, H, C)`."""
-        return x, future[:, :, : self.n_targets]
+        return window_pairs("direct", x, future, self.n_targets)
 
     def check_horizon(self, horizon: int) -> None:
         """A direct model forecasts at most the horizon it was trained for."""
@@ -257,8 +257,7 @@ class AutoregressiveForecaster(RNNForecaster):
         Shape:
             x: (M, L, I), future: (M, H, I). Returns two arrays (M, L+H-1, I).
         """
-        full = np.concatenate([x, future], axis=1)  # (M, L+H, I)
-        return full[:, :-1], full[:, 1:]
+        return window_pairs("autoregressive", x, future, self.n_targets)
 
     @torch.no_grad()
     def rollout(
@@ -314,6 +313,30 @@ class AutoregressiveForecaster(RNNForecaster):
         )
 
 
+def _check_strategy(strategy: str) -> None:
+    """Raise `ConfigError` unless `strategy` is "direct" or "autoregressive"."""
+    if strategy not in ("direct", "autoregressive"):
+        raise ConfigError(f"unknown strategy {strategy!r}; choose direct or autoregressive")
+
+
+def window_pairs(
+    strategy: str, x: np.ndarray, future: np.ndarray, n_targets: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (input, target) pairs a model of `strategy` trains on, from the lookback rows of
+    every window and the rows after it (each class's `training_pairs`, without a model).
+
+    Shape:
+        x: (M, L, I), future: (M, H, I). direct: returns x and the future targets
+        (M, H, C); autoregressive (teacher forcing, input row t predicts row t + 1): two
+        arrays (M, L+H-1, I).
+    """
+    _check_strategy(strategy)
+    if strategy == "direct":
+        return x, future[:, :, :n_targets]
+    full = np.concatenate([x, future], axis=1)  # (M, L+H, I)
+    return full[:, :-1], full[:, 1:]
+
+
 def build_forecaster(
     strategy: str, *, horizon: int, skip_lookback: int = 0, **common: Any
 ) -> RNNForecaster:
@@ -323,8 +346,7 @@ def build_forecaster(
     `core`, `likelihood` and `init_std`. The autoregressive model forecasts any horizon and
     has no skip term, so it ignores `horizon` and `skip_lookback`.
     """
-    if strategy not in ("direct", "autoregressive"):
-        raise ConfigError(f"unknown strategy {strategy!r}; choose direct or autoregressive")
+    _check_strategy(strategy)
     if horizon < 1:
         raise ConfigError(f"horizon must be at least 1, got {horizon}")
     if strategy == "direct":
@@ -337,4 +359,5 @@ __all__ = [
     "DirectForecaster",
     "RNNForecaster",
     "build_forecaster",
+    "window_pairs",
 ]
