@@ -39,7 +39,13 @@ import numpy as np
 
 from rnnkit.config import ForecastConfig, Method
 from rnnkit.errors import DataError
-from rnnkit.forecast.series import Series, infer_season
+from rnnkit.forecast.series import (
+    Series,
+    default_horizon,
+    default_lookback,
+    default_val_size,
+    infer_season,
+)
 
 # Points per season of a time step, by the median gap between time labels in days.
 CALENDAR: tuple[tuple[str, float, float, int], ...] = (
@@ -241,7 +247,7 @@ def configure(cfg: ForecastConfig, series: Series, hold_out: int = 0) -> AutoCho
         out.reasons.append(why)
     m = max(s.season, 1)
     if cfg.is_unset("series.horizon"):
-        s.horizon = max(1, min(m if m > 1 else len(values) // 10, 100))
+        s.horizon = default_horizon(m, len(values))
     history = values[: max(len(values) - hold_out, 0)] if hold_out else values
     if len(history) < min_history(m):
         fixed = 0 if cfg.is_unset("series.season") else m
@@ -257,7 +263,7 @@ def configure(cfg: ForecastConfig, series: Series, hold_out: int = 0) -> AutoCho
         out.reasons.append(f"transform {s.transform} (a line explains {r2:.0%})")
     n_fit = _plan_fit(cfg, len(history), out)
     if cfg.is_unset("series.lookback"):
-        s.lookback = max(2, min(max(m, s.horizon, 8), (n_fit - 1) // 2))
+        s.lookback = default_lookback(m, s.horizon, n_fit)
         out.reasons.append(f"lookback {s.lookback}")
     if not cfg.preset:  # a preset keeps its own training length
         _cap_steps(cfg, n_fit - s.lookback)
@@ -310,7 +316,7 @@ def _plan_fit(cfg: ForecastConfig, n_history: int, out: AutoChoice) -> int:
     known = starts[0] if starts else n_history
     if cfg.is_unset("series.val_size"):
         diff = 1 if s.transform == "diff" else 0
-        s.val_size = min(s.horizon, max(1, (known - diff) // 5))
+        s.val_size = default_val_size(s.horizon, known, diff)
     out.origins = starts
     return known - s.val_size
 

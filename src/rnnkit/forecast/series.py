@@ -547,18 +547,33 @@ def infer_season(values: np.ndarray, max_lag: int = 0) -> int:
     return best
 
 
-def plan_sizes(cfg: SeriesConfig, n_history: int, season: int = 1) -> dict[str, int]:
-    """Lookback, horizon and validation size for a history of `n_history` points (filling
-    the `0`s of `cfg` with defaults), and the points training needs.
+def default_horizon(season: int, n_history: int) -> int:
+    """The horizon of a series that names none: the season, else a tenth of the history
+    (at most 100)."""
+    return max(1, min(season if season > 1 else n_history // 10, 100))
 
-    Defaults: horizon = the season (or a tenth of the history, at most 100), lookback =
-    two seasons (at least 20), validation = the horizon (at most a fifth of the history).
+
+def default_lookback(season: int, horizon: int, n_fit: int) -> int:
+    """The lookback of a series that names none: max(season, horizon, 8), at most half of
+    the `n_fit` points a candidate fits on (at least 2)."""
+    return max(2, min(max(season, horizon, 8), (n_fit - 1) // 2))
+
+
+def default_val_size(horizon: int, n_known: int, diff: int) -> int:
+    """The validation tail: the horizon, at most a fifth of the `n_known` points."""
+    return min(horizon, max(1, (n_known - diff) // 5))
+
+
+def plan_sizes(cfg: SeriesConfig, n_history: int, season: int = 1) -> dict[str, int]:
+    """Lookback, horizon and validation size for a history of `n_history` points, and the
+    points training needs: the config's (`rnnkit.forecast.auto.configure` fixes them once
+    per run), a `0` filled by the rules `configure` uses (`default_horizon`, ...).
     """
     season = max(int(season), 1)
-    horizon = cfg.horizon or max(1, min(season if season > 1 else n_history // 10, 100))
-    lookback = cfg.lookback or max(2 * season, 20)
+    horizon = cfg.horizon or default_horizon(season, n_history)
     diff = 1 if cfg.transform == "diff" else 0
-    val_size = cfg.val_size or min(horizon, max(1, (n_history - diff) // 5))
+    val_size = cfg.val_size or default_val_size(horizon, n_history, diff)
+    lookback = cfg.lookback or default_lookback(season, horizon, n_history - val_size)
     needed = lookback + horizon + val_size + diff
     return {"lookback": lookback, "horizon": horizon, "val_size": val_size, "needed": needed}
 
