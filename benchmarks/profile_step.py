@@ -125,7 +125,7 @@ def d2l_step(
         clock.lap("clip")
         sgd.step()
         clock.lap("optimizer")
-        _ = float(loss * y.numel())  # d2l's Accumulator.add
+        _ = float(loss.detach() * y.numel())  # d2l's Accumulator.add (a host sync)
         clock.lap("metrics")
         return state
 
