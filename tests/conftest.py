@@ -5,7 +5,9 @@ Each is small enough that a model trains on it in about a second on one thread.
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -153,3 +155,16 @@ def tiny_config(**tables: dict[str, object]) -> ClassifyConfig:
     cfg = update(ClassifyConfig(), base)
     cfg.recipe = "fixed"
     return cfg
+
+
+def chromium() -> str | None:
+    """The headless browser the browser tests drive: `$RNNKIT_CHROMIUM`, else the first
+    Chromium or Chrome on the PATH; None when there is none (the tests skip)."""
+    given = os.environ.get("RNNKIT_CHROMIUM")
+    if given:
+        return given
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None

@@ -17,6 +17,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from rnnkit.storage import write_atomic
+from rnnkit.timelabels import parse_time
 
 # The reference lines of `plot_forecast`: each has its own colour, dash pattern and hollow
 # marker, and each is thinner, with a smaller marker, than the one before and drawn above it,
@@ -53,21 +54,6 @@ class TimeAxis:
     ticks: list[float]
     tick_labels: list[str]
     kind: str
-
-
-def _as_date(label: str) -> datetime | None:
-    """`1959Q2`, `2001-05` or an ISO date / date-time as a naive datetime; else None."""
-    text = label.strip()
-    try:
-        if len(text) == 6 and text[4] in "Qq" and text[:4].isdigit():
-            return datetime(int(text[:4]), 3 * int(text[5]) - 2, 1)
-        if len(text) == 7 and text[4] == "-" and text[:4].isdigit():
-            return datetime(int(text[:4]), int(text[5:7]), 1)
-        if len(text) >= 10 and text[4] == "-":
-            return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
-    except ValueError:
-        return None
-    return None
 
 
 def _as_number(label: str) -> float | None:
@@ -131,7 +117,7 @@ def time_axis(labels: Sequence[str], n_known: int = -1, max_ticks: int = MAX_TIC
 
     n = len(labels)
     known = n if n_known < 0 else n_known
-    dates = [_as_date(s) for s in labels]
+    dates = [parse_time(s) for s in labels]
     numbers = [_as_number(s) for s in labels]
     if known > 1 and all(d is not None for d in dates[:known]):
         head = [float(date2num(d)) for d in dates[:known]]

@@ -7,13 +7,12 @@ the browser tests. `RNNKIT_CHROMIUM` names another browser binary.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
+from conftest import chromium
 from rnnkit.config import RunConfig, apply_overrides
 from rnnkit.lm.inspect import trace
 from rnnkit.lm.inspect_page import build_page
@@ -30,17 +29,6 @@ sync_api = pytest.importorskip(
 TEXT = 'def f(x):\n    return "a (b)" + x  # see https://example.com\n' * 20
 
 
-def _chromium() -> str | None:
-    given = os.environ.get("RNNKIT_CHROMIUM")
-    if given:
-        return given
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 def _page(path: Path) -> Path:
     """The page of an untrained 2-layer LSTM over TEXT, written to `path`."""
     cfg = RunConfig()
@@ -53,7 +41,7 @@ def _page(path: Path) -> Path:
 
 
 def test_the_page_opens_offline(tmp_path: Path) -> None:
-    binary = _chromium()
+    binary = chromium()
     if binary is None:
         pytest.skip("Chromium not found: apt-get install -y chromium (or set RNNKIT_CHROMIUM)")
     torch.manual_seed(0)

@@ -27,6 +27,7 @@ sync_api = pytest.importorskip(
 )
 
 import rnnkit  # noqa: E402
+from conftest import chromium  # noqa: E402
 from rnnkit.serve import create_app  # noqa: E402
 
 CHROMIUM_ARGS = [
@@ -41,21 +42,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _chromium() -> str | None:
-    given = os.environ.get("RNNKIT_CHROMIUM")
-    if given:
-        return given
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 @pytest.fixture(scope="module")
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One Chromium with a fresh profile for the module; Playwright's downloads are not used."""
-    binary = _chromium()
+    binary = chromium()
     if binary is None:
         pytest.skip("Chromium not found: apt-get install -y chromium (or set RNNKIT_CHROMIUM)")
     profile = tmp_path_factory.mktemp("chromium-profile")

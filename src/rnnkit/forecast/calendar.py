@@ -14,10 +14,11 @@ from __future__ import annotations
 import calendar
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from itertools import pairwise
 
 from rnnkit.errors import DataError
+from rnnkit.timelabels import parse_time
 
 DAY = 86400.0
 # A series stepping one day whose only missing days are Saturdays and Sundays is business-daily.
@@ -42,22 +43,6 @@ class Step:
     def key(self) -> tuple[str, float]:
         """What counts as the same step: months when aligned, else the duration."""
         return ("months", self.months) if self.months else ("seconds", self.seconds)
-
-
-def parse_time(label: str) -> datetime | None:
-    """`1959Q2`, `2001-05` or an ISO date / date-time as a naive (UTC) datetime; else None."""
-    text = label.strip()
-    try:
-        if len(text) == 6 and text[4] in "Qq" and text[:4].isdigit():
-            return datetime(int(text[:4]), 3 * int(text[5]) - 2, 1)
-        if len(text) == 7 and text[4] == "-" and text[:4].isdigit():
-            return datetime(int(text[:4]), int(text[5:7]), 1)
-        if len(text) < 10 or text[4] != "-":
-            return None
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when.astimezone(timezone.utc).replace(tzinfo=None) if when.tzinfo else when
 
 
 def parse_labels(labels: list[str], column: str = "time") -> list[Point] | None:
