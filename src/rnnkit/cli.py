@@ -188,7 +188,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="run folder (default runs/<preset or source>-<timestamp>)")
     p.add_argument("--resume", help="continue the run in this folder from its last.pt")
     add_key_flags(p, RunConfig.table_types(), TRAIN_KEYS)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="print the done line and errors only")
     p.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
     p.set_defaults(run=_run_train)
 
@@ -227,7 +227,7 @@ def _run_train(args: argparse.Namespace) -> int:
         return 0
     from rnnkit.lm.train import train_lm
 
-    result = train_lm(cfg, out=args.out, resume=args.resume, quiet=args.quiet)
+    result = train_lm(cfg, out=args.out, resume=args.resume, quiet=args.quiet, lines=not args.quiet)
     return 130 if result.interrupted else 0
 
 

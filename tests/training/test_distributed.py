@@ -98,7 +98,7 @@ def two_process_run(source: Path, tmp_path_factory: pytest.TempPathFactory) -> P
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("run folder:") == 1  # rank 0 alone prints
+    assert done.stdout.count("done (") == 1 and "run folder:" not in done.stdout  # rank 0, --quiet
     return out
 
 

@@ -174,7 +174,8 @@ def info(path: str | Path) -> dict[str, Any]:
         "format_version": ckpt["format_version"],
         "task": ckpt.get("task"),
         "step": ckpt.get("step"),
-        "epoch": ckpt.get("epoch"),
+        # the epoch the log and the samples name: a cut-short epoch counts as one
+        "epoch": (ckpt.get("metrics") or {}).get("epoch", ckpt.get("epoch")),
     }
     model_cfg = config.get("model", {})
     facts["architecture"] = (

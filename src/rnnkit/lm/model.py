@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.config import ModelConfig
@@ -302,3 +303,26 @@ class RNNLM(nn.Module):
         shape = (self.num_layers, batch_size, self.hidden_size)
         h = torch.zeros(shape, dtype=weight.dtype, device=device)  # (L, B, H)
         return (h, torch.zeros_like(h)) if self.kind == "lstm" else h
+
+
+def training_loss(
+    net: nn.Module, X: torch.Tensor, Y: torch.Tensor, state: State | None, bf16: bool
+) -> tuple[torch.Tensor, State]:
+    """Mean cross-entropy of one batch and the model's final state, the forward pass under
+    bf16 autocast when `bf16` (train.precision; weights, gradients and optimizer stay float32).
+
+    An adaptive output is asked for the targets' log-probabilities only (`targets=Y`), which
+    it computes without the full distribution.
+
+    Shape:
+        X, Y: (B, T) token ids. state: h or (h, c), each (L, B, H), or None for zeros.
+        Returns a 0-dim loss and the final state.
+    """
+    adaptive = getattr(getattr(net, "module", net), "output", "softmax") == "adaptive"
+    with torch.autocast(X.device.type, torch.bfloat16, enabled=bf16):
+        if adaptive:
+            picked, state = net(X, state, targets=Y)  # (B, T)
+            return -picked.mean(), state
+        logits, state = net(X, state)  # (B, T, V)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
+    return loss, state

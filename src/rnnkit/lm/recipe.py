@@ -35,6 +35,7 @@ the user's. Word-level runs keep the `words` preset (issue 19's tuned defaults).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,8 @@ WIDE_VOCAB = 1000  # characters: at or above, a wider embedding and the adaptive
 DEFAULT_BUDGET = 150.0  # seconds assumed when the run has no time budget
 WIDE_EMBEDDING_DROPOUT = 0.1  # for a wide vocabulary read more than 6 times
 HIDDEN = 512  # the LSTM's width: wider ones read the text too few times in minutes
+PATIENCE = 4  # evaluations without a better validation loss before a budgeted run stops
+WARMUP_SHARE, MAX_WARMUP = 0.05, 50  # warm-up: this share of the expected steps, at most
 
 
 @dataclass(frozen=True)
@@ -77,32 +80,53 @@ def macs_per_token(hidden: int, layers: int, embed: int, vocab: int, adaptive: b
     return float(gates + head)
 
 
-def passes(train_tokens: int, budget_s: float, macs: float) -> float:
-    """How many times `budget_s` seconds let a model of `macs` per token read the text."""
-    tokens_per_second = MACS_PER_SECOND / (3 * macs)
-    return budget_s * tokens_per_second / max(train_tokens, 1)
+def passes(
+    train_tokens: int, budget_s: float, macs: float, rate: float = 0.0, val_tokens: int = 0
+) -> float:
+    """How many times `budget_s` seconds let a model of `macs` per token read the text:
+    at `rate` training tokens per second when measured (`rnnkit.lm.probe`), else at the
+    rate `MACS_PER_SECOND` predicts. Each pass is followed by an evaluation of `val_tokens`
+    (a forward pass only, about a third of a training token's cost), counted in the budget."""
+    tokens_per_second = rate if rate > 0 else MACS_PER_SECOND / (3 * macs)
+    train = max(train_tokens, 1)
+    return budget_s * tokens_per_second / train / (1 + val_tokens / (3 * train))
+
+
+def warmup_steps(n_passes: float, train_tokens: int, batch_tokens: int) -> int:
+    """Warm-up steps: `WARMUP_SHARE` of the steps the run is expected to take, at most
+    `MAX_WARMUP` (a short run on a slow machine must not spend itself warming up)."""
+    expected = n_passes * train_tokens / max(batch_tokens, 1)
+    return int(max(1, min(MAX_WARMUP, expected * WARMUP_SHARE)))
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """What the rule chose (`table.key` -> value) and the line that says why."""
+    """What the rule chose (`table.key` -> value), the passes it expects and its regime."""
 
     values: dict[str, Any]
-    why: str
+    passes: float
+    regime: str
 
 
 def choose(
-    train_tokens: int, vocab_size: int, budget_s: float, hidden: int = HIDDEN, layers: int = 1
+    train_tokens: int,
+    vocab_size: int,
+    budget_s: float,
+    hidden: int = HIDDEN,
+    layers: int = 1,
+    rate: float = 0.0,
+    val_tokens: int = 0,
 ) -> Recipe:
     """The recipe for a character corpus of `train_tokens` training characters and
     `vocab_size` distinct ones (with `<unk>`), trained for `budget_s` seconds; `hidden` and
-    `layers` are the user's when they gave them (the passes are counted for that model)."""
+    `layers` are the user's when they gave them (the passes are counted for that model);
+    `rate` is the measured training tokens per second (0: predicted)."""
     budget = budget_s or DEFAULT_BUDGET
     wide = vocab_size >= WIDE_VOCAB
     embed = 256 if wide else 64
-    n = passes(train_tokens, budget, macs_per_token(hidden, layers, embed, vocab_size, wide))
+    macs = macs_per_token(hidden, layers, embed, vocab_size, wide)
+    n = passes(train_tokens, budget, macs, rate, val_tokens)
     regime = next(r for r in REGIMES if n <= r.max_passes)
-    output = "adaptive" if wide else "softmax"
     values: dict[str, Any] = {
         "data.batch_size": BATCH_SIZE,
         "data.num_steps": NUM_STEPS,
@@ -110,7 +134,7 @@ def choose(
         "model.num_layers": layers,
         "model.hidden_size": hidden,
         "model.embedding_dim": embed,
-        "model.output": output,
+        "model.output": "adaptive" if wide else "softmax",
         "model.dropout": regime.dropout,
         "model.weight_drop": 0.0,
         "model.locked_dropout": 0.0,
@@ -119,36 +143,66 @@ def choose(
         "train.lr": LR,
         "train.weight_decay": 0.01,
         "train.schedule": "cosine",
-        "train.warmup_steps": 50,
+        "train.warmup_steps": warmup_steps(n, train_tokens, BATCH_SIZE * NUM_STEPS),
+        "train.patience": PATIENCE,
         "train.precision": "bf16",
         "train.epochs": 0,
         "generate.prefixes": [],
     }
-    extra = ", embedding_dropout 0.1" if values["model.embedding_dropout"] else ""
-    why = (
-        f"{train_tokens:,} training chars, vocab {vocab_size:,}, {budget:g} s -> about "
-        f"{n:.1f} passes, a {regime.name} corpus: lstm {layers}x{hidden}, embedding {embed}, "
-        f"{output}, dropout {regime.dropout:g}{extra}, batches {BATCH_SIZE}x{NUM_STEPS}, "
-        f"adamw {LR} cosine, bf16"
-    )
-    return Recipe(values, why)
+    return Recipe(values, n, regime.name)
 
 
-def apply_recipe(cfg: RunConfig, corpus: Corpus) -> str:
+def apply_recipe(
+    cfg: RunConfig,
+    corpus: Corpus,
+    measure: Callable[[RunConfig], float] | None = None,
+    bf16: bool = True,
+) -> float:
     """Choose the recipe for `corpus` and set every key of it that `cfg.chooses` (those
-    `cfg.pinned` does not name); `cfg.recipe` becomes `fixed` and `cfg.recipe_note` the
-    line that says what was chosen, which is returned."""
+    `cfg.pinned` does not name): first at the predicted speed, then, with `measure` (the
+    speed probe: training tokens per second of the model `cfg` now describes), again at the
+    measured one. `bf16 = False` (no native bf16 here) makes the recipe's precision fp32.
+    `cfg.recipe` becomes `fixed` and `cfg.recipe_note` the line that says what runs and
+    why. Returns the passes announced (0.0 at word level, which keeps the words preset)."""
     if cfg.data.level != "char":
         cfg.recipe, cfg.recipe_note = "fixed", "word level: the words preset's settings"
-        return cfg.recipe_note
+        return 0.0
     m = cfg.model
     hidden = HIDDEN if cfg.chooses("model.hidden_size") else m.hidden_size
     layers = 1 if cfg.chooses("model.num_layers") else m.num_layers
-    recipe = choose(len(corpus.train), len(corpus.vocab), cfg.train.time_budget, hidden, layers)
+    sizes = (len(corpus.train), len(corpus.vocab), cfg.train.time_budget, hidden, layers)
+    recipe = choose(*sizes, val_tokens=len(corpus.val))
+    _set_chosen(cfg, recipe, bf16)
+    rate = measure(cfg) if measure is not None else 0.0
+    if rate > 0:
+        recipe = choose(*sizes, rate=rate, val_tokens=len(corpus.val))
+        _set_chosen(cfg, recipe, bf16)
     kept = [key for key in recipe.values if not cfg.chooses(key)]
+    cfg.recipe = "fixed"
+    cfg.recipe_note = recipe_line(cfg, corpus, recipe, rate) + (
+        f"; kept yours: {', '.join(kept)}" if kept else ""
+    )
+    return recipe.passes
+
+
+def _set_chosen(cfg: RunConfig, recipe: Recipe, bf16: bool) -> None:
+    """Set the recipe's keys that `cfg` leaves to it."""
     for key, value in recipe.values.items():
         if cfg.chooses(key):
-            set_key(cfg, key, value)
-    cfg.recipe = "fixed"
-    cfg.recipe_note = recipe.why + (f"; kept yours: {', '.join(kept)}" if kept else "")
-    return cfg.recipe_note
+            set_key(cfg, key, "fp32" if key == "train.precision" and not bf16 else value)
+
+
+def recipe_line(cfg: RunConfig, corpus: Corpus, recipe: Recipe, rate: float) -> str:
+    """The one line that says what runs (the config's values, the user's kept ones
+    included) and why (the corpus, the budget, the speed and the passes)."""
+    m, d, t = cfg.model, cfg.data, cfg.train
+    speed = f" at {rate:,.0f} tokens/s measured" if rate > 0 else ""
+    extra = f", embedding_dropout {m.embedding_dropout:g}" if m.embedding_dropout else ""
+    return (
+        f"{len(corpus.train):,} training chars, vocab {len(corpus.vocab):,}, "
+        f"{t.time_budget or DEFAULT_BUDGET:g} s{speed} -> about {recipe.passes:.1f} passes, "
+        f"a {recipe.regime} corpus: {m.kind} {m.num_layers}x{m.hidden_size}, embedding "
+        f"{m.embedding_dim}, {m.output}, dropout {m.dropout:g}{extra}, batches "
+        f"{d.batch_size}x{d.num_steps}, {t.optimizer} {t.lr:g} {t.schedule}, warm-up "
+        f"{t.warmup_steps}, patience {t.patience}, {t.precision}"
+    )

@@ -45,7 +45,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from rnnkit.checkpoint import load_checkpoint
@@ -55,7 +54,8 @@ from rnnkit.errors import CheckpointError, ConfigError, NumericalError
 from rnnkit.lm.adaptive import choose_cutoffs, resolve_output
 from rnnkit.lm.evaluate import evaluate_tokens
 from rnnkit.lm.generation import generate_text, normalize_prefix, warm_up
-from rnnkit.lm.model import RNNLM
+from rnnkit.lm.model import RNNLM, training_loss
+from rnnkit.lm.probe import measure_rate
 from rnnkit.lm.recipe import apply_recipe
 from rnnkit.lm.step import Decoding
 from rnnkit.metrics import perplexity
@@ -85,11 +85,11 @@ from rnnkit.training.environment import (
     progress,
     resolve_device,
     seed_everything,
-    set_threads,
     threads_kept,
 )
 from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor, set_lr
 from rnnkit.training.run_folder import RunFolder
+from rnnkit.training.threads import FixedThreads, ThreadTuner, tuner_for
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -104,29 +104,6 @@ class TrainResult:
     best: dict[str, Any] = field(default_factory=dict)
     stopped_by: str = "epochs"
     interrupted: bool = False
-
-
-def training_loss(
-    net: nn.Module, X: torch.Tensor, Y: torch.Tensor, state: State | None, bf16: bool
-) -> tuple[torch.Tensor, State]:
-    """Mean cross-entropy of one batch and the model's final state, the forward pass under
-    bf16 autocast when `bf16` (train.precision; weights, gradients and optimizer stay float32).
-
-    An adaptive output is asked for the targets' log-probabilities only (`targets=Y`), which
-    it computes without the full distribution.
-
-    Shape:
-        X, Y: (B, T) token ids. state: h or (h, c), each (L, B, H), or None for zeros.
-        Returns a 0-dim loss and the final state.
-    """
-    adaptive = getattr(getattr(net, "module", net), "output", "softmax") == "adaptive"
-    with torch.autocast(X.device.type, torch.bfloat16, enabled=bf16):
-        if adaptive:
-            picked, state = net(X, state, targets=Y)  # (B, T)
-            return -picked.mean(), state
-        logits, state = net(X, state)  # (B, T, V)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
-    return loss, state
 
 
 def corpus_for(cfg: RunConfig) -> Corpus:
@@ -153,9 +130,14 @@ class TrainState:
             tensor); the epoch's batch order is replayed from it on resume.
         loss_sum: 0-dim float64 on the device, this rank's summed token losses of the epoch.
         epoch, step, batch_in_epoch: finished epochs, optimizer steps, batches of this epoch.
-        elapsed_s: forward, backward and optimizer time of all sessions (budget, schedule).
+        elapsed_s: forward, backward and optimizer time of all sessions.
         wall_before: wall-clock seconds of the earlier sessions of a resumed run.
         wall_start: `time.perf_counter()` when this session's loop started.
+        finish_s: the budget's clock: when the run would end if it stopped after the last
+            step, in wall-clock seconds of training of all sessions plus what the end costs
+            (`_end_cost`); the ranks' latest under torchrun.
+        reserve_s: what the run's end costs (evaluation, checkpoints, samples), measured.
+        samples_written: the sample blocks written so far (a budget spreads them out).
         tokens_done, epoch_train_s: this rank's tokens and training seconds of the epoch.
         carried: the hidden state carried between batches, h or (h, c), each (L, B, H).
         best, bad_evals: the best metrics row and the evaluations since it (patience).
@@ -170,6 +152,9 @@ class TrainState:
     elapsed_s: float = 0.0
     wall_before: float = 0.0
     wall_start: float = field(default_factory=time.perf_counter)
+    finish_s: float = 0.0
+    reserve_s: float = 0.0
+    samples_written: int = 0
     tokens_done: int = 0
     epoch_train_s: float = 0.0
     carried: State | None = None
@@ -250,6 +235,7 @@ class TrainState:
         p = ckpt["progress"]
         self.epoch, self.step, self.batch_in_epoch = p["epoch"], p["step"], p["batch_in_epoch"]
         self.elapsed_s, self.wall_before = p["elapsed_s"], p["wall_s"]
+        self.finish_s = p["wall_s"]
         self.loss_sum += p["loss_sum"]
         self.tokens_done, self.epoch_train_s = p["tokens_done"], p["epoch_train_s"]
         self.carried = from_list(ckpt["carried_state"], device)
@@ -277,6 +263,8 @@ class _Run:
     optimizer: torch.optim.Optimizer
     total_steps: int
     prefixes: list[str]  # generate.prefixes, or the corpus's own when that is []
+    threads: ThreadTuner | FixedThreads  # train.threads: adaptive (0) or fixed
+    announced: float  # the passes the recipe announced (0.0: no recipe ran now)
 
 
 def train_lm(
@@ -285,6 +273,7 @@ def train_lm(
     resume: str | Path | None = None,
     quiet: bool = False,
     echo: Callable[[str], None] = print,
+    lines: bool = True,
 ) -> TrainResult:
     """Train a language model as `config` says; write the run folder; return its history.
 
@@ -299,17 +288,18 @@ def train_lm(
         resume: a run folder (or `last.pt`) to continue from.
         quiet: no progress bar.
         echo: where the readable lines go (stdout by default; rank 0 alone prints).
+        lines: False prints only the `done` line (`rnnkit train --quiet`).
     """
     if config is None:
         if resume is None:
             raise ConfigError("train_lm needs a config, or resume= the run folder to continue")
         config = resume_config(resume)
     with threads_kept():
-        set_threads(config.train.threads)
+        threads = tuner_for(config.train.threads)  # 0: adaptive (rnnkit.training.threads)
         ctx = init_distributed(resolve_device(config.train.device))  # one process w/o torchrun
         try:
             with global_rng_kept(ctx.device):
-                run, state = _setup(config, ctx, out, resume, echo)
+                run, state = _setup(config, ctx, (out, resume), threads, (echo, not lines))
                 stopped_by = _train_epochs(run, state, quiet or not ctx.is_main)
                 _summarize(run, state, stopped_by)
         finally:
@@ -321,20 +311,21 @@ def train_lm(
 def _setup(
     cfg: RunConfig,
     ctx: DistContext,
-    out: str | Path | None,
-    resume: str | Path | None,
-    echo: Callable[[str], None],
+    where: tuple[str | Path | None, str | Path | None],
+    threads: ThreadTuner | FixedThreads,
+    lines: tuple[Callable[[str], None], bool],
 ) -> tuple[_Run, TrainState]:
-    """Open the checkpoint and the run folder, seed, load the data, build the model and the
-    optimizer; restore them and the state when resuming; write config.json."""
-    tc, dc = cfg.train, cfg.data
+    """Open the checkpoint (`where`: out, resume) and the run folder (`lines`: echo, quiet),
+    seed, load the data, choose the recipe (its speed probe runs on this machine), build the
+    model and the optimizer; restore them and the state when resuming; write config.json."""
+    (out, resume), (echo, quiet), tc, dc = where, lines, cfg.train, cfg.data
     check_limits(tc)
     ckpt = load_checkpoint(resume, prefer="last") if resume is not None else None
     if ckpt is not None and ckpt.get("task") != "lm":
         raise CheckpointError(
             f"{resume} is a {ckpt.get('task')!r} checkpoint, not a language model"
         )
-    folder = RunFolder(_run_dir(cfg, out, resume, resuming=ckpt is not None), ctx, echo)
+    folder = RunFolder(_run_dir(cfg, out, resume, resuming=ckpt is not None), ctx, echo, quiet)
     seed_everything(tc.seed)
 
     # Data: the vocabulary is the checkpoint's when resuming, so ids never shift.
@@ -345,8 +336,11 @@ def _setup(
             f"the corpus {dc.source} no longer gives the vocabulary of {resume}; "
             "resume needs the same data settings"
         )
+    announced = 0.0
     if cfg.recipe == "auto":  # chosen once; config.json and --resume keep the choice
-        folder.echo(f"recipe: {apply_recipe(cfg, corpus)}")
+        measure = lambda chosen: measure_rate(chosen, corpus, ctx)  # noqa: E731
+        announced = apply_recipe(cfg, corpus, measure, bf16_supported(ctx.device))
+        folder.echo(f"recipe: {cfg.recipe_note}")
         check_limits(tc)
     if tc.precision == "bf16" and not bf16_supported(ctx.device):  # recorded as trained
         tc.precision = "fp32"
@@ -366,7 +360,8 @@ def _setup(
 
     prefixes = list(cfg.generate.prefixes) or corpus_prefixes(corpus)
     run = _Run(
-        cfg, ctx, folder, corpus, data_gen, batches, model, net, optimizer, total_steps, prefixes
+        *(cfg, ctx, folder, corpus, data_gen, batches, model, net, optimizer, total_steps),
+        *(prefixes, threads, announced),
     )
     state = TrainState.fresh(data_gen, ctx.device)
     if ckpt is not None:
@@ -431,6 +426,8 @@ def _resume(run: _Run, state: TrainState, ckpt: dict[str, Any], where: object) -
     for group in run.optimizer.param_groups:  # the resumed config's decay wins
         group["weight_decay"] = tc.weight_decay
     state.restore(ckpt, run.ctx, where)
+    if tc.time_budget > 0:  # the sample blocks of the quarters already passed
+        state.samples_written = int(SAMPLE_BLOCKS * state.finish_s / tc.time_budget)
     # A kill between the metrics row and last.pt leaves a row the checkpoint never saw.
     rows = run.folder.read_metrics()
     state.history = [row for row in rows if row.get("step", 0) <= state.step]
@@ -447,7 +444,7 @@ def _announce(run: _Run) -> None:
         f"{run.cfg.data.level} tokens, vocab {len(corpus.vocab):,}, train/val/test "
         f"{len(corpus.train):,}/{len(corpus.val):,}/{len(corpus.test):,}; model {m.kind} "
         f"{m.num_layers}x{m.hidden_size} ({m.impl}), {count_parameters(run.model):,} parameters, "
-        f"{len(run.batches)} batches/epoch, {torch.get_num_threads()} threads, {run.ctx.device}"
+        f"{len(run.batches)} batches/epoch, {_threads_text(run)}, {run.ctx.device}"
     )
     if run.cfg.data.level == "word":
         d = run.cfg.data
@@ -463,13 +460,22 @@ def _announce(run: _Run) -> None:
             echo(f"note: {share:.2%} of the {name} tokens are not in the vocabulary (<unk>)")
 
 
+def _threads_text(run: _Run) -> str:
+    """`4 threads` (fixed) or `adaptive threads (from 2)`."""
+    if isinstance(run.threads, ThreadTuner):
+        return f"adaptive threads (from {run.threads.count})"
+    return f"{run.threads.count} threads"
+
+
 def _train_epochs(run: _Run, state: TrainState, quiet: bool) -> str:
     """Train epoch after epoch, evaluating and sampling as the config says, until a stop rule
     holds; returns it: epochs, max_steps, time_budget, patience or interrupt.
 
-    `elapsed_s` counts only forward, backward and optimizer time.
+    The time budget is wall-clock time from here to the summary line (`TrainState.finish_s`):
+    the loop stops when what is left would not pay for the run's end (`reserve_s`: the last
+    evaluation, checkpoints and samples, measured). `elapsed_s` counts the steps alone.
     """
-    tc, gc = run.cfg.train, run.cfg.generate
+    tc = run.cfg.train
     stopped_by = "epochs"
     state.wall_start = time.perf_counter()
     epoch_limit = tc.epochs or math.inf  # 0 = no epoch limit
@@ -487,13 +493,35 @@ def _train_epochs(run: _Run, state: TrainState, quiet: bool) -> str:
                 break
             finished = state.end_epoch(len(run.batches), run.data_gen)
             last_epoch = state.epoch >= epoch_limit or stopped_by != "epochs"
+            shown = state.epoch + (0 if finished else 1)  # a cut-short epoch counts as one
+            t0 = time.perf_counter()
             if last_epoch or state.epoch % max(tc.eval_every, 1) == 0:
                 _evaluate_and_checkpoint(run, state, partial=not finished)
                 if tc.patience > 0 and state.bad_evals >= tc.patience:
                     stopped_by, last_epoch = "patience", True
-            if gc.every > 0 and run.prefixes and (last_epoch or state.epoch % gc.every == 0):
-                _write_samples(run, state.epoch)
+            if _samples_due(run, state, last_epoch):
+                _write_samples(run, shown)
+                state.samples_written += 1
+            state.reserve_s = max(state.reserve_s, time.perf_counter() - t0)
     return stopped_by
+
+
+SAMPLE_BLOCKS = 4  # sample blocks of a run the budget governs: at each quarter of it
+
+
+def _samples_due(run: _Run, state: TrainState, last_epoch: bool) -> bool:
+    """Whether samples are written after this epoch: every `generate.every` epochs, or,
+    when the budget governs (`train.time_budget` and no epoch or step limit), at each
+    quarter of the budget and at the end."""
+    gc, tc = run.cfg.generate, run.cfg.train
+    if gc.every <= 0 or not run.prefixes:
+        return False
+    if last_epoch:
+        return True
+    if tc.time_budget > 0 and not (tc.epochs or tc.max_steps):
+        due = (state.samples_written + 1) / SAMPLE_BLOCKS
+        return state.finish_s / tc.time_budget >= due
+    return state.epoch % gc.every == 0
 
 
 def _train_epoch(run: _Run, state: TrainState, interrupt: Interrupt, bar: tqdm) -> str | None:
@@ -506,10 +534,10 @@ def _train_epoch(run: _Run, state: TrainState, interrupt: Interrupt, bar: tqdm) 
             continue
         loss, finite = _train_step(run, state, X, Y)
         state.batch_in_epoch = i + 1
-        stop = interrupt.hit
+        stop, state.finish_s = interrupt.hit, state.wall_s() + _end_cost(run, state)
         if ctx.enabled:  # stop together, schedule by one clock, fail together
-            stop, state.elapsed_s, state.epoch_train_s, broken = agree(
-                ctx, stop, state.elapsed_s, state.epoch_train_s, float(not finite)
+            stop, state.elapsed_s, state.epoch_train_s, state.finish_s, broken = agree(
+                ctx, stop, state.elapsed_s, state.epoch_train_s, state.finish_s, float(not finite)
             )
             if broken:
                 raise _loss_error(run, loss if not finite else None, state.step - 1, state.epoch)
@@ -520,9 +548,25 @@ def _train_epoch(run: _Run, state: TrainState, interrupt: Interrupt, bar: tqdm) 
             return "interrupt"
         if tc.max_steps > 0 and state.step >= tc.max_steps:
             return "max_steps"
-        if tc.time_budget > 0 and state.elapsed_s >= tc.time_budget:
+        if tc.time_budget > 0 and state.finish_s >= tc.time_budget:
             return "time_budget"
     return None
+
+
+SAMPLE_TOKEN_S = 0.002  # seconds per generated token, assumed until samples were timed
+
+
+def _end_cost(run: _Run, state: TrainState) -> float:
+    """Seconds the run's end costs: the longest measured evaluation (with its checkpoints
+    and samples), or, before the first, an estimate from the training speed (a forward pass
+    costs about a third of a training step) and `SAMPLE_TOKEN_S`."""
+    if state.reserve_s > 0:
+        return state.reserve_s
+    rate = state.tokens_done / state.epoch_train_s if state.epoch_train_s > 0 else 0.0
+    evaluation = _val_limit(run, rate) / (3 * rate) if rate > 0 else 0.0
+    gc = run.cfg.generate
+    samples = len(run.prefixes) * gc.length * SAMPLE_TOKEN_S if gc.every > 0 else 0.0
+    return evaluation + samples
 
 
 def _train_step(
@@ -555,6 +599,7 @@ def _train_step(
     dt = time.perf_counter() - t0
     state.elapsed_s += dt
     state.epoch_train_s += dt
+    run.threads.step_done(dt, Y.numel())
     return loss, finite
 
 
@@ -576,9 +621,10 @@ def _loss_error(run: _Run, loss: torch.Tensor | None, step: int, epoch: int) -> 
 
 
 def _set_lr(run: _Run, state: TrainState) -> None:
-    """The schedule is a function of the step and, under a time budget, of elapsed_s."""
+    """The schedule is a function of the step and, under a time budget, of the share of it
+    used (`TrainState.finish_s`, the end's cost included)."""
     tc = run.cfg.train
-    fraction = state.elapsed_s / tc.time_budget if tc.time_budget > 0 else 0.0
+    fraction = state.finish_s / tc.time_budget if tc.time_budget > 0 else 0.0
     factor = lr_factor(tc.schedule, state.step, run.total_steps, tc.warmup_steps, fraction)
     set_lr(run.optimizer, tc.lr, factor)
 
@@ -595,7 +641,9 @@ def _evaluate_and_checkpoint(run: _Run, state: TrainState, partial: bool) -> dic
     loss_all, tokens_all = sum_across_ranks(ctx, state.loss_sum.item(), state.tokens_done)
     train_loss = loss_all / max(tokens_all, 1)
     val_rows = dc.batch_size * ctx.world_size  # the streams of all ranks, shared out
-    val = evaluate_tokens(run.model, run.corpus.val, val_rows, dc.num_steps, ctx.device, ranks=ctx)
+    rate = tokens_all / state.epoch_train_s if state.epoch_train_s > 0 else 0.0  # all ranks'
+    val_tokens = run.corpus.val[: _val_limit(run, rate) + 1]
+    val = evaluate_tokens(run.model, val_tokens, val_rows, dc.num_steps, ctx.device, ranks=ctx)
     problem = _numerical_problem(run, val["loss"])
     if agree_flag(ctx, problem is not None):
         what = problem or "another rank found non-finite numbers"
@@ -609,11 +657,13 @@ def _evaluate_and_checkpoint(run: _Run, state: TrainState, partial: bool) -> dic
         "val_ppl": val["ppl"],
         "val_bpc": val["bpc"],
         "val_unk": val["unk"],
+        "val_tokens": len(val_tokens) - 1,
         "test_unk": run.corpus.unk_share.get("test", 0.0),
         "tokens_per_sec": tokens_all / state.epoch_train_s if state.epoch_train_s > 0 else 0.0,
         "elapsed_s": state.elapsed_s,
         "wall_s": state.wall_s(),
         "lr": run.optimizer.param_groups[0]["lr"],
+        "threads": torch.get_num_threads(),
     }
     improved = state.record(row)
     run.folder.append_metrics(row)
@@ -627,6 +677,20 @@ def _evaluate_and_checkpoint(run: _Run, state: TrainState, partial: bool) -> dic
         f"{row['tokens_per_sec']:,.0f} tok/s  elapsed {state.elapsed_s:.1f}s"
     )
     return row
+
+
+EVAL_SHARE = 0.05  # under a time budget, one evaluation reads what this share of it allows
+MIN_VAL_TOKENS = 20_000  # ... but never fewer validation tokens than these
+
+
+def _val_limit(run: _Run, rate: float) -> int:
+    """How many validation tokens an evaluation reads: all of them, except under a time
+    budget, where at most what a forward pass (about 3x `rate`, the training tokens per
+    second) reads in `EVAL_SHARE` of the budget, and at least `MIN_VAL_TOKENS`."""
+    budget, total = run.cfg.train.time_budget, len(run.corpus.val) - 1
+    if budget <= 0 or rate <= 0:
+        return total
+    return min(total, max(MIN_VAL_TOKENS, int(3 * rate * EVAL_SHARE * budget)))
 
 
 def _save(run: _Run, state: TrainState, name: str, metrics: dict[str, Any]) -> None:
@@ -740,8 +804,10 @@ def _sample_lines(run: _Run, at_epoch: int) -> list[str]:
 
 
 def _summarize(run: _Run, state: TrainState, stopped_by: str) -> None:
-    """After the loop: an interrupted run saves last.pt; then the `done (<reason>)` line."""
-    echo, run_dir = run.folder.echo, run.folder.path
+    """After the loop: an interrupted run saves last.pt; then the `done (<reason>)` line,
+    with the wall-clock seconds of training and, after a recipe, the passes made beside
+    the passes it announced."""
+    echo, run_dir = run.folder.summary, run.folder.path
     if stopped_by == "interrupt":
         with collective_errors(run.ctx):
             broken = agree_flag(run.ctx, _numerical_problem(run, None) is not None)
@@ -753,15 +819,25 @@ def _summarize(run: _Run, state: TrainState, stopped_by: str) -> None:
             f"continue with --resume {run_dir}"
         )
     final, best = (state.history[-1] if state.history else {}), state.best
+    clock = f"wall {state.wall_s():.1f}s (steps {state.elapsed_s:.1f}s){_passes_text(run, state)}"
     if final:
         echo(
             f"done ({stopped_by}): {final['epoch']} epochs, {state.step} steps, "
             f"train ppl {final['train_ppl']:.3f}, val ppl {final['val_ppl']:.3f} "
             f"(best {best['val_ppl']:.3f} at epoch {best['epoch']}), "
-            f"elapsed {final['elapsed_s']:.1f}s, run folder {run_dir}"
+            f"{clock}, run folder {run_dir}"
         )
     else:
         echo(
             f"done ({stopped_by}): {state.epoch} epochs, {state.step} steps, no evaluation "
-            f"yet, elapsed {state.elapsed_s:.1f}s, run folder {run_dir}"
+            f"yet, {clock}, run folder {run_dir}"
         )
+
+
+def _passes_text(run: _Run, state: TrainState) -> str:
+    """`, 3.2 passes (announced 3.0)` after a recipe that announced them, else empty."""
+    if run.announced <= 0:
+        return ""
+    dc = run.cfg.data
+    made = state.step * dc.batch_size * dc.num_steps / max(len(run.corpus.train), 1)
+    return f", {made:.2f} passes (announced {run.announced:.2f})"

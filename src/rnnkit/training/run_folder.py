@@ -38,14 +38,20 @@ class RunFolder:
         path: the folder (created by `write_config`).
         ctx: the process's distributed context; only `ctx.is_main` writes.
         echo: where readable lines go on rank 0 (stdout by default).
+        quiet: only the summary line goes there (`summary`); `echo` prints nothing.
     """
 
     def __init__(
-        self, path: str | Path, ctx: DistContext, echo: Callable[[str], None] = print
+        self,
+        path: str | Path,
+        ctx: DistContext,
+        echo: Callable[[str], None] = print,
+        quiet: bool = False,
     ) -> None:
         self.path = Path(path)
         self.is_main = ctx.is_main
         self._echo = echo
+        self.quiet = quiet
 
     def write_config(self, text: str) -> None:
         """Create the folder and write `config.json` holding `text` (the config as JSON)."""
@@ -102,7 +108,12 @@ class RunFolder:
             self._append("samples.txt", lines)
 
     def echo(self, line: str) -> None:
-        """Print a readable line (rank 0 alone prints)."""
+        """Print a readable line (rank 0 alone prints; nothing when quiet)."""
+        if self.is_main and not self.quiet:
+            self._echo(line)
+
+    def summary(self, line: str) -> None:
+        """Print the run's closing line (rank 0 alone prints, quiet or not)."""
         if self.is_main:
             self._echo(line)
 
