@@ -338,8 +338,9 @@ def _setup(
         )
     announced = 0.0
     if cfg.recipe == "auto":  # chosen once; config.json and --resume keep the choice
-        measure = lambda chosen: measure_rate(chosen, corpus, ctx)  # noqa: E731
-        announced = apply_recipe(cfg, corpus, measure, bf16_supported(ctx.device))
+        announced = apply_recipe(
+            cfg, corpus, _probe(corpus, ctx, threads), bf16_supported(ctx.device)
+        )
         folder.echo(f"recipe: {cfg.recipe_note}")
         check_limits(tc)
     if tc.precision == "bf16" and not bf16_supported(ctx.device):  # recorded as trained
@@ -369,6 +370,20 @@ def _setup(
     folder.write_config(to_json(cfg))
     _announce(run)
     return run, state
+
+
+def _probe(
+    corpus: Corpus, ctx: DistContext, threads: ThreadTuner | FixedThreads
+) -> Callable[[RunConfig], float]:
+    """The recipe's speed probe (`rnnkit.lm.probe`): it measures the candidate model at the
+    thread counts worth trying, and adaptive threads start from the best."""
+
+    def measure(chosen: RunConfig) -> float:
+        rate, count = measure_rate(chosen, corpus, ctx, threads.candidates())
+        threads.start_at(count)
+        return rate
+
+    return measure
 
 
 def step_limit(epochs: int, max_steps: int, steps_per_epoch: int) -> int:

@@ -73,7 +73,18 @@ class ThreadTuner:
         self.held = 0.0  # seconds of steps since the hold began
         self.last_trial = -1  # the direction tried last (+1 or -1)
         self.changes = 0
+        self.probed = False
         torch.set_num_threads(self.count)
+
+    def candidates(self) -> list[int]:
+        """The counts worth measuring before a run starts: all usable cores and half."""
+        return sorted({self.top, max(1, self.top // 2)}, reverse=True)
+
+    def start_at(self, count: int) -> None:
+        """Start from `count` (a speed probe found it best) and measure it afresh."""
+        self.count = min(max(1, count), self.top)
+        self.probed = True  # the first comparison is the probe's: no trial after the base
+        self._begin("base", BASE_S, self.count)
 
     def step_done(self, seconds: float, work: float = 1.0) -> None:
         """Report one step: its seconds and its work (tokens, windows, or 1)."""
@@ -92,7 +103,11 @@ class ThreadTuner:
         """A measuring window is full: move to the next phase."""
         if self.phase == "base":
             self.reference = rate
-            self._start_trial()
+            if self.probed:
+                self.probed = False
+                self._hold()
+            else:
+                self._start_trial()
         elif self.phase == "trial":
             if rate >= (1 + GAIN) * self.reference:
                 self.count, self.reference, self.wait = self.trial, rate, FIRST_WAIT_S
@@ -134,6 +149,13 @@ class FixedThreads:
     def __init__(self, count: int) -> None:
         self.count = count
         torch.set_num_threads(count)
+
+    def candidates(self) -> list[int]:
+        """Only the fixed count."""
+        return [self.count]
+
+    def start_at(self, count: int) -> None:
+        """The count stays fixed."""
 
     def step_done(self, seconds: float, work: float = 1.0) -> None:
         """Nothing to adapt."""
