@@ -143,8 +143,9 @@ def _old_forecast_config(source: str) -> dict:
     cfg = ForecastConfig().to_dict()
     cfg.pop("preset")
     cfg.pop("pinned")
-    # The forecast's own train table drops the keys it never read; threads = 0 meant one.
-    old_train = RunConfig().to_dict()["train"] | {"threads": 1}
+    # The forecast's own train table drops the keys it never read; its threads were 1, and
+    # are adaptive now (issue 30: threads = 0 means adaptive for every task).
+    old_train = RunConfig().to_dict()["train"] | {"threads": 0}
     cfg["train"] = {k: v for k, v in old_train.items() if k not in LEGACY_FORECAST_TRAIN_KEYS}
     cfg["model"].update(impl="torch")
     if source in OLD_SOURCE_DEFAULTS:  # the presets pin the old engine's choices: no "auto"
@@ -231,7 +232,7 @@ RANGE_ERRORS = [
     ("train.lr=nan", "train.lr must be a number in (0, inf), got nan"),
     ("train.clip=inf", "train.clip must be a number in [0, inf), got inf (0 = off)"),
     ("train.lr=true", "train.lr must be a number in (0, inf), got True"),
-    ("train.threads=-2", "train.threads must be an integer in [0, 1024], got -2 (0 = torch"),
+    ("train.threads=-2", "train.threads must be an integer in [0, 1024], got -2 (0 = adaptive"),
     ("train.epochs=-1", "train.epochs must be an integer in [0, inf), got -1 (0 = no limit)"),
     ("train.seed=-1", "train.seed must be an integer in [0, 9223372036854775807], got -1"),
     ("data.batch_size=0", "data.batch_size must be an integer in [1, inf), got 0"),

@@ -341,8 +341,9 @@ def _run_generate(args: argparse.Namespace) -> int:
     lm = load_backend(args.checkpoint, backend, device=inference.device, threads=threads)
     if backend == "torch":  # torch's threads are process-wide: the command line sets them
         from rnnkit.training.environment import set_threads
+        from rnnkit.training.threads import usable_cores
 
-        set_threads(threads)
+        set_threads(threads or usable_cores())  # 0: the cores this process may use
     options = normalized(options, lm.normalize)  # once: the calls take it as it is
     whole = options.beam > 0 or options.num_samples > 1
     texts = lm.generate(options=options) if whole else None

@@ -45,7 +45,7 @@ def test_print_config_shows_the_layers_and_pins(
     assert cfg["data"]["source"] == str(text_csv) and cfg["model"]["pooling"] == "max"
     assert cfg["train"]["lr"] == 0.01 and cfg["recipe"] == "auto"
     assert cfg["pinned"] == ["model.pooling", "train.lr"]
-    assert cfg["train"]["threads"] == 1 and cfg["train"]["time_budget"] == 120
+    assert cfg["train"]["threads"] == 0 and cfg["train"]["time_budget"] == 120
 
 
 def test_resume_continues_to_the_new_limit(ts_pair: Path, tmp_path: Path) -> None:

@@ -66,10 +66,9 @@ from rnnkit.training.environment import (
     global_rng_kept,
     resolve_device,
     seed_everything,
-    set_threads,
-    threads_kept,
 )
 from rnnkit.training.run_folder import RunFolder
+from rnnkit.training.threads import tuned_threads
 
 TASK = "classify"
 
@@ -454,8 +453,7 @@ def _fit_seeds(
     and `last.pt` after each; returns the runs and whether a Ctrl-C ended them."""
     runs, start = resume if resume else ([], None)
     device = resolve_device(cfg.train.device)
-    with Interrupt() as interrupt, threads_kept(), global_rng_kept(device):
-        set_threads(cfg.train.threads)
+    with Interrupt() as interrupt, tuned_threads(cfg.train.threads), global_rng_kept(device):
         for seed in range(cfg.train.seed + len(runs), cfg.train.seed + cfg.train.seeds):
             run = _fit_seed(seed_config(cfg, seed), p, device, interrupt, start)
             runs.append(run)

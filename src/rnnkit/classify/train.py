@@ -34,6 +34,7 @@ from rnnkit.classify.model import SequenceClassifierNet, pad_batch
 from rnnkit.config.tables import ClassifyTrainConfig
 from rnnkit.errors import NumericalError
 from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor, set_lr
+from rnnkit.training.threads import step_done
 
 IMBALANCE = 1.5  # class_weights "auto": balanced when the largest class is this much larger
 EVAL_BATCH = 512
@@ -198,6 +199,7 @@ def _train_epoch(
     total, count = torch.zeros((), device=part.y.device), 0
     tokens = torch.zeros((), dtype=torch.int64, device=part.y.device)
     for start in range(0, len(order), s.batch_size):
+        t0 = time.perf_counter()
         x, lengths, y = part.batch(order[start : start + s.batch_size])
         tokens += lengths.sum()
         loss = F.cross_entropy(model(x, lengths), y, weight=weight)
@@ -209,6 +211,7 @@ def _train_epoch(
         total += loss.detach() * len(y)
         count += len(y)
         clock.step += 1
+        step_done(time.perf_counter() - t0, len(y))  # adaptive threads (train.threads = 0)
         if clock.out_of_time() or clock.annealed() or stop():
             break
     mean = float(total) / max(count, 1)

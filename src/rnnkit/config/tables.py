@@ -72,6 +72,7 @@ LEGACY_FORECAST_TRAIN_KEYS = ("time_budget", "eval_every", "precision")
 # Hints the error messages of several keys share.
 _SECONDS = "seconds; 0 = off"
 _TORCH_THREADS = "0 = torch default"
+_ADAPTIVE = "0 = adaptive: the count that trains fastest now"
 _ALL_TOKENS = "0 keeps every token"
 _FROM_SERIES = "0 = chosen from the series"
 
@@ -184,7 +185,7 @@ class TrainConfig(Table):
     eval_every: int = key(1, "epochs between evaluations", low=1)
     patience: int = key(0, "early stopping after N evaluations without gain", low=0, hint="0 = off")
     seed: int = key(0, "random seed", low=0, high=MAX_SEED)
-    threads: int = key(0, "torch threads", low=0, high=MAX_THREADS, hint=_TORCH_THREADS)
+    threads: int = key(0, "torch threads", low=0, high=MAX_THREADS, hint=_ADAPTIVE)
     device: Device = key("auto", "auto, cpu or cuda")
     precision: Precision = key("fp32", "fp32, or bf16 autocast for the training step")
 
@@ -295,7 +296,7 @@ class ForecastTrainConfig(Table):
     clip: float = key(1.0, "clip gradients to this global norm", low=0, hint="0 = off")
     patience: int = key(0, "early stopping after N epochs without gain", low=0, hint="0 = off")
     seed: int = key(0, "random seed (of the first fit)", low=0, high=MAX_SEED)
-    threads: int = key(1, "torch threads", low=0, high=MAX_THREADS, hint=_TORCH_THREADS)
+    threads: int = key(0, "torch threads", low=0, high=MAX_THREADS, hint=_ADAPTIVE)
     device: Device = key("auto", "auto, cpu or cuda")
 
 
@@ -537,7 +538,7 @@ class ClassifyTrainConfig(Table):
     class_weights: ClassWeights = key("auto", "loss weights: auto (when imbalanced), balanced")
     seed: int = key(0, "random seed (of the split and the first fit)", low=0, high=MAX_SEED)
     seeds: int = key(1, "fits with seeds seed, seed + 1, ... (median reported)", low=1, high=1000)
-    threads: int = key(1, "torch threads", low=0, high=MAX_THREADS, hint=_TORCH_THREADS)
+    threads: int = key(0, "torch threads", low=0, high=MAX_THREADS, hint=_ADAPTIVE)
     device: Device = key("auto", "auto, cpu or cuda")
 
 

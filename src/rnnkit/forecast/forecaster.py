@@ -40,9 +40,8 @@ from rnnkit.training.environment import (
     global_rng_kept,
     resolve_device,
     seed_everything,
-    set_threads,
-    threads_kept,
 )
+from rnnkit.training.threads import tuned_threads
 
 # Sample paths an autoregressive model draws for its intervals.
 SAMPLE_PATHS = 200
@@ -134,8 +133,7 @@ class Forecaster:
             series = Series.from_array(series)
         series = finite_series(series, self.config.series.fill)  # inf: error; NaN: error or filled
         device = resolve_device(self.config.train.device)
-        with threads_kept(), global_rng_kept(device):
-            set_threads(self.config.train.threads)  # 1 by default: small matrices
+        with tuned_threads(self.config.train.threads), global_rng_kept(device):
             t0 = time.perf_counter()
             if any(self.config.is_unset(k) for k in ForecastConfig.UNSET):
                 self.config = configure(self.config, series).config  # once per run

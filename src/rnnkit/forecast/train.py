@@ -32,6 +32,7 @@ from rnnkit.forecast.hybrid import FitModel
 from rnnkit.nn.state import State, detach
 from rnnkit.training.environment import progress
 from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor, set_lr
+from rnnkit.training.threads import step_done
 
 # ---------------------------------------------------------------------------------------
 # the training loop
@@ -115,6 +116,7 @@ class _Loop:
 
 def _fit_batch(loop: _Loop, x: Tensor, y: Tensor, known: Tensor | None) -> float:
     """One optimizer step on a batch of windows `x (b, T, I)`; returns its loss."""
+    t0 = time.perf_counter()
     mean, scale, new_state = loop.model(x, loop.state)  # (b, S, C) or (b, T, I)
     loss = _loss(mean, scale, y, known)
     cfg = loop.train_cfg
@@ -130,7 +132,9 @@ def _fit_batch(loop: _Loop, x: Tensor, y: Tensor, known: Tensor | None) -> float
     loop.state = detach(new_state) if loop.series_cfg.carry_state and full else None
     loop.step += 1
     loop.bar.update(1)
-    return loss.item()
+    value = loss.item()
+    step_done(time.perf_counter() - t0, len(x))  # adaptive threads (train.threads = 0)
+    return value
 
 
 def _fit_epoch(loop: _Loop, windows: _Windows, order: Tensor) -> float:

@@ -17,8 +17,12 @@ process, so no fixed count is right in both situations.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
+
+from rnnkit.training.environment import threads_kept
 
 GAIN = 0.05  # a trial count is kept when its rate is at least this much higher
 SHIFT = 0.2  # a rate that moves this much from its reference starts a new comparison
@@ -167,3 +171,30 @@ def tuner_for(threads: int, start: int | None = None) -> ThreadTuner | FixedThre
     if threads > 0:
         return FixedThreads(threads)
     return ThreadTuner(usable_cores(), start)
+
+
+_active: list[ThreadTuner | FixedThreads] = []  # the tuners of the open `tuned_threads` scopes
+_settled: dict[int, int] = {}  # usable cores -> the count the last adaptive scope ended at
+
+
+@contextmanager
+def tuned_threads(threads: int) -> Iterator[ThreadTuner | FixedThreads]:
+    """A scope whose loops report their steps with `step_done`: `threads = 0` adapts, from
+    the count an earlier scope of this process settled on (a forecast fits many small
+    models in a row), `threads = N > 0` is fixed. torch's count comes back on leaving."""
+    top = usable_cores()
+    with threads_kept():
+        tuner = tuner_for(threads, _settled.get(top))
+        _active.append(tuner)
+        try:
+            yield tuner
+        finally:
+            _active.pop()
+            if isinstance(tuner, ThreadTuner):
+                _settled[top] = tuner.count
+
+
+def step_done(seconds: float, work: float = 1.0) -> None:
+    """Report a training step to the innermost `tuned_threads` scope (none: nothing)."""
+    if _active:
+        _active[-1].step_done(seconds, work)
