@@ -695,7 +695,7 @@ def _evaluate_and_checkpoint(run: _Run, state: TrainState, partial: bool) -> dic
 
 
 EVAL_SHARE = 0.05  # under a time budget, one evaluation reads what this share of it allows
-MIN_VAL_TOKENS = 20_000  # ... but never fewer validation tokens than these
+MIN_VAL_TOKENS = 2_000  # ... but never fewer validation tokens than these
 
 
 def _val_limit(run: _Run, rate: float) -> int:
