@@ -166,16 +166,25 @@ class ModelConfig(CoreConfig):
 class TrainConfig(Table):
     """The optimisation of a language model: when to stop, how to step, where to run.
 
-    A run stops at the first of its limits: `epochs`, `max_steps`, `time_budget` (seconds
-    of training, `elapsed_s`) and `patience` (evaluations without a better validation
-    loss); 0 turns each off, and at least one must be on. The schedule decays over
-    whichever of them is furthest along.
+    A run stops at the first of its limits: `epochs`, `max_steps`, `time_budget` and
+    `patience` (evaluations without a better validation loss); 0 turns each off, and at
+    least one must be on. The schedule decays over whichever of them is furthest along.
+
+    `time_budget` is the wall-clock time from the first training step to the summary line:
+    evaluations, checkpoints and samples count, and the loop stops early enough to pay for
+    the run's end (the longest evaluation so far, with its checkpoints and samples; under a
+    budget one evaluation reads at most the validation tokens 5% of the budget allows).
+    Reading and preparing the corpus (and the recipe's speed probe) come before it and are
+    reported apart; `--resume` continues the same clock. `threads = 0` adapts the count to
+    the machine as it is (`rnnkit.training.threads`), `N > 0` fixes it.
     """
 
     NAME: ClassVar[str] = "train"
     epochs: int = key(10, "passes over the training text", low=0, hint="0 = no limit")
     max_steps: int = key(0, "stop after N optimizer steps", low=0, hint="0 = off")
-    time_budget: float = key(0.0, "stop after N seconds of training", low=0, hint=_SECONDS)
+    time_budget: float = key(
+        0.0, "stop after N wall-clock seconds of training", low=0, hint=_SECONDS
+    )
     optimizer: OptimizerName = key("adam", "sgd, adam or adamw")
     lr: float = key(2e-3, "learning rate", low=0, low_open=True)
     weight_decay: float = key(0.0, "weight decay", low=0)
