@@ -6,9 +6,9 @@
 # 1. With the main venv (torch, onnx, onnxscript): train a tiny character GRU, export it
 #    (rnnkit.lm.export.export_onnx), and print its greedy and beam text from best.pt.
 # 2. Build the rnnkit wheel with the main venv (no build step runs in the fresh venv).
-# 3. In a new venv in a temporary folder: `pip install --no-deps` that wheel, then only
-#    numpy and onnxruntime (the main venv's versions; tomli on Python < 3.11), so pip never
-#    resolves torch; check torch is not installed.
+# 3. In a new venv in a temporary folder: numpy and onnxruntime (the main venv's versions;
+#    tomli on Python < 3.11), then `pip install --no-deps` that wheel, so pip never resolves
+#    torch, and neither step prints an error; check torch is not installed.
 # 4. There, `rnnkit generate --checkpoint EXPORT` (greedy, beam, seeded samples) must run
 #    and print exactly the greedy and beam text of step 1.
 #
@@ -54,9 +54,16 @@ read -r NUMPY_VERSION ORT_VERSION <<<"$VERSIONS"
 say "a fresh venv without torch ($PYTHON, numpy $NUMPY_VERSION, onnxruntime $ORT_VERSION)"
 quiet "$PYTHON" -m venv "$WORK/venv"
 VPY="$WORK/venv/bin/python"
-quiet "$VPY" -m pip install -q --disable-pip-version-check --no-deps "$WORK"/wheel/rnnkit-*.whl
-quiet "$VPY" -m pip install -q --disable-pip-version-check "numpy==$NUMPY_VERSION" \
-  "onnxruntime==$ORT_VERSION" "tomli>=2.0; python_version < '3.11'"
+# The README's two commands, in its order: the dependencies first, then rnnkit without its
+# own (torch); neither may print an error (pip checks rnnkit's requirements only if it comes
+# before them).
+"$VPY" -m pip install -q --disable-pip-version-check "numpy==$NUMPY_VERSION" \
+  "onnxruntime==$ORT_VERSION" "tomli>=2.0; python_version < '3.11'" >"$WORK/install.log" 2>&1
+"$VPY" -m pip install -q --disable-pip-version-check --no-deps "$WORK"/wheel/rnnkit-*.whl \
+  >>"$WORK/install.log" 2>&1
+if grep -qi "error" "$WORK/install.log"; then
+  cat "$WORK/install.log"; say "FAIL: the torch-free install printed an error"; exit 1
+fi
 if "$VPY" -m pip show -q torch >/dev/null 2>&1; then
   say "FAIL: torch got installed in the runtime venv"; exit 1
 fi

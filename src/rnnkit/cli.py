@@ -540,7 +540,7 @@ def _add_forecast(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", help="run folder (default runs/forecast-<source>-<timestamp>)")
     p.add_argument("--checkpoint", help="run folder or .pt: forecast without retraining")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="print the summary line only")
     p.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
     p.set_defaults(run=_run_forecast)
 
@@ -563,6 +563,7 @@ def _run_forecast(args: argparse.Namespace) -> int:
         return 0
     from rnnkit.forecast.backtest import run_forecast
 
+    lines: list[str] = []  # --quiet: the summary line (the last) alone is printed
     run_forecast(
         args.source,
         cfg,
@@ -571,7 +572,10 @@ def _run_forecast(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint,
         quiet=args.quiet,
         rolling=rolling,
+        echo=lines.append if args.quiet else print,
     )
+    if lines:
+        print(lines[-1])
     return 0
 
 

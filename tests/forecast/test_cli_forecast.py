@@ -115,7 +115,9 @@ def test_sine_preset_runs_fast(tmp_path: Path, capsys: pytest.CaptureFixture) ->
         ]
     )
     assert code == 0
-    last = capsys.readouterr().out.strip().splitlines()[-1]
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1  # --quiet: the summary line alone
+    last = out[-1]
     assert "MSE" in last and "h=49" in last and "coverage n/a" in last
     assert "| ETS(" in last and "| ARIMA(" in last  # the references, fit on the same split
 
