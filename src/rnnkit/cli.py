@@ -539,6 +539,16 @@ def _add_forecast(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", help="run folder (default runs/forecast-<source>-<timestamp>)")
     p.add_argument("--checkpoint", help="run folder or .pt: forecast without retraining")
+    p.add_argument(
+        "--id-col",
+        default="",
+        metavar="NAME",
+        help="many series in a long CSV: the column naming each row's series (found without "
+        "the flag when named id, unique_id, series, series_id or key)",
+    )
+    p.add_argument(
+        "--many", action="store_true", help="many series in a wide CSV: one column per series"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
     p.set_defaults(run=_run_forecast)
@@ -559,6 +569,14 @@ def _run_forecast(args: argparse.Namespace) -> int:
     rolling = _in_range("--backtest", args.backtest, 0, MAX_SEEDS)
     if args.print_config:
         print(to_json(cfg))
+        return 0
+    from rnnkit.forecast.many import is_panel_checkpoint, run_forecast_many
+    from rnnkit.forecast.panel import is_panel_csv
+
+    panel_ckpt = bool(args.checkpoint) and is_panel_checkpoint(args.checkpoint)
+    if panel_ckpt or is_panel_csv(args.source, args.id_col, args.many):
+        many = dict(id_col=args.id_col, many=args.many, out=args.out, checkpoint=args.checkpoint)
+        run_forecast_many(args.source, cfg, **many)
         return 0
     from rnnkit.forecast.backtest import run_forecast
 
