@@ -92,14 +92,14 @@ def read_panel(source: str, cfg: ForecastConfig, id_col: str = "", many: bool = 
 def plan_panel(cfg: ForecastConfig, panel: Panel) -> PanelPlan:
     """The season (`series.season`, else the calendar's, else inferred on the longest
     series), the horizon (`series.horizon`, else the default for the median length) and
-    the lookback (`series.lookback`, else max(season, horizon, 8))."""
+    the lookback (`series.lookback`, else max(2 season, horizon, 8))."""
     s = cfg.series
     longest = max(panel.series, key=len)
     season = s.season or time_frequency(longest.time)[1] or infer_season(longest.target)
     season = max(int(season), 1)
     median = int(np.median([len(x) for x in panel.series]))
     horizon = s.horizon or default_horizon(season, median)
-    return PanelPlan(season, horizon, s.lookback or max(season, horizon, 8))
+    return PanelPlan(season, horizon, s.lookback or max(2 * season, horizon, 8))
 
 
 @dataclass
@@ -533,7 +533,7 @@ def _past_end_made(
     )
     made = forecast_at(model, z, [[len(s)] for s in series], coefs)
     out = []
-    for j, (s, i) in enumerate(zip(series, rows, strict=True)):
+    for j, i in enumerate(rows):
         scale, k = (known, i) if i is not None else (fresh, j)
         out.append(plain_forecast(scale.decode(k, made[j][0, :horizon])[:, None], ["value"]))
     return out

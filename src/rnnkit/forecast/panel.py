@@ -196,7 +196,9 @@ def read_long(
     header, rows = _read_table(path)
     id_col = id_col or detect_id_col(header)
     if not id_col:
-        raise DataError(f"{path.name} has no id column; name it: --id-col NAME")
+        raise DataError(
+            f"{path.name} has no column named {', '.join(ID_NAMES)}; name its id column (id_col)"
+        )
     _check_in(header, id_col)
     time_col = _time_column(header, rows, time_col, id_col)
     value = _value_column(header, rows, list(target or []), {id_col, time_col})
