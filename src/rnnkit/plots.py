@@ -312,7 +312,7 @@ def plot_mase_histogram(
     bins = np.linspace(0.0, float(np.quantile(every, 0.98)) or 1.0, 30)
     for name, vals in finite.items():
         label = f"{name} (mean {vals.mean():.3g})" if len(vals) else name
-        ax.hist(np.clip(vals, 0, bins[-1]), bins=bins, histtype="step", lw=2, label=label)
+        ax.hist(np.clip(vals, 0, bins[-1]), bins=list(bins), histtype="step", lw=2, label=label)
     ax.set_xlabel("MASE per series")
     ax.set_ylabel("series")
     ax.legend()

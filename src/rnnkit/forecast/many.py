@@ -413,12 +413,13 @@ def _plots(run_dir: Path, run: PanelRun) -> None:
     mase = [per[h.name]["model"]["mase"]["mean"] for h in run.histories]
     order = [int(i) for i in np.argsort(mase)]
     picks = dict.fromkeys([order[0], order[len(order) // 2], order[-1]])
-    panels = []
+    panels: list[tuple[str, Any, Any, Any, Any, Any]] = []
     for i, what in zip(picks, ("best", "median", "worst"), strict=False):
         h, t, o = run.histories[i], run.tests[i], run.outcomes[i]
         tail = h.target[-4 * len(t) :, 0]
         caption = f"{h.name} ({what}, MASE {mase[i]:.3g}, {o.choice.chosen})"
-        panels.append((caption, tail, t.target[:, 0], *(a[:, 0] for a in _band(o.chosen))))
+        mean, lower, upper = (a[:, 0] for a in _band(o.chosen))
+        panels.append((caption, tail, t.target[:, 0], mean, lower, upper))
     name = Path(str(run.results["source"])).name
     plot_panel(panels, run_dir / "panel.png", f"{name}: {len(run.histories)} series")
     scores = {"chosen": mase, GLOBAL: [per[h.name][GLOBAL]["mase"] for h in run.histories]}
