@@ -35,6 +35,7 @@ KEYED = {
 NOT_KEYS = {
     "help", "preset", "config", "set", "out", "resume", "quiet", "print-config", "checkpoint",
     "backend", "seeds", "backtest", "split", "force", "greedy", "dtype", "format", "version",
+    "id-col", "many",
 }  # fmt: skip
 
 

@@ -540,6 +540,16 @@ def _add_forecast(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", help="run folder (default runs/forecast-<source>-<timestamp>)")
     p.add_argument("--checkpoint", help="run folder or .pt: forecast without retraining")
+    p.add_argument(
+        "--id-col",
+        default="",
+        metavar="NAME",
+        help="many series in a long CSV: the column naming each row's series (found without "
+        "the flag when named id, unique_id, series, series_id or key)",
+    )
+    p.add_argument(
+        "--many", action="store_true", help="many series in a wide CSV: one column per series"
+    )
     p.add_argument("--quiet", action="store_true", help="print the summary line only")
     p.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
     p.set_defaults(run=_run_forecast)
@@ -561,9 +571,25 @@ def _run_forecast(args: argparse.Namespace) -> int:
     if args.print_config:
         print(to_json(cfg))
         return 0
-    from rnnkit.forecast.backtest import run_forecast
+    from rnnkit.forecast.many import is_panel_checkpoint, run_forecast_many
+    from rnnkit.forecast.panel import is_panel_csv
 
     lines: list[str] = []  # --quiet: the summary line (the last) alone is printed
+    echo = lines.append if args.quiet else print
+    panel_ckpt = bool(args.checkpoint) and is_panel_checkpoint(args.checkpoint)
+    if panel_ckpt or is_panel_csv(args.source, args.id_col, args.many):
+        if seeds > 1 or rolling:
+            raise ConfigError(
+                "--seeds and --backtest score one series; a panel is scored on each series' "
+                "rolling origins: drop them"
+            )
+        many = dict(id_col=args.id_col, many=args.many, out=args.out, checkpoint=args.checkpoint)
+        run_forecast_many(args.source, cfg, **many, echo=echo)
+        if lines:
+            print(lines[-1])
+        return 0
+    from rnnkit.forecast.backtest import run_forecast
+
     run_forecast(
         args.source,
         cfg,
@@ -572,7 +598,7 @@ def _run_forecast(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint,
         quiet=args.quiet,
         rolling=rolling,
-        echo=lines.append if args.quiet else print,
+        echo=echo,
     )
     if lines:
         print(lines[-1])

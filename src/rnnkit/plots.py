@@ -271,6 +271,57 @@ def _draw_forecast(ax: Any, x: Any, mean: Any, band: list[Any], level: float, la
     ax.plot(x, mean, color="tab:blue", marker="o", ms=4, lw=3.4, label=label, zorder=5)
 
 
+def plot_panel(
+    panels: Sequence[tuple[str, Any, Any, Any, Any, Any]], path: str | Path, title: str = ""
+) -> Path:
+    """A few series of a panel, one row each: the history's tail, the held-out truth and
+    the forecast with its band.
+
+    Args:
+        panels: (caption, history (N,), truth (H,), mean (H,), lower (H,), upper (H,)).
+    """
+    import numpy as np
+
+    fig = Figure(figsize=(9, 2.6 * max(len(panels), 1)))
+    for k, (caption, history, truth, mean, lower, upper) in enumerate(panels):
+        ax = fig.add_subplot(len(panels), 1, k + 1)
+        n, h = len(history), len(truth)
+        x_past, x_next = np.arange(n), np.arange(n, n + h)
+        ax.plot(x_past, history, color="0.3", lw=1.2, label="history")
+        ax.plot(x_next, truth, color="black", lw=1.2, ls="--", label="actual")
+        _draw_forecast(ax, x_next, mean, [lower, upper], 0.8, "forecast")
+        ax.set_title(caption, fontsize=10)
+        ax.legend(fontsize=7, loc="upper left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_mase_histogram(
+    scores: Mapping[str, Sequence[float]], path: str | Path, title: str = ""
+) -> Path:
+    """Histograms of per-series MASE, one outline per forecast (the model beside ETS), on
+    shared bins."""
+    import numpy as np
+
+    fig = Figure(figsize=(7, 4))
+    ax = fig.add_subplot(1, 1, 1)
+    finite = {k: np.asarray([v for v in vals if math.isfinite(v)]) for k, vals in scores.items()}
+    every = np.concatenate([v for v in finite.values() if len(v)] or [np.zeros(1)])
+    bins = np.linspace(0.0, float(np.quantile(every, 0.98)) or 1.0, 30)
+    for name, vals in finite.items():
+        label = f"{name} (mean {vals.mean():.3g})" if len(vals) else name
+        ax.hist(np.clip(vals, 0, bins[-1]), bins=list(bins), histtype="step", lw=2, label=label)
+    ax.set_xlabel("MASE per series")
+    ax.set_ylabel("series")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def plot_confusion(
     cm: Any, names: Sequence[str], path: str | Path, title: str = "", then: str = ""
 ) -> Path:

@@ -322,11 +322,17 @@ def fit_choice(
 
 
 def forecast_past_end(
-    recorded: dict[str, Any], fitted: dict[str, Forecaster], series: Series, horizon: int
+    recorded: dict[str, Any],
+    fitted: dict[str, Forecaster],
+    series: Series,
+    horizon: int,
+    made: dict[str, Forecast] | None = None,
 ) -> Forecast:
     """The chosen forecast past the end of `series` from a saved run, no retraining: the
     baselines and references (the recorded models) refit on `series`, the recurrent
     members (`fitted`, by method) forecasting from it, combined and banded as chosen.
+
+    `made` holds candidates already forecast past the end (the global model of a panel).
 
     Raises:
         DataError: a recurrent member of the choice is missing from `fitted`.
@@ -334,8 +340,10 @@ def forecast_past_end(
     choice = Choice.from_dict(recorded)
     names = choice.members if choice.chosen == COMBINATION else [choice.chosen]
     y, season, target = series.target, int(recorded["season"]), list(series.target_names)
-    finals: dict[str, Forecast] = {}
+    finals: dict[str, Forecast] = dict(made or {})
     for name in names:
+        if name in finals:
+            continue
         if name in RECURRENT:
             if name not in fitted:
                 raise DataError(
