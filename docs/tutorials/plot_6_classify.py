@@ -25,7 +25,7 @@ from rnnkit.cli import main as rnnkit_cli
 # number of sequences, their length and the budget, and says so in one line.
 
 out = Path(tempfile.mkdtemp(prefix="rnnkit-digits-"))
-rnnkit_cli(
+status = rnnkit_cli(
     ["classify", "digits", "--time-budget", "15", "--threads", "2", "--quiet", "--out", str(out)]
 )
 
@@ -35,7 +35,7 @@ rnnkit_cli(
 
 metrics = json.loads((out / "metrics.json").read_text())
 config = json.loads((out / "config.json").read_text())
-print("recipe:", config["recipe_note"])
+print(config["recipe_note"])
 print(
     f"test accuracy {metrics['test']['accuracy']:.3f}, macro F1 {metrics['test']['macro_f1']:.3f}"
 )

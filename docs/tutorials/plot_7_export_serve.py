@@ -39,7 +39,7 @@ rnnkit.train_lm(cfg, out=work / "run", quiet=True, echo=lambda line: None)
 # ``rnnkit export RUN --out DIR`` (the ``export`` extra) writes ``model.onnx``, ``vocab.json``
 # and ``model.json``.
 
-rnnkit_cli(["export", str(work / "run"), "--format", "onnx", "--out", str(work / "onnx")])
+status = rnnkit_cli(["export", str(work / "run"), "--format", "onnx", "--out", str(work / "onnx")])
 for file in sorted((work / "onnx").iterdir()):
     print(f"{file.name:12s} {file.stat().st_size:>9,} bytes")
 meta = json.loads((work / "onnx" / "model.json").read_text())
