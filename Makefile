@@ -5,14 +5,17 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rnnkit-installed
+DOCS_STAMP := $(VENV)/.rnnkit-docs-installed
+# The reference data (see ../shared/data/README.md): the tests and the tutorials read it.
+DATA := $${RNNKIT_DATA:-$(abspath ../shared/data)}
 
-.PHONY: setup demo test test-slow format chromium fashion-mnist runtime-check
+.PHONY: setup demo test test-slow docs format chromium fashion-mnist runtime-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[dev,ts,serve,export,runtime,classify]"
+	$(BIN)/python -m pip install -q -e ".[dev,ts,serve,export,runtime,classify,bench]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -41,13 +44,26 @@ test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	RNNKIT_DATA=$${RNNKIT_DATA:-$(abspath ../shared/data)} $(BIN)/python -m pytest
+	RNNKIT_DATA=$(DATA) $(BIN)/python -m pytest
 	$(MAKE) --no-print-directory runtime-check
 
 # The slow tier: seeded kills, real tmpfs, torchrun faults, every core's ONNX parity, ... (CI runs
 # it after `make test`).
 test-slow: $(STAMP)
-	RNNKIT_DATA=$${RNNKIT_DATA:-$(abspath ../shared/data)} $(BIN)/python -m pytest -m slow
+	RNNKIT_DATA=$(DATA) $(BIN)/python -m pytest -m slow
+
+# The documentation site, built offline into docs/_build/html: the guide pages, the API and
+# config reference, and the tutorials (docs/tutorials/*.py), executed at every build.
+# Warnings are errors; a failing tutorial fails the build.
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	@for f in timemachine.txt jaychou_lyrics.txt.zip; do test -f "$(DATA)/$$f" || \
+	  { echo "make docs: $(DATA)/$$f is missing; set RNNKIT_DATA to the folder holding the reference data" >&2; exit 2; }; done
+	RNNKIT_DATA=$(DATA) MPLBACKEND=Agg $(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -104,7 +104,7 @@ def test_a_short_seasonal_csv_beats_seasonal_naive_with_no_options(
 ) -> None:
     csv = _csv(tmp_path / "sales.csv", _airline(36, seed=3))
     out = tmp_path / "run"
-    args = ["--quiet", "--threads", "1", "--set", "series.references=none", "--out", str(out)]
+    args = ["--threads", "1", "--set", "series.references=none", "--out", str(out)]
     assert main(["forecast", str(csv), *args]) == 0
     printed = capsys.readouterr().out
     assert "auto: season 12 (monthly" in printed

@@ -89,7 +89,9 @@ class SequenceClassifier:
             estimator; `save` copies it).
         verbose: print the run's lines (the recipe, one per seed, the summary).
 
-    Attributes (after `fit` or `load`):
+    After `fit` or `load`:
+
+    Attributes:
         classes_: `(K,)` the labels, in the order of `predict_proba`'s columns (sorted
             when they compare, else in order of first appearance).
         config_: the resolved config, the recipe's choices and `recipe_note` included.

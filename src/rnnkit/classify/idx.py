@@ -10,7 +10,7 @@ An image of R rows x C columns is a sequence of R steps of C values (float32, th
 0..255 pixels; the encoder standardises per channel). The images of a file stay one
 `(N, R, C)` array; `Sequences.x` holds views of it, not copies. Labels are the label
 bytes as strings ("0".."9"), or names given by the caller. `write_idx_part` writes a
-pair (a user's own images, the README's example). Numpy only.
+pair (a user's own images, the classification guide's example). Numpy only.
 """
 
 from __future__ import annotations
