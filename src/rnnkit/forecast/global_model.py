@@ -18,7 +18,6 @@ series. Series are left-aligned in a `(S, T)` matrix, padded with their last val
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ from torch import Tensor, nn
 
 from rnnkit.config import CoreConfig, LogTransform
 from rnnkit.forecast.model import DirectForecaster
+from rnnkit.training.optim import lr_factor, set_lr
 from rnnkit.training.threads import step_done
 
 STEPS = 400  # optimizer steps of a fit when train.max_steps is 0
@@ -206,13 +206,11 @@ def train_global(
     series = rows.repeat_interleave(PER_SERIES)  # (B,)
     span = (hi[series] - model.lookback + 1).float()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda k: 0.5 * (1 + math.cos(math.pi * k / max(steps, 1)))
-    )
     ahead = torch.arange(model.horizon)
     losses = []
-    for _ in range(steps):
+    for step in range(steps):
         t0 = time.perf_counter()
+        set_lr(opt, lr, lr_factor("cosine", step, steps))  # the shared schedule mechanism
         origins = model.lookback + (torch.rand(len(series), generator=gen) * span).long()
         pred = model(z, series, origins)  # (B, H)
         loss = (pred - z[series[:, None], origins[:, None] + ahead]).abs().mean()
@@ -221,7 +219,6 @@ def train_global(
         if clip:
             nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
-        sched.step()
         losses.append(float(loss.detach()))
         step_done(time.perf_counter() - t0, len(series))  # adaptive threads (threads = 0)
     return losses
