@@ -50,7 +50,7 @@ from rnnkit.lm.model import RNNLM
 from rnnkit.lm.train import corpus_for, train_lm, training_loss
 from rnnkit.nn.state import detach
 from rnnkit.text.batches import BatchIterator
-from rnnkit.training.environment import seed_everything, set_threads
+from rnnkit.training.environment import bf16_supported, seed_everything, set_threads
 from rnnkit.training.optim import build_optimizer, clip_gradients, lr_factor
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -85,7 +85,8 @@ def train_loop(
     per_epoch = min(len(batches), max_batches) if max_batches > 0 else len(batches)
     total_steps, step = epochs * per_epoch, 0
     sequential = dc.sampling == "sequential"
-    bf16 = tc.precision == "bf16"  # train.precision, as train_lm applies it
+    # train.precision as train_lm applies it: bf16 only where the CPU runs it natively
+    bf16 = tc.precision == "bf16" and bf16_supported(torch.device("cpu"))
     model.train()
     rows = []
     for _ in range(epochs):

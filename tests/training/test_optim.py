@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -18,6 +20,27 @@ def test_clipping_really_applies() -> None:
     after = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in layer.parameters()]))
     assert norm_before > 1.0
     assert after == pytest.approx(0.01, rel=1e-4)
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 100.0, float("nan")])
+def test_clipping_leaves_the_gradients_of_clip_grad_norm_to_the_bit(scale: float) -> None:
+    # On the CPU the scaling is skipped when its factor is 1: the gradients must not differ.
+    grads = []
+    for clip in (clip_gradients, nn.utils.clip_grad_norm_):
+        torch.manual_seed(0)
+        layer = nn.Linear(8, 3)
+        layer(torch.randn(5, 8)).sum().mul(1.0 if math.isnan(scale) else scale).backward()
+        if math.isnan(scale):  # one NaN entry: clipping spreads it to every gradient
+            layer.weight.grad[0, 0] = scale
+        norm = clip(layer.parameters(), 1.0)
+        grads.append((norm, [p.grad.clone() for p in layer.parameters()]))
+    (ours, mine), (theirs, reference) = grads
+    if math.isnan(scale):  # NaN gradients: every entry NaN after clipping, as torch leaves
+        assert ours.isnan() and theirs.isnan()
+        assert all(g.isnan().all() for g in [*mine, *reference])
+        return
+    assert torch.equal(ours, theirs)
+    assert all(torch.equal(a, b) for a, b in zip(mine, reference, strict=True))
 
 
 def test_schedules_warm_up_then_decay() -> None:

@@ -90,12 +90,19 @@ def set_lr(optimizer: torch.optim.Optimizer, base_lr: float, factor: float) -> N
 
 
 def clip_gradients(params: Iterable[nn.Parameter], max_norm: float) -> torch.Tensor:
-    """Clip gradients by their global norm (a 0-dim tensor is returned, no host sync).
+    """Clip gradients by their global norm; returns the norm before clipping (0-dim).
 
+    As `torch.nn.utils.clip_grad_norm_`: each gradient is scaled by
+    `min(1, max_norm / (norm + 1e-6))`. On an accelerator the scaling always runs (reading
+    the factor would wait for the device); on the CPU, where reading it costs nothing, it
+    runs only when the factor is below 1, which leaves the same gradients and saves a pass
+    over them (a third of the clipping's time in issue 31's profile).
     `max_norm <= 0` disables clipping; the norm is still returned.
     """
     params = [p for p in params if p.grad is not None]
+    total = nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
     if max_norm > 0:
-        return nn.utils.clip_grad_norm_(params, max_norm)
-    grads = [p.grad for p in params if p.grad is not None]
-    return torch.linalg.vector_norm(torch.stack([grad.norm() for grad in grads]))
+        factor = max_norm / (total + 1e-6)
+        if total.device.type != "cpu" or not factor.item() >= 1.0:  # NaN scales too
+            nn.utils.clip_grads_with_norm_(params, max_norm, total)
+    return total
