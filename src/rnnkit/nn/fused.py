@@ -190,7 +190,7 @@ class _RNNLayer(torch.autograd.Function):
         batch, hidden = x.shape[1 - tdim], w_hh.shape[1]
         if relu:
             out = _project(x, ids, w_ih, b_ih + b_hh, torch.ones_like(b_ih))  # (.., H)
-            w_t = w_hh.t()  # (H, H)
+            w_t = w_hh.t().contiguous()  # (H, H)
             prev = h0 if h0 is not None else out.new_zeros(batch, hidden)  # (B, H)
             for h in out.unbind(tdim):
                 h.addmm_(prev, w_t).relu_()
@@ -201,7 +201,7 @@ class _RNNLayer(torch.autograd.Function):
             # s_t = sigmoid(2 (x_t W_ih^T + b - W_hh 1) + s_{t-1} (4 W_hh)^T).
             bias = (b_ih + b_hh - w_hh.sum(1)) * 2.0  # (H,)
             s_all = _project(x, ids, w_ih, bias, torch.full_like(b_ih, 2.0))  # (.., H)
-            w4_t = (w_hh * 4.0).t()  # (H, H)
+            w4_t = (w_hh * 4.0).t().contiguous()  # (H, H): a plain (NN) product
             prev = (  # (B, H)
                 (h0 + 1.0) * 0.5 if h0 is not None else s_all.new_full((batch, hidden), 0.5)
             )
@@ -224,13 +224,14 @@ class _RNNLayer(torch.autograd.Function):
             deriv = torch.addcmul(s, s, s, value=-1.0).mul_(4.0)  # 4 s (1 - s) = 1 - h^2
         da = torch.empty_like(out)  # (.., H): dL/da_t, a_t the pre-activation
         da_steps = da.unbind(tdim)
-        g_steps, d_steps = grad_out.unbind(tdim), deriv.unbind(tdim)
-        torch.add(g_steps[-1], grad_hn, out=da_steps[-1]).mul_(d_steps[-1])
-        for da_t, da_next, g_t, d_t in zip(
-            da_steps[-2::-1], da_steps[:0:-1], g_steps[-2::-1], d_steps[-2::-1], strict=True
+        da.copy_(grad_out)  # dL/dh_t from above, every step in one copy
+        d_steps = deriv.unbind(tdim)
+        da_steps[-1].add_(grad_hn).mul_(d_steps[-1])
+        for da_t, da_next, d_t in zip(
+            da_steps[-2::-1], da_steps[:0:-1], d_steps[-2::-1], strict=True
         ):
             # dL/da_t = (dL/dh_t from above + dL/da_{t+1} W_hh) act'(a_t)
-            torch.addmm(g_t, da_next, w_hh, out=da_t).mul_(d_t)
+            da_t.addmm_(da_next, w_hh).mul_(d_t)
         need = ctx.needs_input_grad
         dh0 = torch.mm(da_steps[0], w_hh) if need[1] else None  # (B, H)
         dx, dw_ih = _input_grads(x, ctx.ids, w_ih, da, need[0], need[2])
