@@ -599,7 +599,7 @@ def _train_step(
     X, Y = X.to(run.ctx.device), Y.to(run.ctx.device)
     carried = detach(state.carried) if sequential else None
     loss, carried = training_loss(run.net, X, Y, carried, tc.precision == "bf16")
-    finite = bool(torch.isfinite(loss))  # the one host sync of a step
+    finite = bool(torch.isfinite(loss))  # the one host sync of a step on an accelerator
     if not finite and not run.ctx.enabled:
         raise _loss_error(run, loss, state.step, state.epoch)
     _set_lr(run, state)
