@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from rnnkit.config import CoreConfig, LogTransform
 from rnnkit.forecast.model import DirectForecaster
-from rnnkit.training.optim import lr_factor, set_lr
+from rnnkit.training.optim import clip_gradients, lr_factor, set_lr
 from rnnkit.training.threads import step_done
 
 STEPS = 400  # optimizer steps of a fit when train.max_steps is 0
@@ -216,8 +216,8 @@ def train_global(
         loss = (pred - z[series[:, None], origins[:, None] + ahead]).abs().mean()
         opt.zero_grad()
         loss.backward()
-        if clip:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        if clip > 0:
+            clip_gradients(model.parameters(), clip)
         opt.step()
         losses.append(float(loss.detach()))
         step_done(time.perf_counter() - t0, len(series))  # adaptive threads (threads = 0)

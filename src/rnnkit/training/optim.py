@@ -99,7 +99,7 @@ def clip_gradients(params: Iterable[nn.Parameter], max_norm: float) -> torch.Ten
     over them (a third of the clipping's time in issue 31's profile).
     `max_norm <= 0` disables clipping; the norm is still returned.
     """
-    params = [p for p in params if p.grad is not None]
+    params = list(params)
     total = nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
     if max_norm > 0:
         factor = max_norm / (total + 1e-6)
